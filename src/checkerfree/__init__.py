@@ -1,0 +1,3 @@
+"""checkerfree: find, explain, measure and remove checkerboard artifacts."""
+
+__version__ = "0.1.0"
