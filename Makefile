@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml Makefile
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m checkerfree demo --out $(DEMO_DIR)
+	$(BIN)/python -m checkerfree demo --out $(DEMO_DIR) --force
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 $(PYTEST_ARGS)

@@ -142,11 +142,11 @@ class TransposedConvSpec:
         >>> TransposedConvSpec.parse("3x4:2").kernel_size
         (3, 4)
         """
-        if not isinstance(text, str) or not re.fullmatch(r"\s*\d+(x\d+)*(:\d+(x\d+)*){1,4}\s*",
+        if not isinstance(text, str) or not re.fullmatch(r"\s*-?\d+(x-?\d+)*(:-?\d+(x-?\d+)*){1,4}\s*",
                                                          text):
             raise SpecError(
-                f"layer spec must look like K:S[:P[:OP[:D]]] with non-negative integers "
-                f"(per axis as AxB), got {text!r}"
+                f"layer spec must look like K:S[:P[:OP[:D]]] with integers "
+                f"(per axis as AxB, e.g. 3x4:2), got {text!r}"
             )
         fields = [tuple(int(v) for v in part.split("x")) for part in text.strip().split(":")]
         return cls(*(f[0] if len(f) == 1 else f for f in fields))

@@ -1,0 +1,1 @@
+"""Figures (matplotlib, extra ``plot``), terminal renderings and reports."""
