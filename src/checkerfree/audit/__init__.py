@@ -1,0 +1,1 @@
+"""Audit a model for checkerboard artifacts: inventory, probes, attribution, advice."""
