@@ -52,7 +52,8 @@ _SHUFFLE = {torch.pixel_shuffle, F.pixel_shuffle}
 class ResamplingSite:
     """One up- or downsampling operation as it ran.
 
-    ``kind`` is one of ``conv_transpose``, ``subpixel`` (a convolution feeding a pixel
+    ``kind`` is one of ``conv_transpose``, ``resize_conv`` (checkerfree's fused nearest
+    resize-convolution), ``subpixel`` (a convolution feeding a pixel
     shuffle), ``pixel_shuffle`` (without a convolution in front), ``interpolate``,
     ``strided_conv`` or ``pool``; ``direction`` is ``up`` or ``down``. ``stride`` is the
     resampling factor per axis (for interpolation the scale factor). ``uneven`` is the static
@@ -230,8 +231,10 @@ class _Recorder(TorchFunctionMode):
         groups = int(params.get("groups", 1))
         geo = overlap([(kernel, stride, padding, op, dilation)], dims=dims)
         imb = phase_imbalance(w.detach(), stride, dilation=dilation, groups=groups)
+        # ResizeConv's fused path is a transposed convolution with a tied kernel.
+        kind = "resize_conv" if (mtype or "").startswith("ResizeConv") else "conv_transpose"
         site = ResamplingSite(
-            name=name, kind="conv_transpose", direction="up", dims=dims, stride=stride,
+            name=name, kind=kind, direction="up", dims=dims, stride=stride,
             kernel=kernel, padding=padding, dilation=dilation, output_padding=op, groups=groups,
             module_type=mtype, input_shape=shape_in, output_shape=shape_out, overlap=geo,
             phase_imbalance=imb, weight=w.detach())
