@@ -5,6 +5,7 @@
 4.0
 """
 
+from checkerfree.convert import convert, plan_conversion
 from checkerfree.errors import (
     CheckerfreeError,
     InvalidArgumentError,
@@ -13,6 +14,24 @@ from checkerfree.errors import (
     ShapeError,
     SpecError,
 )
+from checkerfree.layers import (
+    HeldConvTranspose1d,
+    HeldConvTranspose2d,
+    HeldConvTranspose3d,
+    ResizeConv1d,
+    ResizeConv2d,
+    ResizeConv3d,
+    SubPixelConv1d,
+    SubPixelConv2d,
+    SubPixelConv3d,
+    ZeroOrderHold1d,
+    ZeroOrderHold2d,
+    ZeroOrderHold3d,
+    icnr_,
+    pixel_shuffle_nd,
+    pixel_unshuffle_nd,
+    zero_order_hold,
+)
 from checkerfree.overlap import OverlapResult, overlap, phase_imbalance, phase_sums
 from checkerfree.spec import TransposedConvSpec
 
@@ -20,6 +39,24 @@ __version__ = "0.1.0"
 
 __all__ = [
     "CheckerfreeError",
+    "HeldConvTranspose1d",
+    "HeldConvTranspose2d",
+    "HeldConvTranspose3d",
+    "ResizeConv1d",
+    "ResizeConv2d",
+    "ResizeConv3d",
+    "SubPixelConv1d",
+    "SubPixelConv2d",
+    "SubPixelConv3d",
+    "ZeroOrderHold1d",
+    "ZeroOrderHold2d",
+    "ZeroOrderHold3d",
+    "convert",
+    "icnr_",
+    "pixel_shuffle_nd",
+    "pixel_unshuffle_nd",
+    "plan_conversion",
+    "zero_order_hold",
     "InvalidArgumentError",
     "InvalidTypeError",
     "MissingDependencyError",

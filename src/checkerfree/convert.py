@@ -1,0 +1,365 @@
+"""Model surgery: replace every strided transposed convolution with an artifact-free upsampler.
+
+Odena, Dumoulin and Olah, "Deconvolution and Checkerboard Artifacts", Distill 2016: a
+transposed convolution of stride ``s`` gives each of its ``s^d`` output phases its own
+sub-kernel, so it paints a checkerboard unless all phase sums are equal (Sugawara et al.).
+:func:`convert` swaps each ``nn.ConvTranspose1d/2d/3d`` whose stride exceeds 1 on some axis
+for one of
+
+- ``"resize"``: :class:`~checkerfree.layers.ResizeConv2d` (nearest resize, then a convolution;
+  fresh weight, bias copied),
+- ``"subpixel"``: :class:`~checkerfree.layers.SubPixelConv2d` (ICNR-initialised convolution and
+  pixel shuffle; bias copied to every phase),
+- ``"hold"``: :class:`~checkerfree.layers.HeldConvTranspose2d` (the same transposed convolution,
+  weights kept, followed by a zero-order hold of its stride),
+
+(1D/3D alike). Every replacement's output shape equals the original's for every input size
+(padding, output padding and dilation are absorbed by the layers' ``trim``), and each starts
+artifact-free: a constant input gives a constant output away from the borders. Stride-1
+transposed convolutions have a single phase, hence no checkerboard, and are left alone.
+
+>>> from torch import nn
+>>> net = nn.Sequential(nn.ConvTranspose2d(4, 2, 3, stride=2, padding=1), nn.ReLU())
+>>> new = convert(net, to="resize")
+>>> type(new[0]).__name__, type(net[0]).__name__
+('ResizeConv2d', 'ConvTranspose2d')
+>>> x = torch.randn(1, 4, 5, 7)
+>>> new(x).shape == net(x).shape
+True
+>>> plan_conversion(net, to="subpixel")
+[Conversion(name='0', old=ConvTranspose2d(4, 2, ...), to='subpixel')]
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from collections.abc import Callable, Mapping
+from typing import NamedTuple
+
+import torch
+import torch.nn as nn
+from torch.nn.utils import parametrize
+
+from checkerfree.errors import CheckerfreeError, InvalidArgumentError, InvalidTypeError
+from checkerfree.layers import (
+    HeldConvTranspose1d,
+    HeldConvTranspose2d,
+    HeldConvTranspose3d,
+    ResizeConv1d,
+    ResizeConv2d,
+    ResizeConv3d,
+    SubPixelConv1d,
+    SubPixelConv2d,
+    SubPixelConv3d,
+    ZeroOrderHold1d,
+    ZeroOrderHold2d,
+    ZeroOrderHold3d,
+)
+
+__all__ = ["KINDS", "Conversion", "convert", "plan_conversion"]
+
+KINDS = ("resize", "subpixel", "hold")
+
+_REPLACEMENTS = {
+    "resize": {1: ResizeConv1d, 2: ResizeConv2d, 3: ResizeConv3d},
+    "subpixel": {1: SubPixelConv1d, 2: SubPixelConv2d, 3: SubPixelConv3d},
+    "hold": {1: ZeroOrderHold1d, 2: ZeroOrderHold2d, 3: ZeroOrderHold3d},
+}
+
+_DIMS = {nn.ConvTranspose1d: 1, nn.ConvTranspose2d: 2, nn.ConvTranspose3d: 3}
+
+Choice = str | None
+MappingArg = Mapping[str, Choice] | Callable[[str, nn.Module], Choice] | None
+
+
+class Conversion(NamedTuple):
+    """One planned replacement: the qualified ``name``, the ``old`` module, the kind it gets.
+
+    A module instance registered under several names (shared weights) has one row per name,
+    all with the same ``old``; it is replaced by one new instance, so the sharing survives.
+    """
+
+    name: str
+    old: nn.Module
+    to: str
+
+
+def _dims_of(module: nn.Module) -> int | None:
+    for cls, dims in _DIMS.items():
+        if isinstance(module, cls):
+            return dims
+    return None
+
+
+# Already held: a ConvTranspose subclass, but converting it again would stack a second hold.
+_HELD = (HeldConvTranspose1d, HeldConvTranspose2d, HeldConvTranspose3d)
+
+
+def _is_candidate(module: nn.Module) -> bool:
+    """A ConvTranspose with stride > 1 on some axis: the only layers with several phases."""
+    return (
+        _dims_of(module) is not None
+        and not isinstance(module, _HELD)
+        and any(s > 1 for s in module.stride)
+    )
+
+
+def _check_kind(value, what: str) -> Choice:
+    accepted = (*KINDS, None)
+    if value is None:
+        return None
+    if not isinstance(value, str) or value not in KINDS:
+        raise InvalidArgumentError(
+            f"{what} must be one of {', '.join(repr(k) for k in accepted)}, got {value!r}"
+        )
+    return value
+
+
+def _check_model(model) -> None:
+    if not isinstance(model, nn.Module):
+        raise InvalidTypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if isinstance(model, torch.jit.ScriptModule):
+        raise InvalidTypeError(
+            "model is a TorchScript module, whose submodules cannot be swapped; convert the "
+            "eager nn.Module before scripting it"
+        )
+
+
+def _strided_conv_transposes(model: nn.Module) -> dict[int, tuple[nn.Module, list[str]]]:
+    """Candidates by identity, each with every qualified name it is registered under."""
+    found: dict[int, tuple[nn.Module, list[str]]] = {}
+    for name, module in model.named_modules(remove_duplicate=False):
+        if _is_candidate(module):
+            found.setdefault(id(module), (module, []))[1].append(name)
+    return found
+
+
+def _choose(model: nn.Module, to: Choice,
+            mapping: MappingArg) -> list[tuple[nn.Module, list[str], str]]:
+    """``(module, names, kind)`` for every candidate that gets replaced, in model order."""
+    groups = _strided_conv_transposes(model)
+    if mapping is not None and not callable(mapping) and not isinstance(mapping, Mapping):
+        raise InvalidTypeError(
+            "mapping must be None, a dict {qualified name: kind or None} or a callable "
+            f"(name, module) -> kind or None, got {type(mapping).__name__}"
+        )
+    if isinstance(mapping, Mapping):
+        # Typos in names would otherwise be silently ignored.
+        all_names = {n for n, _ in model.named_modules(remove_duplicate=False)}
+        candidate_names = {n for _, ns in groups.values() for n in ns}
+        for key, value in mapping.items():
+            _check_kind(value, f"mapping[{key!r}]")
+            if key not in all_names:
+                raise InvalidArgumentError(
+                    f"mapping names {key!r}, which is not a submodule of the model; the "
+                    f"transposed convolutions that can be converted are "
+                    f"{sorted(candidate_names) or 'none'}"
+                )
+            if key not in candidate_names and value is not None:
+                module = model.get_submodule(key)
+                raise InvalidArgumentError(
+                    f"mapping[{key!r}] = {value!r}, but {key!r} is a {type(module).__name__}, "
+                    "not a ConvTranspose1d/2d/3d with stride > 1: nothing to convert there"
+                )
+    plan = []
+    for module, names in groups.values():
+        if callable(mapping) and not isinstance(mapping, Mapping):
+            kind = _check_kind(mapping(names[0], module), f"mapping({names[0]!r}, ...)")
+        elif isinstance(mapping, Mapping) and any(n in mapping for n in names):
+            chosen = {mapping[n] for n in names if n in mapping}
+            if len(chosen) > 1:
+                raise InvalidArgumentError(
+                    f"mapping gives {sorted(map(repr, chosen))} to one shared module registered "
+                    f"as {names}; a shared module gets one replacement"
+                )
+            kind = chosen.pop()
+        else:
+            kind = to
+        if kind is not None:
+            plan.append((module, names, kind))
+    return plan
+
+
+def plan_conversion(model: nn.Module, to: Choice = "resize",
+                    mapping: MappingArg = None) -> list[Conversion]:
+    """The replacements :func:`convert` would make, as :class:`Conversion` rows; changes nothing.
+
+    Same arguments and checks as :func:`convert`. Layers skipped through ``mapping`` and
+    stride-1 transposed convolutions are not listed.
+
+    >>> from torch import nn
+    >>> net = nn.ModuleDict({"a": nn.ConvTranspose1d(2, 2, 4, 2, 1),
+    ...                      "b": nn.ConvTranspose1d(2, 2, 3, 1, 1)})
+    >>> [(c.name, c.to) for c in plan_conversion(net, "hold")]
+    [('a', 'hold')]
+    """
+    _check_model(model)
+    to = _check_kind(to, "to")
+    return [Conversion(n, m, kind) for m, names, kind in _choose(model, to, mapping)
+            for n in names]
+
+
+def _deepcopy(model: nn.Module) -> nn.Module:
+    """``copy.deepcopy`` that also copes with the hook-based ``torch.nn.utils.weight_norm``.
+
+    That weight norm stores the computed weight, a non-leaf tensor, as a plain attribute, and
+    non-leaf tensors refuse to be deep-copied (pytorch/pytorch#103001). Its forward pre-hook
+    recomputes the attribute before every use, so a detached copy of the value is enough.
+    """
+    memo: dict = {}
+    for module in model.modules():
+        for value in vars(module).values():
+            if isinstance(value, torch.Tensor) and not value.is_leaf:
+                memo[id(value)] = value.detach().clone()
+    try:
+        return copy.deepcopy(model, memo)
+    except Exception as exc:  # any failure of a user's __deepcopy__ lands here
+        raise InvalidTypeError(
+            f"model ({type(model).__name__}) cannot be deep-copied ({exc}); pass inplace=True "
+            "to convert it in place"
+        ) from exc
+
+
+def _hook_weight_norm(module: nn.Module):
+    """The hook of the legacy ``torch.nn.utils.weight_norm`` on ``module.weight``, if any."""
+    from torch.nn.utils.weight_norm import WeightNorm
+
+    for hook in module._forward_pre_hooks.values():
+        if isinstance(hook, WeightNorm) and hook.name == "weight":
+            return hook
+    return None
+
+
+def _carry_weight_parametrisation(old: nn.Module, new: nn.Module) -> None:
+    """Give ``new`` (weights copied from ``old``) ``old``'s weight norm, with its parameters.
+
+    Keeps the training dynamics and the state-dict keys, so checkpoints still load.
+    """
+    if parametrize.is_parametrized(old, "weight"):
+        parametrize.transfer_parametrizations_and_params(old, new, "weight")
+        return
+    hook = _hook_weight_norm(old)
+    if hook is not None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # the legacy API is deprecated
+            torch.nn.utils.weight_norm(new, "weight", dim=hook.dim)
+        with torch.no_grad():
+            new.weight_g.copy_(old.weight_g)
+            new.weight_v.copy_(old.weight_v)
+
+
+def _first_tensor(module: nn.Module) -> torch.Tensor | None:
+    for t in module.parameters():
+        if t.is_floating_point():
+            return t
+    return None
+
+
+def _replacement(module: nn.Module, names: list[str], kind: str, kwargs: dict) -> nn.Module:
+    """Build the new layer for ``module``; errors name the layer and the kind."""
+    dims = _dims_of(module)
+    where = f"layer {names[0]!r} ({module!r})"
+    if nn.parameter.is_lazy(module.weight):
+        raise InvalidArgumentError(
+            f"cannot convert {where}: its parameters are not initialised yet (a Lazy module); "
+            "run one forward pass first"
+        )
+    factory = _REPLACEMENTS[kind][dims]
+    try:
+        with torch.no_grad():
+            new = factory.from_conv_transpose(module, **kwargs)
+    except CheckerfreeError as exc:
+        raise type(exc)(f"cannot convert {where} to {kind!r}: {exc}") from exc
+    except TypeError as exc:
+        if "keyword argument" not in str(exc):
+            raise
+        raise InvalidArgumentError(
+            f"cannot convert {where} to {kind!r}: {factory.__name__}.from_conv_transpose "
+            f"does not take {sorted(kwargs)} ({exc})"
+        ) from exc
+    if kind == "hold":
+        _carry_weight_parametrisation(module, new)
+    # The layers already follow the old weight; this also covers a model with mixed dtypes.
+    ref = _first_tensor(module)
+    if ref is not None:
+        new.to(device=ref.device, dtype=ref.dtype)
+    new.train(module.training)
+    # A parameter whose values were copied keeps its flag; fresh ones stay trainable, since a
+    # frozen random weight could never learn.
+    copied = ("weight", "bias") if kind == "hold" else ("bias",)
+    old_params = dict(module.named_parameters())
+    for pname, p in new.named_parameters():
+        if pname in copied and pname in old_params:
+            p.requires_grad_(old_params[pname].requires_grad)
+    hooks = [h for h in module._forward_pre_hooks.values() if h is not _hook_weight_norm(module)]
+    if hooks or module._forward_hooks or module._backward_hooks:
+        warnings.warn(
+            f"{where}: its forward/backward hooks are not carried over to the replacement",
+            stacklevel=3,
+        )
+    return new
+
+
+def convert(model: nn.Module, to: Choice = "resize", inplace: bool = False,
+            mapping: MappingArg = None, **kwargs) -> nn.Module:
+    """Replace every ``ConvTranspose1d/2d/3d`` with stride > 1 by an artifact-free upsampler.
+
+    Returns a new module (a deep copy; ``model`` is untouched) unless ``inplace=True``, in
+    which case ``model`` itself is changed and returned. Submodules inside ``nn.Sequential``,
+    ``nn.ModuleList``, ``nn.ModuleDict`` and any nesting are found by qualified name; one
+    instance registered under several names gets one replacement, so sharing is kept. Each
+    replacement keeps the old layer's training flag, device and dtype, has the same output
+    shape for every input size, and starts artifact-free (see the module docstring).
+
+    Args:
+        model: any ``nn.Module`` (a ConvTranspose itself is returned converted; it cannot be
+            swapped in place, so then the returned object is new even with ``inplace=True``).
+        to: ``"resize"``, ``"subpixel"`` or ``"hold"`` for every layer ``mapping`` does not
+            decide; ``None`` converts only what ``mapping`` chooses.
+        inplace: change ``model`` instead of a copy.
+        mapping: per-layer choice, a dict ``{qualified name: kind or None}`` (``None``
+            skips; unknown names are an error) or a callable ``(name, module) -> kind or None``.
+        **kwargs: passed to every ``from_conv_transpose`` (e.g. ``mode="bilinear"`` or
+            ``kernel_size=5`` for ``"resize"``, ``order=1`` for ``"hold"``); to give different
+            kinds different options, convert twice with ``mapping`` and ``to=None``.
+
+    Not converted: ``F.conv_transpose*`` calls (not modules). Replacements from ``"resize"``
+    and ``"subpixel"`` do not take ``forward(x, output_size=...)``; ``"hold"`` does, and also
+    keeps a weight norm (``torch.nn.utils.weight_norm`` or its parametrisation). Hooks on a
+    replaced layer are dropped with a warning. A model with nothing to convert is returned
+    (copied unless ``inplace``) with a warning. :func:`plan_conversion` lists the swaps.
+
+    >>> from torch import nn
+    >>> dec = nn.Sequential(nn.ConvTranspose1d(3, 3, 4, 2, 1), nn.ConvTranspose1d(3, 1, 3))
+    >>> new = convert(dec, "subpixel")
+    >>> [type(m).__name__ for m in new]  # the stride-1 layer has no checkerboard
+    ['SubPixelConv1d', 'ConvTranspose1d']
+    >>> new(torch.randn(2, 3, 10)).shape == dec(torch.randn(2, 3, 10)).shape
+    True
+    """
+    _check_model(model)
+    to = _check_kind(to, "to")
+    if not isinstance(inplace, bool):
+        raise InvalidTypeError(f"inplace must be a bool, got {type(inplace).__name__}")
+    plan = _choose(model, to, mapping)  # validates mapping before any copying
+    if not _strided_conv_transposes(model):
+        warnings.warn(
+            f"convert: {type(model).__name__} has no ConvTranspose1d/2d/3d with stride > 1; "
+            "nothing to convert, returned " + ("as is" if inplace else "a copy"),
+            stacklevel=2,
+        )
+    if not plan:
+        return model if inplace else _deepcopy(model)
+    root = model if inplace else _deepcopy(model)
+    # Build every replacement before swapping any, so an error leaves an inplace model whole.
+    # The copy's modules are found by name: a callable mapping is asked only once.
+    built = [(names, _replacement(root.get_submodule(names[0]), names, kind, kwargs))
+             for _, names, kind in plan]
+    for names, new in built:
+        for name in names:
+            if name == "":
+                return new
+            parent, _, attr = name.rpartition(".")
+            setattr(root.get_submodule(parent), attr, new)
+    return root

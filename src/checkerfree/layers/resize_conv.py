@@ -1,0 +1,322 @@
+"""Resize-convolution: upsample (nearest or linear), then convolve (Odena et al., Distill 2016).
+
+``ResizeConv{1,2,3}d`` are ``nn.Conv{1,2,3}d`` whose forward is
+``conv(interpolate(x, scale_factor, mode))``; weight, bias, padding, stride, dilation and groups
+mean exactly what they mean for that convolution.
+
+Nearest upsampling by ``s`` followed by a ``k``-tap convolution (stride 1, zero padding ``p``
+before, dilation ``d``) is one linear operator on the low-resolution input. Per axis, output
+phase ``r`` of ``y[s q + r]`` reads ::
+
+    y[s q + r] = sum_j w[j] x[q + floor((r - p + j d) / s)]
+
+so each phase is a small convolution of ``x`` whose taps are sums of the ``w[j]`` that land on
+the same input offset. All phases together are one transposed convolution of stride ``s``
+with a *tied* kernel ``W[t] = sum_j M[t, j] w[j]`` (``M`` a 0/1 matrix, per axis; the N-D
+kernel is the tensor product). For ``s = 2, k = 3, p = 1`` this is ``ConvTranspose(4, 2, 1)``:
+16 instead of 36 multiply-adds per low-resolution pixel and channel pair in 2D, and the ``s^d``
+times larger upsampled tensor is never made. Each phase's taps are a partition of the ``k``
+taps, so every phase sums to ``sum(w)``: equal polyphase sums, the condition for an
+artifact-free upsampler (Sugawara et al.). On CPU the transposed-convolution form measured
+faster than "one convolution to ``out * s^d`` channels plus pixel shuffle" (whose kernel is
+the union of the phases' supports, 36 multiply-adds again); see ``benchmarks/upsample.py``.
+
+>>> import torch.nn.functional as F
+>>> m = ResizeConv2d(3, 4, 3, padding=1, scale_factor=2)
+>>> x = torch.randn(1, 3, 5, 5)
+>>> ref = F.conv2d(F.interpolate(x, scale_factor=2), m.weight, m.bias, padding=1)
+>>> m(x).shape, bool(torch.allclose(m(x), ref, atol=1e-5))
+(torch.Size([1, 4, 10, 10]), True)
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from checkerfree.errors import InvalidArgumentError
+from checkerfree.layers._geometry import (
+    apply_trim,
+    as_scale,
+    as_trim,
+    check_padding_mode,
+    conv_transpose_geometry,
+    trim_to_match,
+)
+
+__all__ = [
+    "ResizeConv1d",
+    "ResizeConv2d",
+    "ResizeConv3d",
+    "nearest_resize_conv",
+    "tied_transposed_kernel",
+]
+
+_LINEAR = {1: "linear", 2: "bilinear", 3: "trilinear"}
+_CONV_TRANSPOSE = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
+
+
+def _check_mode(mode, dims: int) -> str:
+    accepted = ("nearest", "linear", _LINEAR[dims]) if dims > 1 else ("nearest", "linear")
+    if mode not in accepted:
+        raise InvalidArgumentError(
+            f"mode must be one of {accepted} for a {dims}D layer, got {mode!r}"
+        )
+    return "nearest" if mode == "nearest" else _LINEAR[dims]
+
+
+@lru_cache(maxsize=512)
+def _axis_map(k: int, s: int, d: int, pl: int) -> tuple[tuple[tuple[int, ...], ...], int]:
+    """One axis: the 0/1 matrix ``M[t, j]`` and the offset ``P`` with ``y[n] = full[n + P]``.
+
+    Tap ``j`` of phase ``r`` reads input offset ``e = floor((r - pl + j d) / s)``; in a transposed
+    convolution (``full[n] = sum_m x[m] W[n - s m]``, ``n = s q + r``, ``m = q + e``) that is
+    kernel index ``r - s e``, shifted by ``P`` so that the first used index is 0.
+    """
+    where = {(r, j): r - s * ((r - pl + j * d) // s) for r in range(s) for j in range(k)}
+    t_min = min(where.values())
+    rows = [[0] * k for _ in range(max(where.values()) - t_min + 1)]
+    for (_r, j), t in where.items():
+        rows[t - t_min][j] = 1
+    return tuple(map(tuple, rows)), -t_min
+
+
+@lru_cache(maxsize=512)
+def _axis_matrix(k, s, d, pl, device, dtype) -> torch.Tensor:
+    return torch.tensor(_axis_map(k, s, d, pl)[0], device=device, dtype=dtype)
+
+
+def _pad_pairs(padding, kernel, dilation) -> tuple[tuple[int, int], ...]:
+    if padding == "valid":
+        return tuple((0, 0) for _ in kernel)
+    if padding == "same":
+        return tuple(
+            (d * (k - 1) // 2, d * (k - 1) - d * (k - 1) // 2)
+            for k, d in zip(kernel, dilation, strict=True)
+        )
+    return tuple((p, p) for p in padding)
+
+
+def tied_transposed_kernel(weight, scale, padding=0, dilation=1, groups: int = 1):
+    """The transposed-convolution kernel ``(in, out/groups, *K)`` equal to nearest-up then conv.
+
+    Differentiable in ``weight`` (a convolution weight ``(out, in/groups, *k)``). Returns the
+    kernel and, per axis, the offset ``P`` such that output ``n`` of the resize-convolution is
+    output ``n + P`` of ``conv_transpose(x, kernel, stride=scale)`` without padding. ``padding``
+    is the zero padding before each axis (an int or one per axis).
+
+    >>> k, offset = tied_transposed_kernel(torch.ones(1, 1, 3, 3), 2, padding=1)
+    >>> k.shape, offset
+    (torch.Size([1, 1, 4, 4]), (1, 1))
+    >>> k[0, 0].tolist()[0]
+    [1.0, 2.0, 2.0, 1.0]
+    """
+    dims = weight.dim() - 2
+    s = as_scale(scale, dims, "scale")
+    pl = as_scale(padding, dims, "padding", minimum=0)
+    dil = as_scale(dilation, dims, "dilation")
+    w, offsets = weight, []
+    for a in range(dims):
+        k = weight.shape[2 + a]
+        m = _axis_matrix(k, s[a], dil[a], pl[a], weight.device, weight.dtype)
+        offsets.append(_axis_map(k, s[a], dil[a], pl[a])[1])
+        w = torch.tensordot(w.movedim(2 + a, -1), m, dims=([-1], [1])).movedim(-1, 2 + a)
+    out, in_g = w.shape[:2]
+    # (out, in/g, *K) -> (g, out/g, in/g, *K) -> (g, in/g, out/g, *K) -> (in, out/g, *K)
+    w = w.reshape(groups, out // groups, in_g, *w.shape[2:]).transpose(1, 2)
+    return w.reshape(groups * in_g, out // groups, *w.shape[3:]), tuple(offsets)
+
+
+def _fused_nearest(x, weight, bias, s, pads, dil, groups, trim):
+    """Nearest-up then conv as one transposed convolution; ``None`` where it cannot be used."""
+    dims = len(s)
+    kernel_sizes = weight.shape[2:]
+    conv_pad, out_pad, crops = [], [], []
+    for a in range(dims):
+        k, (pl, pr), L = kernel_sizes[a], pads[a], x.shape[-dims + a]
+        rows, offset = _axis_map(k, s[a], dil[a], pl)
+        full = (L - 1) * s[a] + len(rows)  # length of the unpadded transposed convolution
+        length = s[a] * L + pl + pr - dil[a] * (k - 1)
+        tb, ta = trim[a] if trim else (0, 0)
+        # Wanted: full[start:stop]; past the end of full only the bias remains.
+        start, stop = offset + max(tb, 0), offset + length - max(ta, 0)
+        if start < 0 or stop <= start or stop - full >= s[a]:
+            return None  # bias-only outputs before the first contribution (huge padding)
+        # Symmetric padding crops both ends; the rest is cropped as a view afterwards.
+        pad = min(start, max(full - stop, 0))
+        conv_pad.append(pad)
+        out_pad.append(max(stop - full, 0))
+        crops.append((start - pad, max(full - pad - stop, 0)))
+    kernel, _ = tied_transposed_kernel(weight, s, [p for p, _ in pads], dil, groups)
+    y = _CONV_TRANSPOSE[dims](
+        x, kernel, bias, stride=s, padding=conv_pad, output_padding=out_pad, groups=groups
+    )
+    y = apply_trim(y, crops)
+    if trim:  # the crops are done; negative trims still zero-pad
+        y = apply_trim(y, tuple((min(tb, 0), min(ta, 0)) for tb, ta in trim))
+    return y
+
+
+def nearest_resize_conv(x, weight, bias=None, scale_factor=2, padding=0, dilation=1,
+                        groups: int = 1, *, trim=None) -> torch.Tensor:
+    """Nearest-neighbour upsampling by an integer factor, then a stride-1 zero-padded convolution.
+
+    Functional form of :class:`ResizeConv2d` (and 1d/3d, from ``weight.dim()``) in nearest mode;
+    computed by the fused transposed convolution (see the module docstring), never by
+    upsampling first except in the rare geometries it does not cover (padding wider than the
+    kernel's reach).
+
+    >>> x, w = torch.randn(2, 3, 7), torch.randn(5, 3, 3)
+    >>> ref = F.conv1d(F.interpolate(x, scale_factor=3), w, padding=1)
+    >>> bool(torch.allclose(nearest_resize_conv(x, w, scale_factor=3, padding=1), ref, atol=1e-5))
+    True
+    """
+    dims = weight.dim() - 2
+    s = as_scale(scale_factor, dims)
+    dil = as_scale(dilation, dims, "dilation")
+    if isinstance(padding, str):
+        pads = _pad_pairs(padding, weight.shape[2:], dil)
+    else:
+        pads = _pad_pairs(as_scale(padding, dims, "padding", minimum=0), weight.shape[2:], dil)
+    trim = as_trim(trim, dims)
+    y = _fused_nearest(x, weight, bias, s, pads, dil, groups, trim)
+    if y is not None:
+        return y
+    up = F.interpolate(x, scale_factor=tuple(float(f) for f in s), mode="nearest")
+    up = F.pad(up, [p for pair in reversed(pads) for p in pair])
+    conv = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[dims]
+    return apply_trim(conv(up, weight, bias, dilation=dil, groups=groups), trim)
+
+
+class _ResizeConvNd:
+    """Shared body of ResizeConv1d/2d/3d (a mixin placed before ``nn.ConvNd``)."""
+
+    _dims: int
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
+                 groups=1, bias=True, padding_mode="zeros", device=None, dtype=None, *,
+                 scale_factor=2, mode="nearest", trim=None):
+        check_padding_mode(padding_mode)
+        scale = as_scale(scale_factor, self._dims)
+        mode = _check_mode(mode, self._dims)
+        trim = as_trim(trim, self._dims)
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
+                         groups, bias, padding_mode, device, dtype)
+        self.scale_factor = scale
+        self.mode = mode
+        self.trim = trim
+
+    def extra_repr(self) -> str:
+        s = super().extra_repr() + f", scale_factor={self.scale_factor}, mode={self.mode!r}"
+        return s + (f", trim={self.trim}" if self.trim else "")
+
+    def _pads(self):
+        return _pad_pairs(self.padding, self.kernel_size, self.dilation)
+
+    @property
+    def fused(self) -> bool:
+        """Whether forward takes the fused path (nearest, zero padding, stride 1)."""
+        return (
+            self.mode == "nearest"
+            and self.padding_mode == "zeros"
+            and all(st == 1 for st in self.stride)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == self._dims + 1:  # unbatched, as nn.Conv accepts
+            return self.forward(x.unsqueeze(0)).squeeze(0)
+        if self.fused:
+            y = _fused_nearest(x, self.weight, self.bias, self.scale_factor, self._pads(),
+                               self.dilation, self.groups, self.trim)
+            if y is not None:
+                return y
+        up = F.interpolate(
+            x,
+            scale_factor=tuple(float(f) for f in self.scale_factor),
+            mode=self.mode,
+            align_corners=None if self.mode == "nearest" else False,
+        )
+        return apply_trim(self._conv_forward(up, self.weight, self.bias), self.trim)
+
+    def output_length(self, axis: int, length: int) -> int:
+        """Output length on spatial ``axis`` for an input of ``length`` (before ``trim``)."""
+        (pl, pr) = self._pads()[axis]
+        k, d, st = self.kernel_size[axis], self.dilation[axis], self.stride[axis]
+        return (self.scale_factor[axis] * length + pl + pr - d * (k - 1) - 1) // st + 1
+
+    def equivalent_transposed_weight(self) -> torch.Tensor:
+        """The tied ConvTranspose kernel ``(in, out/groups, *K)`` of the nearest operator.
+
+        Its polyphase sums are equal by construction (each phase sums all ``k`` taps), so
+        :func:`checkerfree.overlap.phase_imbalance` of it is 0 for any weight.
+        """
+        pads = [p for p, _ in self._pads()]
+        return tied_transposed_kernel(self.weight, self.scale_factor, pads, self.dilation,
+                                      self.groups)[0]
+
+    @classmethod
+    def from_conv_transpose(cls, m, *, kernel_size=None, mode="nearest", **kwargs):
+        """A new resize-convolution with ``m``'s channels, groups, device, dtype, training flag,
+        bias, and output shape for every input size.
+
+        The kernel defaults to ``k - 1`` for even ``k`` and ``k`` for odd ``k`` (at least 1),
+        with "same" padding; ``trim`` absorbs the remaining constant length difference. The
+        weight is freshly initialised, not copied: a transposed convolution's ``s^d`` phases
+        have independent sub-kernels while a resize-convolution's are tied, so no weight of one
+        reproduces the other in general. ``m`` is never modified.
+        """
+        dims = cls._dims
+        axes = conv_transpose_geometry(m, dims, cls.__name__)
+        if kernel_size is None:
+            kernel_size = tuple(max(k - 1 if k % 2 == 0 else k, 1) for k, *_ in axes)
+        ks = as_scale(kernel_size, dims, "kernel_size")
+        dil = as_scale(kwargs.pop("dilation", 1), dims, "dilation")
+        new = cls(
+            m.in_channels, m.out_channels, ks,
+            padding=tuple(d * (k - 1) // 2 for k, d in zip(ks, dil, strict=True)),
+            dilation=dil, groups=m.groups, bias=m.bias is not None,
+            device=m.weight.device, dtype=m.weight.dtype,
+            scale_factor=tuple(s for _k, s, *_ in axes), mode=mode, **kwargs,
+        )
+        new.trim = trim_to_match(new.output_length, axes, cls.__name__)
+        if m.bias is not None:
+            with torch.no_grad():
+                new.bias.copy_(m.bias)
+        return new.train(m.training)
+
+
+class ResizeConv1d(_ResizeConvNd, nn.Conv1d):
+    """Upsample a signal (nearest or linear), then ``nn.Conv1d``; nearest is fused.
+
+    >>> ResizeConv1d(2, 3, 3, padding=1, scale_factor=4)(torch.randn(1, 2, 5)).shape
+    torch.Size([1, 3, 20])
+    """
+
+    _dims = 1
+
+
+class ResizeConv2d(_ResizeConvNd, nn.Conv2d):
+    """Upsample an image (nearest or bilinear), then ``nn.Conv2d``; nearest is fused.
+
+    >>> m = ResizeConv2d(8, 4, 3, padding=1)
+    >>> m(torch.randn(2, 8, 6, 7)).shape
+    torch.Size([2, 4, 12, 14])
+    >>> from torch import nn
+    >>> ResizeConv2d.from_conv_transpose(nn.ConvTranspose2d(8, 4, 4, 2, 1)).kernel_size
+    (3, 3)
+    """
+
+    _dims = 2
+
+
+class ResizeConv3d(_ResizeConvNd, nn.Conv3d):
+    """Upsample a volume (nearest or trilinear), then ``nn.Conv3d``; nearest is fused.
+
+    >>> ResizeConv3d(1, 2, 3, padding=1)(torch.randn(1, 1, 2, 3, 4)).shape
+    torch.Size([1, 2, 4, 6, 8])
+    """
+
+    _dims = 3

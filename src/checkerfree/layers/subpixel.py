@@ -1,0 +1,204 @@
+"""Sub-pixel convolution: a convolution to ``out * s^d`` channels, then an N-D pixel shuffle.
+
+Shi et al., CVPR 2016; initialised with ICNR (Aitken et al., arXiv:1707.02937) so that at
+initialisation it *is* "convolve, then nearest-neighbour upsample": every phase of an output
+channel uses the same kernel and bias, hence equal polyphase sums and no checkerboard.
+Training may break the tie; :func:`checkerfree.overlap.phase_imbalance` of
+:meth:`SubPixelConv2d.equivalent_transposed_weight` measures by how much.
+
+As a transposed convolution of stride ``s`` (per axis, conv weight ``w`` of ``k`` taps,
+dilation ``d``, padding ``p``): ``W[i, o, r + s d (k - 1 - j)] = w[o s^d + r, i, j]`` and the
+output is the unpadded transposed convolution's output shifted by ``s (d (k - 1) - p)``.
+
+>>> import torch.nn.functional as F
+>>> m = SubPixelConv2d(3, 2, 3, padding=1, scale_factor=2)
+>>> x = torch.randn(1, 3, 5, 5)
+>>> ref = F.interpolate(F.conv2d(x, m.weight[::4], m.bias[::4], padding=1), scale_factor=2)
+>>> m(x).shape, bool(torch.allclose(m(x), ref, atol=1e-6))
+(torch.Size([1, 2, 10, 10]), True)
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+
+from checkerfree.errors import InvalidArgumentError
+from checkerfree.layers._geometry import (
+    apply_trim,
+    as_scale,
+    as_trim,
+    check_padding_mode,
+    conv_transpose_geometry,
+    trim_to_match,
+)
+from checkerfree.layers.icnr import default_conv_init_, icnr_, set_effective_weight_
+from checkerfree.layers.pixel_shuffle import pixel_shuffle_nd
+
+__all__ = ["SubPixelConv1d", "SubPixelConv2d", "SubPixelConv3d"]
+
+_INITS = ("icnr", "default")
+
+
+class _SubPixelConvNd:
+    """Shared body of SubPixelConv1d/2d/3d (a mixin placed before ``nn.ConvNd``).
+
+    ``out_channels`` is the channel count of the *output* (after the shuffle); the weight has
+    ``out_channels * s^d`` rows, row ``c * s^d + r`` feeding phase ``r`` of channel ``c``.
+    """
+
+    _dims: int
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
+                 groups=1, bias=True, padding_mode="zeros", device=None, dtype=None, *,
+                 scale_factor=2, init="icnr", trim=None):
+        check_padding_mode(padding_mode)
+        scale = as_scale(scale_factor, self._dims)
+        if init not in _INITS:
+            raise InvalidArgumentError(f"init must be one of {_INITS}, got {init!r}")
+        trim = as_trim(trim, self._dims)
+        if isinstance(groups, int) and groups > 0 and out_channels % groups:
+            raise InvalidArgumentError(
+                f"out_channels must be divisible by groups so that every phase of a channel "
+                f"stays in its group, got out_channels={out_channels}, groups={groups}"
+            )
+        phases = math.prod(scale)
+        super().__init__(in_channels, out_channels * phases, kernel_size, stride, padding,
+                         dilation, groups, bias, padding_mode, device, dtype)
+        self.out_channels = out_channels
+        self.scale_factor = scale
+        self.init = init
+        self.trim = trim
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """ICNR weight and phase-equal bias (or PyTorch's init with ``init="default"``).
+
+        Works on the *effective* weight, so it stays ICNR under weight norm or any
+        parametrisation with a ``right_inverse``.
+        """
+        if "scale_factor" not in self.__dict__:  # called by nn.ConvNd.__init__, redone later
+            return
+        phases = math.prod(self.scale_factor)
+        w = torch.empty(self.weight.shape, device=self.weight.device, dtype=self.weight.dtype)
+        if self.init == "icnr":
+            icnr_(w, self.scale_factor, dims=self._dims)
+        else:
+            default_conv_init_(w)
+        set_effective_weight_(self, w)
+        if self.bias is not None:
+            fan_in = w.shape[1] * math.prod(w.shape[2:])
+            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+            with torch.no_grad():
+                if self.init == "icnr":
+                    b = torch.empty(self.out_channels, device=w.device, dtype=w.dtype)
+                    self.bias.copy_(b.uniform_(-bound, bound).repeat_interleave(phases))
+                else:
+                    self.bias.uniform_(-bound, bound)
+
+    def extra_repr(self) -> str:
+        s = super().extra_repr() + f", scale_factor={self.scale_factor}, init={self.init!r}"
+        return s + (f", trim={self.trim}" if self.trim else "")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == self._dims + 1:
+            return self.forward(x.unsqueeze(0)).squeeze(0)
+        y = self._conv_forward(x, self.weight, self.bias)
+        return apply_trim(pixel_shuffle_nd(y, self.scale_factor, self._dims), self.trim)
+
+    def output_length(self, axis: int, length: int) -> int:
+        """Output length on spatial ``axis`` for an input of ``length`` (before ``trim``)."""
+        if isinstance(self.padding, str):
+            total = 0 if self.padding == "valid" else self.dilation[axis] * (
+                self.kernel_size[axis] - 1)
+        else:
+            total = 2 * self.padding[axis]
+        k, d, st = self.kernel_size[axis], self.dilation[axis], self.stride[axis]
+        return self.scale_factor[axis] * ((length + total - d * (k - 1) - 1) // st + 1)
+
+    def equivalent_transposed_weight(self) -> torch.Tensor:
+        """The ConvTranspose weight ``(in, out/groups, *K)``, stride ``s``, of this layer.
+
+        Exact for stride 1 (see the module docstring for the output shift); differentiable.
+        Feed it to :func:`checkerfree.overlap.phase_imbalance` with ``stride=scale_factor``.
+        """
+        dims, s, dil = self._dims, self.scale_factor, self.dilation
+        w = self.weight
+        out, in_g, ks = self.out_channels, w.shape[1], w.shape[2:]
+        w = w.reshape(out, *s, in_g, *ks).flip(list(range(2 + dims, 2 + 2 * dims)))
+        if any(d > 1 for d in dil):
+            sizes = [d * (k - 1) + 1 for k, d in zip(ks, dil, strict=True)]
+            spread = w.new_zeros(out, *s, in_g, *sizes)
+            spread[(Ellipsis, *(slice(None, None, d) for d in dil))] = w
+            w, ks = spread, sizes
+        # (out, s_1..s_d, in/g, K_1..K_d) -> (out, in/g, K_1, s_1, ..., K_d, s_d)
+        perm = [0, 1 + dims]
+        for a in range(dims):
+            perm += [2 + dims + a, 1 + a]
+        w = w.permute(perm).reshape(out, in_g, *(k * f for k, f in zip(ks, s, strict=True)))
+        g = self.groups
+        w = w.reshape(g, out // g, in_g, *w.shape[2:]).transpose(1, 2)
+        return w.reshape(g * in_g, out // g, *w.shape[3:])
+
+    @classmethod
+    def from_conv_transpose(cls, m, *, kernel_size=None, **kwargs):
+        """A new ICNR sub-pixel convolution with ``m``'s channels, groups, device, dtype,
+        training flag and output shape for every input size.
+
+        The kernel defaults to ``k - 1`` for even ``k`` and ``k`` for odd ``k`` (at least 1),
+        with "same" padding, and ``trim`` absorbs the constant length difference. The weight is
+        ICNR-initialised (a transposed convolution's independent phase sub-kernels are what
+        makes its checkerboard); ``m``'s bias is copied to every phase. ``m`` is not modified.
+        """
+        dims = cls._dims
+        axes = conv_transpose_geometry(m, dims, cls.__name__)
+        if kernel_size is None:
+            kernel_size = tuple(max(k - 1 if k % 2 == 0 else k, 1) for k, *_ in axes)
+        ks = as_scale(kernel_size, dims, "kernel_size")
+        dil = as_scale(kwargs.pop("dilation", 1), dims, "dilation")
+        new = cls(
+            m.in_channels, m.out_channels, ks,
+            padding=tuple(d * (k - 1) // 2 for k, d in zip(ks, dil, strict=True)),
+            dilation=dil, groups=m.groups, bias=m.bias is not None,
+            device=m.weight.device, dtype=m.weight.dtype,
+            scale_factor=tuple(s for _k, s, *_ in axes), **kwargs,
+        )
+        new.trim = trim_to_match(new.output_length, axes, cls.__name__)
+        if m.bias is not None:
+            with torch.no_grad():
+                new.bias.copy_(m.bias.repeat_interleave(math.prod(new.scale_factor)))
+        return new.train(m.training)
+
+
+class SubPixelConv1d(_SubPixelConvNd, nn.Conv1d):
+    """``nn.Conv1d`` to ``out * s`` channels, then a 1-D pixel shuffle; ICNR by default.
+
+    >>> SubPixelConv1d(2, 3, 3, padding=1, scale_factor=3)(torch.randn(1, 2, 5)).shape
+    torch.Size([1, 3, 15])
+    """
+
+    _dims = 1
+
+
+class SubPixelConv2d(_SubPixelConvNd, nn.Conv2d):
+    """``nn.Conv2d`` to ``out * s^2`` channels, then ``pixel_shuffle``; ICNR by default.
+
+    >>> from checkerfree.overlap import phase_imbalance
+    >>> m = SubPixelConv2d(4, 4, 3, padding=1)
+    >>> phase_imbalance(m.equivalent_transposed_weight(), 2)
+    0.0
+    """
+
+    _dims = 2
+
+
+class SubPixelConv3d(_SubPixelConvNd, nn.Conv3d):
+    """``nn.Conv3d`` to ``out * s^3`` channels, then a 3-D pixel shuffle; ICNR by default.
+
+    >>> SubPixelConv3d(1, 2, 3, padding=1)(torch.randn(1, 1, 2, 3, 4)).shape
+    torch.Size([1, 2, 4, 6, 8])
+    """
+
+    _dims = 3

@@ -1,0 +1,207 @@
+"""ResizeConv1d/2d/3d and nearest_resize_conv against naive interpolate-then-convolve."""
+
+from unittest import mock
+
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from hypothesis import given
+from hypothesis import strategies as st
+
+from checkerfree.errors import InvalidArgumentError, InvalidTypeError
+from checkerfree.layers import ResizeConv1d, ResizeConv2d, ResizeConv3d, nearest_resize_conv
+from checkerfree.overlap import phase_imbalance
+
+CLASSES = {1: ResizeConv1d, 2: ResizeConv2d, 3: ResizeConv3d}
+CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
+
+
+def reference(x, weight, bias, scale, padding, dilation, groups, trim=None, mode="nearest",
+              stride=1):
+    """Upsample, convolve, then crop/zero-pad by hand: the operator by its definition."""
+    dims = weight.dim() - 2
+    kw = {} if mode == "nearest" else {"align_corners": False}
+    up = F.interpolate(x, scale_factor=scale, mode=mode, **kw)
+    y = CONV[dims](up, weight, bias, stride=stride, padding=padding, dilation=dilation,
+                   groups=groups)
+    for a, (before, after) in enumerate(trim or []):
+        axis = 2 + a
+        y = y.narrow(axis, max(before, 0), y.shape[axis] - max(before, 0) - max(after, 0))
+        shape = list(y.shape)
+        shape[axis] = max(-before, 0)
+        lead = y.new_zeros(shape)
+        shape[axis] = max(-after, 0)
+        y = torch.cat([lead, y, y.new_zeros(shape)], dim=axis)
+    return y
+
+
+@st.composite
+def configs(draw, max_dims=3):
+    dims = draw(st.integers(1, max_dims))
+    k = draw(st.integers(1, 5 if dims < 3 else 3))
+    s = draw(st.integers(1, 3 if dims < 3 else 2))
+    d = draw(st.integers(1, 2))
+    # Padding wider than the kernel's reach (bias-only border outputs) takes the naive path,
+    # tested separately; here every example must go through the fused one.
+    p = draw(st.integers(0, d * (k - 1)))
+    groups = draw(st.sampled_from([1, 2]))
+    size = draw(st.integers(1, 6 if dims < 3 else 3))
+    if s * size + 2 * p - d * (k - 1) < 1:
+        size = (d * (k - 1) - 2 * p) // s + 1
+    out_len = s * size + 2 * p - d * (k - 1)
+    trim = None
+    if draw(st.booleans()):
+        trim = []
+        for _ in range(dims):
+            before = draw(st.integers(-2, min(2, out_len - 1)))
+            after = draw(st.integers(-2, min(2, out_len - 1 - max(before, 0))))
+            trim.append((before, after))
+    return dims, k, s, p, d, groups, size, trim
+
+
+def _tensors(dims, k, groups, size, dtype=torch.float64, cin=2, cout=4):
+    x = torch.randn(2, cin, *(size,) * dims, dtype=dtype, requires_grad=True)
+    w = torch.randn(cout, cin // groups, *(k,) * dims, dtype=dtype, requires_grad=True)
+    b = torch.randn(cout, dtype=dtype, requires_grad=True)
+    return x, w, b
+
+
+class TestResizeConv:
+    def test_smoke(self):
+        m = ResizeConv2d(3, 5, 3, padding=1)
+        assert m.fused and isinstance(m, nn.Conv2d)
+        assert m(torch.randn(2, 3, 4, 4)).shape == (2, 5, 8, 8)
+
+    @pytest.mark.parametrize("dims", [1, 2, 3])
+    @pytest.mark.parametrize("scale", [1, 2, 3])
+    def test_cardinality(self, dims, scale):
+        m = CLASSES[dims](2, 3, 3, padding=1, scale_factor=scale)
+        size = (4, 5, 3)[:dims]
+        assert m(torch.randn(1, 2, *size)).shape == (1, 3, *(scale * n for n in size))
+        assert m(torch.randn(2, *size)).shape == (3, *(scale * n for n in size))  # unbatched
+
+    @given(configs())
+    def test_fused_matches_naive_values_and_gradients(self, cfg):
+        dims, k, s, p, d, groups, size, trim = cfg
+        x, w, b = _tensors(dims, k, groups, size)
+        ref = reference(x, w, b, s, p, d, groups, trim)
+        with mock.patch.object(F, "interpolate", side_effect=AssertionError("not fused")):
+            out = nearest_resize_conv(x, w, b, s, p, d, groups, trim=trim)
+        assert out.shape == ref.shape
+        torch.testing.assert_close(out, ref, atol=1e-10, rtol=1e-10)
+        g = torch.randn_like(ref)
+        got = torch.autograd.grad(out, (x, w, b), g)
+        want = torch.autograd.grad(ref, (x, w, b), g)
+        for a, e in zip(got, want, strict=True):
+            torch.testing.assert_close(a, e, atol=1e-10, rtol=1e-10)
+
+    @given(configs(max_dims=2))
+    def test_module_float32_within_1e5(self, cfg):
+        dims, k, s, p, d, groups, size, trim = cfg
+        m = CLASSES[dims](2, 4, k, padding=p, dilation=d, groups=groups, scale_factor=s,
+                          trim=trim)
+        x = torch.randn(2, 2, *(size,) * dims, requires_grad=True)
+        out = m(x)
+        ref = reference(x, m.weight, m.bias, s, p, d, groups, trim)
+        torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)
+        g = torch.randn_like(ref)
+        got = torch.autograd.grad(out, (x, m.weight, m.bias), g)
+        want = torch.autograd.grad(ref, (x, m.weight, m.bias), g)
+        for a, e in zip(got, want, strict=True):
+            torch.testing.assert_close(a, e, atol=1e-5, rtol=1e-5)
+
+    @pytest.mark.parametrize("dims", [1, 2])
+    @pytest.mark.parametrize("p", [3, 4, 7])
+    def test_padding_wider_than_the_kernel(self, dims, p):
+        x, w, b = _tensors(dims, 3, 1, 3)
+        out = nearest_resize_conv(x, w, b, 2, p, 1, trim=[(1, -2)] * dims)
+        torch.testing.assert_close(out, reference(x, w, b, 2, p, 1, 1, [(1, -2)] * dims))
+
+    def test_fused_never_materialises_the_upsampled_tensor(self, monkeypatch):
+        def forbidden(*args, **kwargs):
+            raise AssertionError("interpolate called on the fused path")
+
+        monkeypatch.setattr(F, "interpolate", forbidden)
+        m = ResizeConv2d(4, 4, 3, padding=1, scale_factor=2)
+        assert m(torch.randn(1, 4, 6, 6)).shape == (1, 4, 12, 12)
+
+    @pytest.mark.parametrize("mode", ["linear", "bilinear"])
+    def test_linear_mode_is_interpolate_then_conv(self, mode):
+        m = ResizeConv2d(2, 3, 3, padding=1, scale_factor=2, mode=mode, trim=[(1, 0), (0, -1)])
+        assert m.mode == "bilinear" and not m.fused
+        x = torch.randn(1, 2, 5, 6)
+        ref = reference(x, m.weight, m.bias, 2, 1, 1, 1, [(1, 0), (0, -1)], mode="bilinear")
+        torch.testing.assert_close(m(x), ref)
+
+    @pytest.mark.parametrize("padding_mode", ["reflect", "replicate", "circular"])
+    def test_padding_modes_take_the_naive_path(self, padding_mode):
+        m = ResizeConv1d(2, 3, 3, padding=1, padding_mode=padding_mode, scale_factor=2)
+        x = torch.randn(1, 2, 5)
+        up = F.interpolate(x, scale_factor=2)
+        ref = F.conv1d(F.pad(up, (1, 1), mode=padding_mode), m.weight, m.bias)
+        assert not m.fused
+        torch.testing.assert_close(m(x), ref)
+
+    def test_conv_stride_takes_the_naive_path(self):
+        m = ResizeConv2d(2, 3, 3, stride=2, padding=1, scale_factor=3)
+        x = torch.randn(1, 2, 5, 5)
+        torch.testing.assert_close(m(x), reference(x, m.weight, m.bias, 3, 1, 1, 1, stride=2))
+
+    @pytest.mark.filterwarnings("ignore:Using padding='same'")
+    def test_same_padding_string(self):
+        m = ResizeConv1d(2, 3, 4, padding="same", scale_factor=2)
+        x = torch.randn(1, 2, 5)
+        ref = F.conv1d(F.interpolate(x, scale_factor=2), m.weight, m.bias, padding="same")
+        torch.testing.assert_close(m(x), ref)
+
+    @pytest.mark.parametrize("s,k,p,d", [(2, 3, 1, 1), (3, 2, 0, 1), (2, 3, 2, 2)])
+    def test_gradcheck(self, s, k, p, d):
+        x, w, b = _tensors(2, k, 1, 3, cin=2, cout=2)
+        assert torch.autograd.gradcheck(
+            lambda x, w, b: nearest_resize_conv(x, w, b, s, p, d), (x, w, b), fast_mode=True
+        )
+
+    def test_gradients_flow_to_weight(self):
+        m = ResizeConv2d(2, 2, 3, padding=1)
+        m(torch.randn(1, 2, 4, 4)).square().sum().backward()
+        assert m.weight.grad is not None and m.weight.grad.abs().sum() > 0
+
+    def test_device_and_dtype_follow_input(self):
+        m = ResizeConv2d(2, 2, 3, padding=1, dtype=torch.float64)
+        assert m.weight.dtype == torch.float64
+        assert m(torch.randn(1, 2, 3, 3, dtype=torch.float64)).dtype == torch.float64
+
+    def test_artifact_free_constant_in_constant_out(self):
+        m = ResizeConv2d(3, 4, 3, padding=1, scale_factor=2)
+        y = m(torch.ones(1, 3, 8, 8))[..., 1:-1, 1:-1]
+        torch.testing.assert_close(y, y[..., :1, :1].expand_as(y))
+        assert phase_imbalance(m.equivalent_transposed_weight(), 2) == 0.0
+
+    def test_equivalent_transposed_weight_is_the_operator(self):
+        m = ResizeConv2d(2, 3, 3, padding=1, bias=False)
+        x = torch.randn(1, 2, 4, 4)
+        y = F.conv_transpose2d(x, m.equivalent_transposed_weight(), stride=2, padding=1)
+        torch.testing.assert_close(y, m(x))
+
+    @pytest.mark.parametrize(
+        "kwargs,error",
+        [
+            ({"scale_factor": 1.5}, InvalidArgumentError),
+            ({"scale_factor": 0}, InvalidArgumentError),
+            ({"scale_factor": "2"}, InvalidTypeError),
+            ({"scale_factor": (2, 2, 2)}, InvalidArgumentError),
+            ({"mode": "bicubic"}, InvalidArgumentError),
+            ({"mode": "trilinear"}, InvalidArgumentError),
+            ({"padding_mode": "mirror"}, InvalidArgumentError),
+            ({"trim": [(1, 1)]}, InvalidArgumentError),
+        ],
+    )
+    def test_exception(self, kwargs, error):
+        with pytest.raises(error) as info:
+            ResizeConv2d(2, 2, 3, **kwargs)
+        assert next(iter(kwargs)) in str(info.value)
+        assert isinstance(info.value, ValueError | TypeError)
+
+    def test_integral_float_scale_is_accepted(self):
+        assert ResizeConv1d(1, 1, 1, scale_factor=2.0).scale_factor == (2,)
