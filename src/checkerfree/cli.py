@@ -19,7 +19,7 @@ from checkerfree import __version__
 from checkerfree.errors import CheckerfreeError
 
 # Order is the order shown in --help.
-VERBS = ("overlap", "score", "demo")
+VERBS = ("overlap", "score", "audit", "convert", "reproduce", "demo")
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
 
