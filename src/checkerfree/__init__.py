@@ -32,12 +32,16 @@ from checkerfree.layers import (
     pixel_unshuffle_nd,
     zero_order_hold,
 )
+from checkerfree.heatmap import checkerboard_heatmap
 from checkerfree.overlap import OverlapResult, overlap, phase_imbalance, phase_sums
+from checkerfree.score import ScoreResult, checkerboard_loss, checkerboard_score
+from checkerfree.spectrum import average_spectrum
 from checkerfree.spec import TransposedConvSpec
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "CheckerboardScore",
     "CheckerfreeError",
     "HeldConvTranspose1d",
     "HeldConvTranspose2d",
@@ -61,10 +65,24 @@ __all__ = [
     "InvalidTypeError",
     "MissingDependencyError",
     "OverlapResult",
+    "ScoreResult",
     "ShapeError",
     "SpecError",
     "TransposedConvSpec",
+    "average_spectrum",
+    "checkerboard_heatmap",
+    "checkerboard_loss",
+    "checkerboard_score",
     "overlap",
     "phase_imbalance",
     "phase_sums",
 ]
+
+
+def __getattr__(name: str):
+    # torchmetrics is an optional extra: import the metric only when it is asked for.
+    if name == "CheckerboardScore":
+        from checkerfree.metric import CheckerboardScore
+
+        return CheckerboardScore
+    raise AttributeError(f"module 'checkerfree' has no attribute {name!r}")

@@ -1,0 +1,323 @@
+"""Calibrate the checkerboard score: false alarms on real photographs, detection of faint patterns.
+
+Builds a set from the photographs and textures that ship with scikit-image (nothing is
+downloaded): each as shipped, in grey, re-saved as JPEG at qualities 95/75/50/30 (PIL) and
+cropped to odd sizes. Then the same images with faint periodic patterns added (periods 2, 4
+and 8; 2, 4 and 8 grey levels peak to peak; 8-bit rounding), of the kinds transposed
+convolutions make:
+
+- ``checker``: a +-a/2 checkerboard of period s;
+- ``stripes``: +-a/2 stripes of period s along one axis (a 1-D artifact);
+- ``overlap``: the contribution map of log2(s) stacked ConvTranspose(kernel 3, stride 2)
+  layers applied to ones (the uneven overlap of Odena et al.);
+- ``subkernel``: random per-phase gains (a random sub-kernel for each of the s*s phases);
+- ``local``: a random-sub-kernel pattern confined to one 64x64 window, where the heat map's
+  hotspot should land.
+
+Every number is on the *decision value* of ``flagged``: the largest period value whose peak
+is significant (``significance > MIN_SIGNIFICANCE``), 0 when none is. Reports the
+false-alarm rate on the clean images at the threshold, detection rates per
+period/amplitude/kind, AUROC (clean against patterned), the hotspot rate for local patterns,
+and the threshold to use: ``MARGIN`` times the largest clean decision value, rounded up to
+0.05.
+
+    python benchmarks/calibration.py            # markdown tables (docs/score.md)
+    python benchmarks/calibration.py --json     # one JSON document
+    python benchmarks/calibration.py --quick    # a few images, for a smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import math
+import sys
+import time
+
+import numpy as np
+import torch
+
+from checkerfree.score import DEFAULT_THRESHOLD, MIN_SIGNIFICANCE, checkerboard_score
+
+PHOTOS = [
+    "astronaut", "camera", "chelsea", "coffee", "rocket", "immunohistochemistry",
+    "hubble_deep_field", "retina", "moon", "coins", "clock", "page", "text", "cell",
+    "microaneurysms",
+]
+TEXTURES = ["brick", "grass", "gravel"]
+QUICK = ["astronaut", "camera", "coffee", "grass", "gravel", "immunohistochemistry"]
+QUALITIES = (95, 75, 50, 30)
+PERIODS = (2, 4, 8)
+AMPLITUDES = (2, 4, 8)
+KINDS = ("checker", "stripes", "overlap", "subkernel")
+WINDOW = 64
+# Head-room over the largest clean score: images outside the set will spread a little wider.
+MARGIN = 1.25
+
+
+def load(name: str) -> np.ndarray:
+    """A scikit-image sample as uint8 (H, W) or (H, W, 3); very large ones centre-cropped."""
+    import skimage.data
+
+    image = np.asarray(getattr(skimage.data, name)())
+    if image.ndim == 3:
+        image = image[..., :3]
+    h, w = image.shape[:2]
+    if max(h, w) > 1024:  # retina: keep the run short; a crop is still the same photograph
+        top, left = (h - 768) // 2, (w - 768) // 2
+        image = image[top : top + 768, left : left + 768]
+    return image.astype(np.uint8)
+
+
+def grey(image: np.ndarray) -> np.ndarray:
+    """ITU-R 601 luma, rounded to 8 bits."""
+    if image.ndim == 2:
+        return image
+    return np.clip(np.round(image @ np.array([0.299, 0.587, 0.114])), 0, 255).astype(np.uint8)
+
+
+def jpeg(image: np.ndarray, quality: int) -> np.ndarray:
+    """Round-trip through PIL's JPEG encoder (default 4:2:0 chroma subsampling for colour)."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="JPEG", quality=quality)
+    buffer.seek(0)
+    return np.asarray(Image.open(buffer).convert("RGB" if image.ndim == 3 else "L"))
+
+
+def odd_crop(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A crop with odd height and width (about 60-95% of each side) at a random place."""
+    h, w = image.shape[:2]
+    ch = int(rng.integers(int(0.6 * h), h)) | 1
+    cw = int(rng.integers(int(0.6 * w), w)) | 1
+    ch, cw = min(ch, h - (1 - h % 2)), min(cw, w - (1 - w % 2))
+    top, left = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
+    return image[top : top + ch, left : left + cw]
+
+
+def clean_set(names: list[str], rng: np.random.Generator) -> list[tuple[str, np.ndarray]]:
+    """Every clean variant of every image, named ``image/variant``."""
+    items = []
+    for name in names:
+        image = load(name)
+        items.append((f"{name}/png", image))
+        if image.ndim == 3:
+            items.append((f"{name}/grey", grey(image)))
+        for q in QUALITIES:
+            items.append((f"{name}/jpeg{q}", jpeg(image, q)))
+        items.append((f"{name}/odd", odd_crop(image, rng)))
+        items.append((f"{name}/odd-jpeg75", odd_crop(jpeg(image, 75), rng)))
+    return items
+
+
+def overlap_tile(s: int) -> np.ndarray:
+    """One period of the 2-D contribution map of log2(s) stacked ConvTranspose(3, stride 2)."""
+    counts = torch.ones(1, 1, 4 * s)
+    for _ in range(int(math.log2(s))):
+        counts = torch.nn.functional.conv_transpose1d(counts, torch.ones(1, 1, 3), stride=2)
+    mid = counts.shape[-1] // 2 // s * s
+    row = counts[0, 0, mid : mid + s].numpy()
+    return np.outer(row, row)
+
+
+def pattern(kind: str, s: int, amplitude: float, shape, rng: np.random.Generator) -> np.ndarray:
+    """A zero-mean pattern of period ``s``, ``amplitude`` peak to peak, random phase."""
+    if kind == "checker":
+        k = np.arange(s) // max(1, s // 2)
+        tile = (-1.0) ** (k[:, None] + k[None, :])
+    elif kind == "stripes":
+        k = (-1.0) ** (np.arange(s) // max(1, s // 2))
+        tile = np.repeat(k[:, None], s, 1) if rng.integers(2) else np.repeat(k[None, :], s, 0)
+    elif kind == "overlap":
+        tile = overlap_tile(s)
+    else:  # subkernel, local
+        tile = rng.normal(size=(s, s))
+    tile = tile - tile.mean()
+    tile = tile * amplitude / (tile.max() - tile.min())
+    h, w = shape
+    dy, dx = rng.integers(0, s, size=2)
+    reps = (h // s + 2, w // s + 2)
+    return np.tile(tile, reps)[dy : dy + h, dx : dx + w]
+
+
+def add(image: np.ndarray, pat: np.ndarray) -> np.ndarray:
+    """Add a (H, W) pattern to every channel, round and clip to 8 bits."""
+    if image.ndim == 3:
+        pat = pat[..., None]
+    return np.clip(np.round(image.astype(np.float64) + pat), 0, 255).astype(np.uint8)
+
+
+def measure(image: np.ndarray, hotspot: bool = False):
+    """Score one uint8 image (grey levels as float32)."""
+    x = torch.from_numpy(image.astype(np.float32))
+    x = x[None, None] if x.ndim == 2 else x.permute(2, 0, 1)[None]
+    return checkerboard_score(x, PERIODS, hotspot=hotspot)
+
+
+def decision_value(result) -> float:
+    """The largest period value whose peak is significant: what ``flagged`` compares."""
+    return max(
+        [result.periods[s].item() for s in PERIODS
+         if result.significance[s].item() > MIN_SIGNIFICANCE] or [0.0]
+    )
+
+
+def auroc(negatives: list[float], positives: list[float]) -> float:
+    """P(score of a positive > score of a negative), ties counted half (Mann-Whitney)."""
+    neg, pos = np.asarray(negatives), np.asarray(positives)
+    greater = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
+    return float(greater / (len(neg) * len(pos)))
+
+
+def run(quick: bool) -> dict:
+    """Build the set, score it, and summarise."""
+    torch.set_num_threads(1)
+    rng = np.random.default_rng(0)
+    names = QUICK if quick else PHOTOS + TEXTURES
+    started = time.perf_counter()
+    clean = clean_set(names, rng)
+    clean_scores = {name: decision_value(measure(image)) for name, image in clean}
+    worst = max(clean_scores, key=clean_scores.get)
+    threshold = max(0.05, math.ceil(MARGIN * clean_scores[worst] / 0.05) * 0.05)
+
+    # Patterns go on the as-shipped image, its grey version, a JPEG-50 decode and an odd crop.
+    bases = [(n, im) for n, im in clean if n.split("/")[1] in ("png", "grey", "jpeg50", "odd")]
+    kinds = KINDS[::3] if quick else KINDS
+    detected: dict[tuple, list[float]] = {}
+    for base_name, image in bases:
+        for s in PERIODS:
+            for amplitude in AMPLITUDES:
+                for kind in kinds:
+                    pat = pattern(kind, s, amplitude, image.shape[:2], rng)
+                    value = decision_value(measure(add(image, pat)))
+                    detected.setdefault((kind, s, amplitude), []).append(value)
+
+    local: dict[tuple, list[tuple[float, bool]]] = {}
+    for base_name, image in bases:
+        h, w = image.shape[:2]
+        if min(h, w) < 2 * WINDOW:
+            continue
+        for s in PERIODS:
+            for amplitude in AMPLITUDES:
+                top = int(rng.integers(0, h - WINDOW + 1))
+                left = int(rng.integers(0, w - WINDOW + 1))
+                pat = np.zeros((h, w))
+                pat[top : top + WINDOW, left : left + WINDOW] = pattern(
+                    "subkernel", s, amplitude, (WINDOW, WINDOW), rng
+                )
+                result = measure(add(image, pat), hotspot=True)
+                row, col = result.hotspot[0].tolist()
+                inside = top <= row < top + WINDOW and left <= col < left + WINDOW
+                local.setdefault((s, amplitude), []).append((decision_value(result), inside))
+
+    clean_values = list(clean_scores.values())
+    rows = []
+    for (kind, s, amplitude), values in sorted(detected.items(), key=lambda kv: kv[0][1:]):
+        rows.append(
+            {
+                "kind": kind,
+                "period": s,
+                "amplitude": amplitude,
+                "n": len(values),
+                "detected": float(np.mean(np.asarray(values) > threshold)),
+                "median_score": float(np.median(values)),
+                "auroc": auroc(clean_values, values),
+            }
+        )
+    by_amplitude = {}
+    for amplitude in AMPLITUDES:
+        values = [v for (k, s, a), vs in detected.items() if a == amplitude for v in vs]
+        by_amplitude[str(amplitude)] = {
+            "n": len(values),
+            "detected": float(np.mean(np.asarray(values) > threshold)),
+            "auroc": auroc(clean_values, values),
+        }
+    local_rows = [
+        {
+            "period": s,
+            "amplitude": amplitude,
+            "n": len(values),
+            "hotspot_inside": float(np.mean([inside for _, inside in values])),
+            "detected": float(np.mean([v > threshold for v, _ in values])),
+        }
+        for (s, amplitude), values in sorted(local.items())
+    ]
+    return {
+        "command": "python benchmarks/calibration.py" + (" --quick" if quick else ""),
+        "images": names,
+        "clean": {
+            "n": len(clean_values),
+            "max_score": clean_scores[worst],
+            "max_item": worst,
+            "p99_score": float(np.quantile(clean_values, 0.99)),
+            "median_score": float(np.median(clean_values)),
+            "false_alarms": int(np.sum(np.asarray(clean_values) > threshold)),
+            "false_alarms_at_default": int(np.sum(np.asarray(clean_values) > DEFAULT_THRESHOLD)),
+        },
+        "threshold": threshold,
+        "default_threshold": DEFAULT_THRESHOLD,
+        "margin": MARGIN,
+        "by_amplitude": by_amplitude,
+        "hotspot_inside": {
+            str(a): float(np.mean([i for (s, aa), vs in local.items() if aa == a for _, i in vs]))
+            for a in AMPLITUDES
+        },
+        "rows": rows,
+        "local": local_rows,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+
+
+def markdown(report: dict) -> str:
+    """The tables for docs/score.md."""
+    c = report["clean"]
+    lines = [
+        f"Command: `{report['command']}` ({report['seconds']} s)",
+        "",
+        f"Clean set: {c['n']} images; largest decision value {c['max_score']:.3f} "
+        f"({c['max_item']}), "
+        f"99th percentile {c['p99_score']:.3f}, median {c['median_score']:.3f} grey levels.",
+        f"Threshold = {report['margin']} x largest clean value, rounded up to 0.05: "
+        f"**{report['threshold']:.2f}** grey levels; false alarms at it: {c['false_alarms']}/"
+        f"{c['n']} (at the current default {report['default_threshold']}: "
+        f"{c['false_alarms_at_default']}).",
+        "",
+        "| amplitude (p-p) | n | detected | AUROC | hotspot inside 64x64 |",
+        "|---|---|---|---|---|",
+    ]
+    for a, v in report["by_amplitude"].items():
+        lines.append(
+            f"| {a} | {v['n']} | {v['detected']:.1%} | {v['auroc']:.4f} | "
+            f"{report['hotspot_inside'][a]:.1%} |"
+        )
+    lines += ["", "| kind | period | amplitude | n | detected | median score | AUROC |",
+              "|---|---|---|---|---|---|---|"]
+    for r in report["rows"]:
+        lines.append(
+            f"| {r['kind']} | {r['period']} | {r['amplitude']} | {r['n']} | {r['detected']:.1%} "
+            f"| {r['median_score']:.2f} | {r['auroc']:.4f} |"
+        )
+    lines += ["", "| local 64x64: period | amplitude | n | hotspot inside | detected |",
+              "|---|---|---|---|---|"]
+    for r in report["local"]:
+        lines.append(
+            f"| {r['period']} | {r['amplitude']} | {r['n']} | {r['hotspot_inside']:.1%} "
+            f"| {r['detected']:.1%} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="print one JSON document")
+    parser.add_argument("--quick", action="store_true", help="a few images only")
+    args = parser.parse_args(argv)
+    report = run(args.quick)
+    print(json.dumps(report, indent=2) if args.json else markdown(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""``CheckerboardScore``: a torchmetrics ``Metric`` over the functional checkerboard score.
+
+Needs torchmetrics (extra ``metrics``), imported here only: ``import checkerfree`` does not.
+States are sums (score, flagged count, per-period values, item count) reduced with ``sum``
+across processes, so ``compute()`` is the mean over every item seen, on one process or many.
+
+>>> import torch
+>>> metric = CheckerboardScore(periods=(2,))
+>>> metric.update(torch.zeros(2, 1, 16, 16))
+>>> {k: round(v.item(), 3) for k, v in metric.compute().items()}
+{'score': 0.0, 'flagged': 0.0, 'period_2': 0.0}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import torch
+
+from checkerfree.errors import InvalidArgumentError, InvalidTypeError, require
+from checkerfree.score import checkerboard_score
+
+torchmetrics = require("torchmetrics", "metrics")
+
+__all__ = ["CheckerboardScore"]
+
+
+class CheckerboardScore(torchmetrics.Metric):
+    """Mean checkerboard score, flagged fraction and per-period means over all updates.
+
+    ``compute()`` returns ``{"score", "flagged", "period_<s>" ...}`` (scalars): the mean score
+    (grey levels for 0..255 inputs), the fraction of items flagged, and each period's mean.
+    Keyword arguments other than those below go to ``torchmetrics.Metric``.
+
+    >>> import torch
+    >>> metric = CheckerboardScore()
+    >>> metric(torch.rand(3, 3, 32, 32) * 255)["flagged"].shape
+    torch.Size([])
+    """
+
+    is_differentiable = True
+    higher_is_better = False
+    full_state_update = False
+
+    def __init__(
+        self,
+        periods: Iterable[int] | int = (2, 4, 8),
+        *,
+        threshold: float | None = None,
+        spatial_dims: int | None = None,
+        **kwargs,
+    ) -> None:
+        super().__init__(**kwargs)
+        if isinstance(periods, int) and not isinstance(periods, bool):
+            periods = (periods,)
+        try:
+            periods = tuple(sorted(set(periods)))
+        except TypeError:
+            raise InvalidTypeError(f"periods must be ints, got {periods!r}") from None
+        if not periods or any(isinstance(s, bool) or not isinstance(s, int) for s in periods):
+            raise InvalidTypeError(f"periods must be a non-empty sequence of ints, got {periods!r}")
+        if min(periods) < 2:
+            raise InvalidArgumentError(f"periods must be >= 2, got {periods!r}")
+        self.periods = periods
+        self.threshold = threshold
+        self.spatial_dims = spatial_dims
+        zero = torch.tensor(0.0, dtype=torch.float64)
+        self.add_state("score_sum", default=zero.clone(), dist_reduce_fx="sum")
+        self.add_state("flagged_sum", default=zero.clone(), dist_reduce_fx="sum")
+        periods_zero = torch.zeros(len(periods), dtype=torch.float64)
+        self.add_state("period_sum", default=periods_zero, dist_reduce_fx="sum")
+        self.add_state("total", default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
+
+    def update(self, x: torch.Tensor) -> None:
+        """Score a batch (hotspots are not needed and not computed)."""
+        result = checkerboard_score(
+            x,
+            self.periods,
+            threshold=self.threshold,
+            spatial_dims=self.spatial_dims,
+            hotspot=False,
+        )
+        self.score_sum += result.score.sum().to(self.score_sum)
+        self.flagged_sum += result.flagged.sum().to(self.flagged_sum)
+        self.period_sum += torch.stack(
+            [result.periods[s].sum() for s in self.periods]
+        ).to(self.period_sum)
+        self.total += result.score.shape[0]
+
+    def compute(self) -> dict[str, torch.Tensor]:
+        """Means over every item seen since the last ``reset()``."""
+        count = self.total.clamp_min(1).to(self.score_sum)
+        out = {"score": self.score_sum / count, "flagged": self.flagged_sum / count}
+        for i, s in enumerate(self.periods):
+            out[f"period_{s}"] = self.period_sum[i] / count
+        return out
