@@ -53,7 +53,8 @@ class ResamplingSite:
     """One up- or downsampling operation as it ran.
 
     ``kind`` is one of ``conv_transpose``, ``resize_conv`` (checkerfree's fused nearest
-    resize-convolution), ``subpixel`` (a convolution feeding a pixel
+    resize-convolution), ``held_conv_transpose`` (one followed by a zero-order hold),
+    ``subpixel`` (a convolution feeding a pixel
     shuffle), ``pixel_shuffle`` (without a convolution in front), ``interpolate``,
     ``strided_conv`` or ``pool``; ``direction`` is ``up`` or ``down``. ``stride`` is the
     resampling factor per axis (for interpolation the scale factor). ``uneven`` is the static
@@ -79,6 +80,9 @@ class ResamplingSite:
     uneven: bool = False
     reason: str = ""
     weight: torch.Tensor | None = field(default=None, repr=False)
+    #: qualified name of the module whose output is the resampled tensor (for ablation);
+    #: None when the operation is a bare functional call that no submodule wraps alone.
+    output_module: str | None = None
 
     def to_dict(self) -> dict:
         """JSON-ready fields (no tensors)."""
@@ -161,10 +165,15 @@ class _Recorder(TorchFunctionMode):
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         out = func(*args, **kwargs)
+        before = len(self.sites)
         try:
             self._observe(func, args, kwargs, out)
         except Exception:  # pragma: no cover - never break the user's forward pass
             pass
+        where = self._where()[0]
+        for site in self.sites[before:]:
+            if site.output_module is None and where != "<functional>":
+                site.output_module = where
         return out
 
     def _observe(self, func, args, kwargs, out) -> None:
@@ -223,6 +232,8 @@ class _Recorder(TorchFunctionMode):
         w = params["weight"]
         stride = _tuple(params.get("stride", 1), dims)
         if all(s == 1 for s in stride):
+            # One phase, no checkerboard (a generator's 1x1 -> 4x4 projection, say).
+            self.covered.add(name)
             return
         kernel = tuple(w.shape[2:])
         padding = _tuple(params.get("padding", 0), dims)
@@ -231,8 +242,20 @@ class _Recorder(TorchFunctionMode):
         groups = int(params.get("groups", 1))
         geo = overlap([(kernel, stride, padding, op, dilation)], dims=dims)
         imb = phase_imbalance(w.detach(), stride, dilation=dilation, groups=groups)
-        # ResizeConv's fused path is a transposed convolution with a tied kernel.
+        # ResizeConv's fused path is a transposed convolution with a tied kernel; a held
+        # transposed convolution is followed by a box of its stride, which equalises phases.
         kind = "resize_conv" if (mtype or "").startswith("ResizeConv") else "conv_transpose"
+        if (mtype or "").startswith("HeldConvTranspose"):
+            site = ResamplingSite(
+                name=name, kind="held_conv_transpose", direction="up", dims=dims,
+                stride=stride, kernel=kernel, padding=padding, dilation=dilation,
+                output_padding=op, groups=groups, module_type=mtype, input_shape=shape_in,
+                output_shape=shape_out, overlap=geo, phase_imbalance=0.0, weight=w.detach(),
+                reason="followed by a zero-order hold of its stride: equal phase sums")
+            self.sites.append(site)
+            return
+        if kind == "resize_conv" and self.stack:
+            kernel = tuple(self.stack[-1].kernel_size)  # show the conv's, judge the tied one
         site = ResamplingSite(
             name=name, kind=kind, direction="up", dims=dims, stride=stride,
             kernel=kernel, padding=padding, dilation=dilation, output_padding=op, groups=groups,
@@ -260,7 +283,8 @@ class _Recorder(TorchFunctionMode):
             name=conv_name, kind="subpixel", direction="up", dims=2, stride=(scale, scale),
             kernel=k, padding=padding, module_type=f"{conv_type}+PixelShuffle",
             input_shape=shape_in, output_shape=shape_out, phase_imbalance=imb,
-            overlap=overlap([(tuple(scale * ka for ka in k), scale)], dims=2), weight=tw)
+            overlap=overlap([(tuple(scale * ka for ka in k), scale)], dims=2), weight=tw,
+            output_module=name)
         _judge(site)
         self.sites.append(site)
 
@@ -374,12 +398,14 @@ def _hidden_upsamplers(recorder: _Recorder) -> list[ResamplingSite]:
                 stride=(scale,) * dims, kernel=k, padding=padding,
                 module_type=f"{conv_type}+{mtype}", input_shape=shape_in,
                 output_shape=shape_out, phase_imbalance=phase_imbalance(tw, scale),
-                overlap=overlap([(tuple(scale * ka for ka in k), scale)], dims=dims), weight=tw)
+                overlap=overlap([(tuple(scale * ka for ka in k), scale)], dims=dims), weight=tw,
+                output_module=name)
             _judge(site)
         else:
             site = ResamplingSite(
                 name=name, kind="upsample", direction="up", dims=dims, stride=(scale,) * dims,
                 module_type=mtype, input_shape=shape_in, output_shape=shape_out,
-                reason="upsamples by an operation checkerfree cannot see into: not judged")
+                reason="upsamples by an operation checkerfree cannot see into: not judged",
+                output_module=name)
         sites.append(site)
     return sites

@@ -1,0 +1,152 @@
+"""``ArtifactAudit``: audit a model on your own inputs, during your own loop.
+
+Inside the ``with`` block every forward pass of the model is recorded: its output, and (after
+your ``backward()``) the gradient with respect to its input. ``report()`` scores them the way
+:func:`checkerfree.audit` scores its probes, with the layer inventory from the first input.
+Hooks are always removed on exit; the model's parameters and buffers are not changed by the
+audit (its one inventory pass restores batch-norm statistics).
+
+>>> import torch
+>>> from checkerfree.zoo import decoder
+>>> model = decoder(dims=1)
+>>> with ArtifactAudit(model) as rec:
+...     x = torch.randn(2, 16, 32)
+...     model(x).pow(2).mean().backward()
+>>> report = rec.report()
+>>> report.forward.verdict, report.gradient.items
+('artifacts', 2)
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from checkerfree.audit.attribution import advice_for
+from checkerfree.audit.inventory import find_resampling
+from checkerfree.audit.probes import (
+    ProbeResult,
+    _summarise,
+    display_scale,
+    first_tensor,
+    useful_periods,
+)
+from checkerfree.audit.report import AuditReport, LayerFinding
+from checkerfree.errors import InvalidArgumentError, InvalidTypeError
+
+__all__ = ["ArtifactAudit"]
+
+
+class ArtifactAudit:
+    """Record a model's outputs and input gradients on real batches; ``report()`` scores them.
+
+    Args:
+        model: the module to watch (its ``forward`` must take the input tensor first).
+        periods: periods to measure (default: 2, 4, 8 and the model's strides).
+        max_items: stop recording after this many items (outputs and gradients each).
+        gradients: also record input gradients (the input is swapped for a detached copy
+            that requires grad when it does not require grad itself).
+    """
+
+    def __init__(self, model: nn.Module, periods=None, max_items: int = 64,
+                 gradients: bool = True):
+        if not isinstance(model, nn.Module):
+            raise InvalidTypeError(f"model must be an nn.Module, got {type(model).__name__}")
+        if max_items < 1:
+            raise InvalidArgumentError(f"max_items must be >= 1, got {max_items}")
+        self.model, self.periods, self.max_items, self.gradients = (model, periods, max_items,
+                                                                    gradients)
+        self.outputs: list[torch.Tensor] = []
+        self.inputs: list[torch.Tensor] = []
+        self.grads: list[torch.Tensor] = []
+        self._handles: list = []
+        self._first: torch.Tensor | None = None
+
+    def _count(self, items: list[torch.Tensor]) -> int:
+        return sum(t.shape[0] for t in items)
+
+    def _pre(self, module, args):
+        if not args or not isinstance(args[0], torch.Tensor):
+            return None
+        x = args[0]
+        if self._first is None:
+            self._first = x.detach()[:1].clone()
+        if not self.gradients or not x.is_floating_point() or x.dim() < 3:
+            return None
+        if self._count(self.grads) >= self.max_items:
+            return None
+        if not x.requires_grad:
+            x = x.detach().requires_grad_(True)
+        if x.requires_grad:
+            x.register_hook(self._on_grad)
+        return (x, *args[1:])
+
+    def _on_grad(self, grad):
+        if self._count(self.grads) < self.max_items:
+            self.grads.append(grad.detach().cpu())
+        return None
+
+    def _post(self, module, args, output):
+        y = first_tensor(output)
+        if y is None or self._count(self.outputs) >= self.max_items:
+            return
+        self.outputs.append(y.detach().cpu())
+        x = args[0] if args and isinstance(args[0], torch.Tensor) else None
+        self.inputs.append(x.detach().cpu() if x is not None else None)
+
+    def __enter__(self) -> ArtifactAudit:
+        self._handles = [self.model.register_forward_pre_hook(self._pre),
+                         self.model.register_forward_hook(self._post)]
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for h in self._handles:
+            h.remove()
+        self._handles = []
+
+    def report(self) -> AuditReport:
+        """Score what was recorded; the layer inventory comes from the first input seen."""
+        if self._first is None:
+            raise InvalidArgumentError("nothing was recorded: run the model inside the with block")
+        buffers = {n: b.detach().clone() for n, b in self.model.named_buffers()}
+        try:
+            sites = find_resampling(self.model, self._first)
+        finally:
+            with torch.no_grad():
+                for n, b in self.model.named_buffers():
+                    b.copy_(buffers[n])
+        periods = self.periods or useful_periods(
+            [max(s.stride) for s in sites if s.direction == "up"])
+        periods = tuple(sorted(set(periods)))
+        outs = [display_scale(y) for y in self.outputs if y.dim() >= 3]
+        raw = [x if x is not None and x.dim() == y.dim() and max(x.shape[2:]) > 4 else None
+               for x, y in zip(self.inputs, self.outputs) if y.dim() >= 3]
+        fwd = (_summarise(outs, periods, raw if any(r is not None for r in raw) else None)
+               if outs else ProbeResult("n/a", reason="no output with spatial axes was recorded"))
+        grads = [display_scale(g) for g in self.grads]
+        grad = (_summarise(grads, periods) if grads else
+                ProbeResult("n/a", reason="no input gradient was recorded (call backward() "
+                                          "inside the with block)"))
+        findings = [LayerFinding(s) for s in sites]
+        for f in findings:
+            loud = (fwd if f.site.direction == "up" else grad).verdict == "artifacts"
+            f.culprit = loud and (f.site.uneven or f.site.direction == "down") and \
+                f.site.kind in ("conv_transpose", "subpixel", "strided_conv")
+            if f.culprit:
+                f.advice = advice_for(f.site)
+        p = next(iter(self.model.parameters()), None)
+        return AuditReport(
+            model=type(self.model).__name__,
+            mode="train" if self.model.training else "eval",
+            device=str(p.device) if p is not None else "cpu",
+            dtype=str(p.dtype).replace("torch.", "") if p is not None else "float32",
+            input_shape=list(self._first.shape),
+            periods=list(periods),
+            layers=findings,
+            forward=fwd,
+            gradient=grad,
+            verdict="artifacts" if "artifacts" in (fwd.verdict, grad.verdict) else "clean",
+            advice=[f.advice for f in findings if f.advice],
+            notes=["recorded on the user's own inputs; culprits from static judgement only "
+                   "(run checkerfree.audit for ablation)"],
+        )

@@ -1,0 +1,100 @@
+"""``checkerfree audit``: find, measure and attribute checkerboard artifacts in a model."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from checkerfree.errors import InvalidArgumentError
+
+HELP = "audit a model: which layers make checkerboards, in its output and its gradients"
+
+DESCRIPTION = """\
+Audit a PyTorch model for checkerboard artifacts: list every up- and downsampling layer and
+judge it from its geometry and weights, measure the artifacts in the model's output and in its
+input gradient on structured probe inputs, attribute them to layers by ablation, and say what
+to change.
+
+TARGET is package.module:factory, path/to/file.py:factory (a callable returning the module),
+or a built-in example: {examples}."""
+
+EPILOG = """\
+examples:
+  checkerfree audit dcgan                          # built-in DCGAN with k=3 deconvolutions
+  checkerfree audit dcgan --fix resize             # before and after convert(to='resize')
+  checkerfree audit mypkg.models:make_decoder --input-shape 2,64,16,16 --json
+  checkerfree audit ./net.py:build --weights net.safetensors --html audit-report"""
+
+
+def _shape(text: str) -> tuple[int, ...]:
+    try:
+        shape = tuple(int(v) for v in text.replace("x", ",").split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"input shape must be comma-separated integers like 2,3,64,64, got {text!r}") from None
+    if len(shape) < 2 or any(v < 1 for v in shape):
+        raise argparse.ArgumentTypeError(
+            f"input shape must be N,C[,spatial...] with positive sizes, got {text!r}")
+    return shape
+
+
+def register(sub) -> None:
+    from checkerfree.zoo import EXAMPLES
+
+    p = sub.add_parser("audit", help=HELP,
+                       description=DESCRIPTION.format(examples=", ".join(sorted(EXAMPLES))),
+                       epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("target", metavar="TARGET", help="the model to audit (see above)")
+    p.add_argument("--input-shape", type=_shape, metavar="N,C,...",
+                   help="probe input shape (required for user targets)")
+    p.add_argument("--weights", metavar="FILE",
+                   help="state dict to load: .safetensors, or a torch file read with "
+                        "weights_only=True")
+    p.add_argument("--fix", choices=("resize", "subpixel", "hold"),
+                   help="also audit convert(model, to=FIX) and show before/after")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--train", dest="mode", action="store_const", const="train",
+                      help="audit in train mode (batch norm uses batch statistics)")
+    mode.add_argument("--eval", dest="mode", action="store_const", const="eval",
+                      help="audit in eval mode (default: the mode the factory returns)")
+    p.add_argument("--seeds", type=int, default=3, help="probe batches per input kind "
+                   "(default: %(default)s)")
+    p.add_argument("--no-gradient", action="store_true", help="skip the input-gradient probe")
+    p.add_argument("--html", metavar="DIR", help="write an HTML report with pictures to DIR")
+    p.add_argument("--force", action="store_true", help="overwrite files in --html DIR")
+    p.add_argument("--json", action="store_true", help="print one JSON document to stdout")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from checkerfree.audit import audit
+    from checkerfree.convert import convert
+    from checkerfree.targets import load_target, load_weights
+
+    if args.seeds < 1:
+        raise InvalidArgumentError(f"--seeds must be >= 1, got {args.seeds}")
+    model, example = load_target(args.target)
+    if args.weights:
+        load_weights(model, args.weights)
+    shape = args.input_shape or (example.input_shape if example else None)
+    if shape is None:
+        raise InvalidArgumentError(
+            f"--input-shape is required for {args.target!r} (e.g. --input-shape 2,3,64,64)")
+    if args.mode:
+        model.train(args.mode == "train")
+    kwargs = dict(input_shape=shape, seeds=args.seeds, gradient=not args.no_gradient)
+    if not args.json:
+        print(f"auditing {args.target} on inputs of shape {tuple(shape)} ...", file=sys.stderr)
+    report = audit(model, **kwargs)
+    if args.fix:
+        fixed_model = convert(model, to=args.fix)
+        report.fixed = audit(fixed_model, **kwargs)
+    if args.html:
+        page = report.to_html(args.html, force=args.force)
+        if not args.json:
+            print(f"wrote {page}", file=sys.stderr)
+    if args.json:
+        print(report.to_json())
+    else:
+        print(report)
+    return 0
