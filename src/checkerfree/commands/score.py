@@ -1,0 +1,203 @@
+"""``checkerfree score``: the checkerboard score of image files and folders, one row each."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from pathlib import Path
+
+from checkerfree.errors import InvalidArgumentError, require
+
+HELP = "checkerboard score of image files and folders (PNG, JPEG, WebP, TIFF)"
+
+DESCRIPTION = """\
+Measure the checkerboard pattern in image files: for each period (2, 4 and 8 by default) the
+peak-to-peak amplitude, in grey levels, of the pattern that repeats with that period, beyond
+what the image has around those frequencies anyway; 'score' is the largest, 'flagged' says
+whether it is above the calibrated threshold, 'hotspot' is [row, col] of the strongest local
+pattern. Folders are searched recursively for .png .jpg .jpeg .webp .tif .tiff files.
+
+Every input gets a row: files that cannot be scored (missing, empty, truncated, not an image,
+too small for the periods, decompression bombs) get an 'error' and the run goes on.
+Exit status: 0 all scored, 1 some inputs failed, 2 bad usage."""
+
+EPILOG = """\
+examples:
+  checkerfree score samples/                       # a table, one row per image
+  checkerfree score a.png b.jpg --period 2 --json  # one JSON document
+  checkerfree score samples/ --csv > scores.csv
+  checkerfree score samples/ --heatmap overlays/   # a red overlay per image
+  checkerfree score /data/gen --engine ray --out scores.parquet   # RAY_ADDRESS=auto to join a cluster"""
+
+OUT_SUFFIXES = (".parquet", ".json", ".csv")
+
+
+def _positive(kind):
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def _period(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a period is an integer >= 2, got {text!r}") from None
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"a period is an integer >= 2, got {value}")
+    return value
+
+
+def register(sub) -> None:
+    p = sub.add_parser("score", help=HELP, description=DESCRIPTION, epilog=EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("paths", nargs="+", metavar="PATH", help="image files and folders")
+    p.add_argument("--period", action="append", type=_period, metavar="N",
+                   help="a period to measure (repeat; default: 2 4 8)")
+    output = p.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="print one JSON document to stdout")
+    output.add_argument("--csv", action="store_true", help="print CSV to stdout")
+    p.add_argument("--heatmap", metavar="DIR",
+                   help="write a PNG overlay per image (heat map in red) into DIR")
+    p.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="local threads (default) or Ray Data (extra 'ray')")
+    p.add_argument("--out", metavar="FILE",
+                   help="also write all rows to FILE: .parquet (extra 'ray'), .json or .csv")
+    p.add_argument("--force", action="store_true", help="overwrite --out and --heatmap files")
+    p.add_argument("--workers", type=_positive(int), metavar="N",
+                   help="decoding threads (local) or scoring actors (ray); default: CPUs")
+    p.add_argument("--batch-size", type=_positive(int), default=8, metavar="N",
+                   help="images of one size scored together (default 8)")
+    p.add_argument("--threshold", type=_positive(float), metavar="LEVELS",
+                   help="flag above this many grey levels (default: the calibrated one)")
+    p.add_argument("--max-pixels", type=_positive(int), metavar="N",
+                   help="refuse images with more pixels (decompression bombs; default 8192^2)")
+    p.add_argument("--ray-address", metavar="ADDR",
+                   help="Ray cluster to join ('auto', 'ray://host:10001'); default RAY_ADDRESS")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress on stderr (default: when stderr is a terminal)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from checkerfree.batch import ImageScorer
+    from checkerfree.io import DEFAULT_MAX_PIXELS, find_images
+    from checkerfree.results import summarize
+    from checkerfree.score import DEFAULT_THRESHOLD
+
+    periods = tuple(sorted(set(args.period or (2, 4, 8))))
+    if args.out is not None:
+        _check_out(args.out, args.force)
+    inputs = find_images(args.paths)
+    if not inputs:
+        raise InvalidArgumentError(
+            f"no image files (.png .jpg .jpeg .webp .tif .tiff) found in {' '.join(args.paths)}"
+        )
+    if args.heatmap is not None:
+        _check_heatmaps(Path(args.heatmap), inputs, args.force)
+    threshold = DEFAULT_THRESHOLD if args.threshold is None else args.threshold
+    scorer_kwargs = dict(
+        periods=periods, heatmap_dir=args.heatmap, threshold=threshold,
+        batch_size=args.batch_size, force=args.force,
+        max_pixels=DEFAULT_MAX_PIXELS if args.max_pixels is None else args.max_pixels,
+    )
+    ImageScorer(**scorer_kwargs)  # invalid settings fail here, before any engine starts
+    # The refusal is in the row; Pillow's own warning on stderr would only repeat it.
+    Image = require("PIL.Image", "image")
+    warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+    if args.engine == "ray":
+        rows = _run_ray(inputs, scorer_kwargs, args)
+    else:
+        rows = _run_local(inputs, ImageScorer(**scorer_kwargs), args)
+
+    summary = summarize(rows, periods=periods, threshold=threshold)
+    summary["engine"] = args.engine
+    images = [{key: row[key] for key in row if key != "heatmap" or args.heatmap} for row in rows]
+    if args.out is not None:
+        _write_out(args.out, images, summary, periods, args.force)
+    if args.json:
+        json.dump({"images": images, "summary": summary}, sys.stdout)
+        sys.stdout.write("\n")
+    elif args.csv:
+        from checkerfree.results import csv_text
+
+        sys.stdout.write(csv_text(rows, periods))
+    else:
+        from checkerfree.report.score_table import print_table
+
+        print_table(rows, summary, periods, rows_too=args.out is None)
+        if args.out is not None:
+            print(f"wrote {args.out}")
+    return 1 if summary["failed"] else 0
+
+
+def _run_local(inputs, scorer, args) -> list[dict]:
+    from checkerfree.engines.local import score_files
+    from checkerfree.progress import Progress
+
+    with Progress(len(inputs), enabled=args.progress) as progress:
+        return list(score_files(inputs, scorer, workers=args.workers,
+                                on_row=lambda _row: progress.advance()))
+
+
+def _run_ray(inputs, scorer_kwargs, args) -> list[dict]:
+    require("ray", "ray")
+    from checkerfree.engines.ray_engine import score_files_ray
+
+    progress = sys.stderr.isatty() if args.progress is None else args.progress
+    return score_files_ray(inputs, scorer_kwargs, batch_size=args.batch_size,
+                           concurrency=args.workers, address=args.ray_address,
+                           progress=progress)
+
+
+def _check_out(out: str, force: bool) -> None:
+    from checkerfree.files import check_writable
+
+    suffix = Path(out).suffix.lower()
+    if suffix not in OUT_SUFFIXES:
+        raise InvalidArgumentError(
+            f"--out must end in {', '.join(OUT_SUFFIXES)}, got {out!r}"
+        )
+    if suffix == ".parquet":
+        require("pyarrow.parquet", "ray")
+    check_writable(out, force)
+
+
+def _check_heatmaps(folder: Path, inputs: list[str], force: bool) -> None:
+    """Refuse before any work if an overlay would overwrite a file (without ``--force``)."""
+    from checkerfree.files import check_writable
+    from checkerfree.overlay import overlay_name
+
+    if folder.exists() and not folder.is_dir():
+        raise InvalidArgumentError(f"--heatmap {folder} exists and is not a folder")
+    names: dict[str, str] = {}
+    for path in inputs:
+        name = overlay_name(path)
+        if name in names and names[name] != path:  # pragma: no cover - a digest collision
+            raise InvalidArgumentError(f"{path} and {names[name]} would share an overlay name")
+        names[name] = path
+        check_writable(folder / name, force)
+
+
+def _write_out(out: str, images, summary, periods, force: bool) -> None:
+    from checkerfree.files import write_atomic
+    from checkerfree.results import csv_text, parquet_bytes
+
+    suffix = Path(out).suffix.lower()
+    if suffix == ".parquet":
+        data = parquet_bytes(images, periods)
+    elif suffix == ".json":
+        data = (json.dumps({"images": images, "summary": summary}) + "\n").encode()
+    else:
+        data = csv_text(images, periods).encode()
+    write_atomic(out, data, force=force)

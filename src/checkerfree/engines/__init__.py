@@ -1,0 +1,1 @@
+"""Ways to run :class:`~checkerfree.batch.ImageScorer` over many files: local threads, Ray Data."""

@@ -1,0 +1,224 @@
+"""Image files in: decoded to float32 grey levels, refused with a typed error when unsafe or bad.
+
+:func:`read_image` opens PNG, JPEG, WebP and TIFF files (8- and 16-bit; grey, RGB, RGBA,
+palette) and returns a float32 ``(C, H, W)`` array in ``0..255`` grey levels, the unit of
+:func:`~checkerfree.score.checkerboard_score`: 16-bit files are divided by 257 (65535 -> 255),
+so a score reads the same whether a picture was saved with 8 or 16 bits. Grey stays one
+channel; alpha is dropped (the score measures the colours, not the mask; the returned
+:class:`ImageInfo` says it was); palettes are expanded to RGB.
+
+Only those four formats are ever decoded, whatever the file name says: Pillow has plugins
+(EPS, for instance, which runs Ghostscript) that no batch of untrusted files should reach.
+Images with more than ``max_pixels`` pixels are refused from their header, before any pixel
+is decoded (a decompression bomb: a few kilobytes that expand to gigabytes).
+
+:func:`find_images` walks files and folders into the list of inputs. Later issues add safe
+model loading (safetensors, ``torch.load(weights_only=True)``) to this module.
+
+>>> import tempfile, pathlib, numpy as np
+>>> from PIL import Image
+>>> path = pathlib.Path(tempfile.mkdtemp()) / "grey16.png"
+>>> Image.fromarray(np.full((8, 12), 65535, dtype=np.uint16)).save(path)
+>>> pixels, info = read_image(path)
+>>> pixels.shape, pixels.dtype.name, float(pixels.max()), info.bit_depth, info.mode
+((1, 8, 12), 'float32', 255.0, 16, 'I;16')
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from checkerfree.errors import InvalidArgumentError, require
+
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "DEFAULT_MAX_PIXELS",
+    "ImageFileError",
+    "ImageInfo",
+    "read_image",
+    "find_images",
+]
+
+#: File name endings :func:`find_images` picks up in folders (compared case-insensitively).
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff")
+
+#: Pixel count above which an image is refused (8192 x 8192): below Pillow's own warning
+#: limit, and about 0.8 GB as float32 RGB, which is what one such image costs to score.
+DEFAULT_MAX_PIXELS = 8192 * 8192
+
+# Pillow format names; MPO (camera JPEGs with a second picture) opens through the JPEG plugin.
+_FORMATS = ("PNG", "JPEG", "WEBP", "TIFF")
+_SIXTEEN_BIT = {"I;16", "I;16L", "I;16B", "I;16N", "I"}
+
+
+class ImageFileError(InvalidArgumentError):
+    """An input file that cannot be scored: missing, empty, truncated, not an image, too big
+    or too small. ``path`` and ``reason`` are kept apart for tables and JSON rows.
+
+    >>> str(ImageFileError("a.png", "empty file"))
+    'a.png: empty file'
+    """
+
+    def __init__(self, path: str | os.PathLike, reason: str):
+        self.path = os.fspath(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """What a file was before decoding: ``format``, Pillow ``mode``, ``bit_depth`` per sample,
+    ``size`` ``(H, W)``, ``channels`` kept, and whether an alpha channel was dropped."""
+
+    format: str
+    mode: str
+    bit_depth: int
+    size: tuple[int, int]
+    channels: int
+    alpha_dropped: bool
+
+
+def _pixels(image, path) -> tuple[np.ndarray, int, bool]:
+    """Decoded ``(H, W, C)`` float32 grey levels, bit depth, and whether alpha was dropped."""
+    mode = image.mode
+    if mode in _SIXTEEN_BIT:
+        # "I" is how some Pillow versions open 16-bit grey PNG and TIFF files.
+        array = np.asarray(image, dtype=np.float32) * np.float32(1 / 257)
+        return array[..., None], 16, False
+    if mode == "F":
+        raise ImageFileError(path, "32-bit float images are not supported (8- or 16-bit only)")
+    alpha = mode in ("RGBA", "LA", "PA", "La", "RGBa") or (
+        mode == "P" and "transparency" in image.info
+    )
+    if mode in ("L", "1", "LA", "La"):
+        target = "L"
+    else:  # RGB(A), palette, CMYK, YCbCr, LAB, ...: compared in RGB
+        target = "RGB"
+    if mode != target:
+        image = image.convert(target)
+    array = np.asarray(image, dtype=np.float32)
+    if array.ndim == 2:
+        array = array[..., None]
+    return array, 8, alpha
+
+
+def read_image(
+    path: str | os.PathLike,
+    *,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    min_size: int = 1,
+) -> tuple[np.ndarray, ImageInfo]:
+    """Decode one image file to a float32 ``(C, H, W)`` array in ``0..255`` grey levels.
+
+    Raises :class:`ImageFileError` (naming the file and the reason) for a missing, empty,
+    truncated or unreadable file, a format other than PNG/JPEG/WebP/TIFF, more than
+    ``max_pixels`` pixels (``None``: no limit of ours; Pillow's ``Image.MAX_IMAGE_PIXELS``
+    still applies, and a larger ``max_pixels`` raises it to match), or a side shorter than
+    ``min_size`` (the score needs two periods of the largest period per axis).
+    Multi-frame files (TIFF pages, animated WebP) are read at their first frame.
+
+    >>> import tempfile, pathlib
+    >>> empty = pathlib.Path(tempfile.mkdtemp()) / "empty.png"
+    >>> _ = empty.write_bytes(b"")
+    >>> read_image(empty)
+    Traceback (most recent call last):
+    ...
+    checkerfree.io.ImageFileError: ...empty.png: empty file
+    """
+    Image = require("PIL.Image", "image")
+    path = Path(path)
+    if not path.exists():
+        raise ImageFileError(path, "no such file")
+    if path.is_dir():
+        raise ImageFileError(path, "is a directory, expected an image file")
+    try:
+        if path.stat().st_size == 0:
+            raise ImageFileError(path, "empty file")
+    except OSError as exc:
+        raise ImageFileError(path, f"cannot read: {exc.strerror or exc}") from None
+    if max_pixels is not None and Image.MAX_IMAGE_PIXELS is not None:
+        # Pillow refuses on its own at 2x its limit before we see the header; follow the
+        # caller when they deliberately allow more (a process-wide setting of Pillow's).
+        Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS, max_pixels)
+    try:
+        with Image.open(path, formats=_FORMATS) as image:
+            width, height = image.size
+            if max_pixels is not None and width * height > max_pixels:
+                raise ImageFileError(
+                    path,
+                    f"refused as a possible decompression bomb: {width}x{height} = "
+                    f"{width * height} pixels > limit {max_pixels} (raise it with --max-pixels)",
+                )
+            if min(width, height) < min_size:
+                raise ImageFileError(
+                    path,
+                    f"too small: {width}x{height}, the periods asked need at least "
+                    f"{min_size} pixels per side",
+                )
+            image.load()
+            fmt, mode = image.format or "?", image.mode
+            array, depth, alpha = _pixels(image, path)
+    except ImageFileError:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise ImageFileError(path, f"refused as a possible decompression bomb: {exc}") from None
+    except Image.UnidentifiedImageError:
+        raise ImageFileError(
+            path, "not a PNG, JPEG, WebP or TIFF image (unrecognised or unsupported format)"
+        ) from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        # Pillow reports truncated or corrupt data as OSError / SyntaxError / ValueError.
+        reason = str(exc) or type(exc).__name__
+        raise ImageFileError(path, f"cannot decode ({reason})") from None
+    except MemoryError:
+        raise ImageFileError(path, "not enough memory to decode") from None
+    chw = np.ascontiguousarray(array.transpose(2, 0, 1))
+    info = ImageInfo(fmt, mode, depth, (height, width), chw.shape[0], alpha)
+    return chw, info
+
+
+def find_images(
+    paths: Iterable[str | os.PathLike], extensions: Iterable[str] = IMAGE_EXTENSIONS
+) -> list[str]:
+    """Expand files and folders into the list of inputs, in order.
+
+    A file (or a path that does not exist) is kept as given, whatever its extension, so that
+    it gets its own row and error; a folder is walked recursively, sorted, picking the files
+    whose name ends in one of ``extensions`` (case-insensitive). Hidden files and folders
+    (names starting with ``.``: editor and macOS ``._`` copies, half-written temporaries)
+    are skipped; symbolic links to folders are not followed (no loops).
+
+    >>> import tempfile, pathlib
+    >>> root = pathlib.Path(tempfile.mkdtemp())
+    >>> for name in ("b/x.PNG", "a.jpg", "notes.txt", ".hidden.png"):
+    ...     (root / name).parent.mkdir(exist_ok=True); _ = (root / name).write_bytes(b"")
+    >>> [pathlib.Path(p).relative_to(root).as_posix() for p in find_images([root])]
+    ['a.jpg', 'b/x.PNG']
+    """
+    suffixes = tuple(e.lower() if e.startswith(".") else f".{e.lower()}" for e in extensions)
+    found: list[str] = []
+    for item in paths:
+        item = os.fspath(item)
+        if os.path.isdir(item):
+            found.extend(_walk(item, suffixes))
+        else:
+            found.append(item)
+    return found
+
+
+def _walk(root: str, suffixes: tuple[str, ...]) -> Iterator[str]:
+    """Files under ``root`` ending in ``suffixes``, depth-first in sorted order."""
+    with os.scandir(root) as listing:
+        entries = sorted(listing, key=lambda e: e.name)
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            yield from _walk(entry.path, suffixes)
+        elif entry.name.lower().endswith(suffixes) and entry.is_file():
+            yield entry.path

@@ -1,0 +1,95 @@
+"""The readable table of ``checkerfree score``: one line per image, then the summary.
+
+On a terminal with rich installed (``cli`` extra) it is a rich table with flagged rows in
+red; otherwise (a pipe, a file, no rich) plain aligned text, which never wraps or truncates
+a path and reads the same in logs.
+
+>>> rows = [{"path": "a.png", "score": 3.25, "periods": {"2": 3.25}, "flagged": True,
+...          "hotspot": [4, 5], "error": None, "alpha_dropped": False},
+...         {"path": "bad.png", "score": None, "periods": None, "flagged": None,
+...          "hotspot": None, "error": "empty file", "alpha_dropped": None}]
+>>> print(plain_table(rows, (2,)))
+path     score  flagged  hotspot  p2    error
+a.png     3.25  yes      4,5      3.25
+bad.png      -  -        -        -     empty file
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+__all__ = ["plain_table", "print_table", "summary_lines"]
+
+
+def _cells(row: dict, periods: Sequence[int]) -> list[str]:
+    def number(value):
+        return "-" if value is None else f"{value:.2f}"
+
+    values = row.get("periods") or {}
+    flagged = row.get("flagged")
+    return [
+        str(row["path"]),
+        number(row.get("score")),
+        "-" if flagged is None else ("yes" if flagged else "no"),
+        "-" if row.get("hotspot") is None else ",".join(map(str, row["hotspot"])),
+        *(number(values.get(str(s))) for s in periods),
+        row.get("error") or "",
+    ]
+
+
+def _header(periods: Sequence[int]) -> list[str]:
+    return ["path", "score", "flagged", "hotspot", *(f"p{s}" for s in periods), "error"]
+
+
+def plain_table(rows: Sequence[dict], periods: Sequence[int]) -> str:
+    """Aligned text: numbers right-aligned, everything else left-aligned."""
+    table = [_header(periods)] + [_cells(row, periods) for row in rows]
+    widths = [max(len(line[k]) for line in table) for k in range(len(table[0]))]
+    numeric = {1} | set(range(4, 4 + len(periods)))
+    lines = []
+    for line in table:
+        cells = [
+            (cell.rjust(w) if k in numeric and line is not table[0] else cell.ljust(w))
+            for k, (cell, w) in enumerate(zip(line, widths))
+        ]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+def summary_lines(rows: Sequence[dict], summary: dict) -> list[str]:
+    """The summary under the table, and a note when alpha channels were ignored."""
+    mean = summary["mean_score"]
+    lines = [
+        f"{summary['images']} images: {summary['scored']} scored, {summary['failed']} failed, "
+        f"{summary['flagged']} flagged (threshold {summary['threshold']:g} grey levels)"
+        + ("" if mean is None else f"; mean score {mean:.2f}, max {summary['max_score']:.2f}")
+    ]
+    alpha = sum(1 for row in rows if row.get("alpha_dropped"))
+    if alpha:
+        lines.append(f"note: {alpha} image(s) had an alpha channel; it was ignored "
+                     "(the score measures the colours)")
+    return lines
+
+
+def print_table(rows: Sequence[dict], summary: dict, periods: Sequence[int], *,
+                rows_too: bool = True, stream=None) -> None:
+    """Print the table (unless ``rows_too`` is false) and the summary to ``stream``."""
+    stream = sys.stdout if stream is None else stream
+    rich_table = None
+    if rows_too and getattr(stream, "isatty", lambda: False)():
+        try:
+            from rich.console import Console
+            from rich.table import Table
+
+            rich_table = Table(*_header(periods))
+            for row in rows:
+                style = "red" if row.get("flagged") else ("yellow" if row.get("error") else None)
+                rich_table.add_row(*_cells(row, periods), style=style)
+            Console(file=stream).print(rich_table)
+        except ImportError:
+            rich_table = None
+    if rows_too and rich_table is None:
+        print(plain_table(rows, periods), file=stream)
+    for line in summary_lines(rows, summary):
+        print(line, file=stream)

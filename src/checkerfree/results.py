@@ -1,0 +1,103 @@
+"""Rows of ``checkerfree score`` as a summary, CSV text, an Arrow table and Parquet bytes.
+
+A row is the dict of :data:`checkerfree.batch.ROW_KEYS`. The Arrow schema is fixed by the
+periods (one ``periods`` struct field per period), so batches from different workers, and
+files that all failed, concatenate into one table with the same columns.
+
+>>> from checkerfree.batch import error_row
+>>> rows = [error_row("a.png", "empty file"),
+...         {**error_row("b.png", None), "score": 3.0, "periods": {"2": 3.0}, "flagged": True,
+...          "hotspot": [4, 5]}]
+>>> summarize(rows, periods=(2,), threshold=1.0)["failed"], csv_text(rows, (2,)).splitlines()[2]
+(1, 'b.png,3.0,True,4,5,3.0,,,,,')
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Sequence
+
+from checkerfree.errors import require
+
+__all__ = ["summarize", "csv_text", "arrow_schema", "rows_to_arrow", "parquet_bytes"]
+
+
+def summarize(rows: Sequence[dict], *, periods: Sequence[int], threshold: float) -> dict:
+    """Counts and score statistics of a run: ``images``, ``scored``, ``failed``,
+    ``flagged``, ``mean_score``, ``max_score`` (``None`` when nothing was scored),
+    ``periods`` and ``threshold``."""
+    scores = [row["score"] for row in rows if row.get("error") is None and row["score"] is not None]
+    failed = sum(1 for row in rows if row.get("error") is not None)
+    return {
+        "images": len(rows),
+        "scored": len(rows) - failed,
+        "failed": failed,
+        "flagged": sum(1 for row in rows if row.get("flagged")),
+        "mean_score": math.fsum(scores) / len(scores) if scores else None,
+        "max_score": max(scores) if scores else None,
+        "periods": list(periods),
+        "threshold": threshold,
+    }
+
+
+def csv_text(rows: Sequence[dict], periods: Sequence[int]) -> str:
+    """CSV with a header: ``path, score, flagged, hotspot_row, hotspot_col, period_<s>...,
+    width, height, mode, bit_depth, error``; empty cells where a value is missing."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["path", "score", "flagged", "hotspot_row", "hotspot_col",
+                     *(f"period_{s}" for s in periods), "height", "width", "mode", "bit_depth",
+                     "error"])
+    for row in rows:
+        hotspot = row.get("hotspot") or [None, None]
+        values = row.get("periods") or {}
+        size = row.get("size") or [None, None]
+        writer.writerow([_cell(v) for v in (
+            row["path"], row.get("score"), row.get("flagged"), *hotspot,
+            *(values.get(str(s)) for s in periods), *size, row.get("mode"),
+            row.get("bit_depth"), row.get("error"))])
+    return out.getvalue()
+
+
+def _cell(value):
+    return "" if value is None else value
+
+
+def arrow_schema(periods: Sequence[int], extra: Sequence[tuple] = ()):
+    """The Arrow schema of rows for ``periods`` (plus ``extra`` ``(name, type)`` fields)."""
+    pa = require("pyarrow", "ray")
+    return pa.schema([
+        ("path", pa.string()),
+        ("score", pa.float64()),
+        ("periods", pa.struct([(str(s), pa.float64()) for s in periods])),
+        ("flagged", pa.bool_()),
+        ("hotspot", pa.list_(pa.int64())),
+        ("error", pa.string()),
+        ("size", pa.list_(pa.int64())),
+        ("mode", pa.string()),
+        ("bit_depth", pa.int64()),
+        ("alpha_dropped", pa.bool_()),
+        ("heatmap", pa.string()),
+        *extra,
+    ])
+
+
+def rows_to_arrow(rows: Sequence[dict], periods: Sequence[int], extra: Sequence[tuple] = ()):
+    """A ``pyarrow.Table`` of rows with :func:`arrow_schema`; ``to_pylist()`` gives them back.
+
+    >>> from checkerfree.batch import error_row
+    >>> rows_to_arrow([error_row("a.png", "empty file")], (2, 4)).to_pylist()[0]["error"]
+    'empty file'
+    """
+    pa = require("pyarrow", "ray")
+    return pa.Table.from_pylist(list(rows), schema=arrow_schema(periods, extra))
+
+
+def parquet_bytes(rows: Sequence[dict], periods: Sequence[int]) -> bytes:
+    """The rows as one Parquet file, in memory (written atomically by the caller)."""
+    pq = require("pyarrow.parquet", "ray")
+    sink = io.BytesIO()
+    pq.write_table(rows_to_arrow(rows, periods), sink)
+    return sink.getvalue()

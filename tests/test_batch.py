@@ -1,0 +1,125 @@
+"""ImageScorer and the local engine: one row per input, in order, equal to the direct score."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from image_fixtures import bad_files, checkerboard, good_files, photo
+from PIL import Image
+
+from checkerfree.batch import ROW_KEYS, ImageScorer
+from checkerfree.engines.local import score_files
+from checkerfree.errors import InvalidArgumentError
+from checkerfree.heatmap import checkerboard_heatmap
+from checkerfree.overlay import heatmap_overlay
+from checkerfree.score import checkerboard_score
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("batch")
+    good = good_files(folder / "good")
+    bad = bad_files(folder / "bad")
+    # Different sizes and channel counts, interleaved with failures, to test order.
+    Image.fromarray(checkerboard(48, 40)).save(folder / "small.png")
+    Image.fromarray(photo(72, 64, seed=3)).save(folder / "other.png")
+    paths = [good["grey8.png"], bad["empty.png"], good["rgb.png"], folder / "small.png",
+             good["rgba.png"], bad["missing.png"], good["grey16.png"], folder / "other.png",
+             bad["truncated.png"], good["lossless.webp"], bad["tiny.png"], bad["bomb.png"]]
+    return [str(p) for p in paths]
+
+
+def test_every_input_gets_a_row_in_order(files):
+    rows = ImageScorer(batch_size=3)(files)
+    assert [r["path"] for r in rows] == files
+    assert all(tuple(r) == ROW_KEYS for r in rows)
+    failed = {r["path"].rsplit("/", 1)[1]: r["error"] for r in rows if r["error"]}
+    assert set(failed) == {"empty.png", "missing.png", "truncated.png", "tiny.png", "bomb.png"}
+    assert "too small" in failed["tiny.png"] and "decompression bomb" in failed["bomb.png"]
+    for row in rows:
+        if row["error"]:
+            assert row["score"] is None and row["flagged"] is None and row["hotspot"] is None
+        else:
+            assert set(row["periods"]) == {"2", "4", "8"} and len(row["hotspot"]) == 2
+            assert row["score"] == max(row["periods"].values())
+
+
+def test_rows_equal_the_direct_score_of_each_image(files):
+    """Batching by shape must not change any number: reference = one call per image."""
+    from checkerfree.io import read_image
+
+    rows = ImageScorer(batch_size=4)(files)
+    for row in rows:
+        if row["error"]:
+            continue
+        pixels, _ = read_image(row["path"])
+        ref = checkerboard_score(torch.from_numpy(pixels)[None]).to_rows()[0]
+        assert row["score"] == pytest.approx(ref["score"], abs=1e-3)
+        assert row["hotspot"] == ref["hotspot"] and row["flagged"] == ref["flagged"]
+        for s, v in ref["periods"].items():
+            assert row["periods"][s] == pytest.approx(v, abs=1e-3)
+
+
+def test_known_checkerboard_reads_its_amplitude_and_16_bit_reads_like_8_bit(files):
+    rows = {r["path"].rsplit("/", 1)[1]: r for r in ImageScorer(periods=(2, 4))(files)}
+    # +-4 grey levels: 8 peak to peak (rounding to uint8 keeps it exact here)
+    assert rows["grey8.png"]["periods"]["2"] == pytest.approx(8.0, abs=0.3)
+    assert rows["grey8.png"]["flagged"] and not rows["rgb.png"]["flagged"]
+    assert rows["grey16.png"]["score"] == pytest.approx(rows["grey8.png"]["score"], abs=1e-3)
+    assert rows["grey16.png"]["bit_depth"] == 16 and rows["rgba.png"]["alpha_dropped"]
+
+
+def test_local_engine_keeps_order_and_equals_the_scorer(files):
+    scorer = ImageScorer(batch_size=2)
+    seen = []
+    rows = list(score_files(files * 2, scorer, workers=2, chunk_size=5, on_row=seen.append))
+    assert rows == scorer(files * 2) and seen == rows
+
+
+def test_heatmap_overlays_written_and_hotspot_unchanged(files, tmp_path):
+    good = [p for p in files if "good" in p]
+    plain = ImageScorer(periods=(2, 4))(good)
+    scorer = ImageScorer(periods=(2, 4), heatmap_dir=tmp_path / "maps")
+    rows = scorer(good)
+    for a, b in zip(plain, rows):  # overlays change no measurement
+        assert (a["hotspot"], a["score"]) == (b["hotspot"], b["score"])
+        with Image.open(b["heatmap"]) as overlay:
+            assert overlay.mode == "RGB" and overlay.size == tuple(reversed(b["size"]))
+    assert len(list((tmp_path / "maps").iterdir())) == len(good)
+    # A second run refuses to overwrite: the row says so; with force it goes through.
+    again = scorer(good[:1])[0]
+    assert again["error"].startswith("heat map not written") and "exists" in again["error"]
+    forced = ImageScorer(periods=(2, 4), heatmap_dir=tmp_path / "maps", force=True)
+    assert forced(good[:1])[0]["error"] is None
+
+
+def test_overlay_is_red_where_the_pattern_is(tmp_path):
+    i, j = np.indices((96, 96))
+    inside = (i >= 32) & (i < 64) & (j >= 32) & (j < 64)
+    grey = (100 + 8 * inside * (-1) ** (i + j)).astype(np.uint8)   # 16 levels p-p in a patch
+    Image.fromarray(grey).save(tmp_path / "patch.png")
+    row = ImageScorer(periods=2, heatmap_dir=tmp_path / "maps")([tmp_path / "patch.png"])[0]
+    assert 24 <= row["hotspot"][0] < 72 and 24 <= row["hotspot"][1] < 72
+    overlay = np.asarray(Image.open(row["heatmap"])).astype(int)
+    heat = checkerboard_heatmap(torch.from_numpy(grey.astype(np.float32)), periods=2)[0]
+    expected = np.asarray(heatmap_overlay(grey[None].astype(np.float32), heat.numpy()))
+    np.testing.assert_array_equal(overlay, expected)   # the documented blend of the real map
+    red = overlay[..., 0] - overlay[..., 1]
+    assert red[48, 48] > red[4, 4] + 20 and (overlay[4, 4] - grey[4, 4]).max() <= 50
+
+
+def test_mapping_batches_give_an_arrow_table_with_passthrough(files):
+    table = ImageScorer()({"path": np.array(files[:3]), "index": np.array([7, 8, 9])})
+    rows = table.to_pylist()
+    assert [r["index"] for r in rows] == [7, 8, 9]
+    assert [{k: r[k] for k in ROW_KEYS} for r in rows] == ImageScorer()(files[:3])
+
+
+def test_bad_settings_raise_typed_errors():
+    with pytest.raises(InvalidArgumentError, match="batch_size"):
+        ImageScorer(batch_size=0)
+    with pytest.raises(InvalidArgumentError, match="periods"):
+        ImageScorer(periods=(1, 2))
+    with pytest.raises(InvalidArgumentError, match="workers"):
+        list(score_files(["a.png"], ImageScorer(), workers=0))
