@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     if args.mode:
         model.train(args.mode == "train")
     kwargs = dict(input_shape=shape, seeds=args.seeds, gradient=not args.no_gradient)
-    if not args.json:
+    if not args.json and sys.stderr.isatty():
         print(f"auditing {args.target} on inputs of shape {tuple(shape)} ...", file=sys.stderr)
     report = audit(model, **kwargs)
     if args.fix:

@@ -1,0 +1,192 @@
+"""The audit's HTML report: a self-contained page with its pictures beside it.
+
+``write_audit_html(report, directory)`` writes ``index.html`` and PNG figures: the layer
+table, outputs and input gradients with their heat maps, their average spectra with the
+lattice marked, each culprit's overlap map, and before/after a fix. Every file is written
+atomically; an existing ``index.html`` is replaced only with ``force=True``.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+from pathlib import Path
+
+import torch
+
+from checkerfree.files import check_writable, write_atomic
+
+__all__ = ["write_audit_html"]
+
+_CSS = """
+body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
+h1{font-size:1.5em} h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;font-size:.9em} td,th{border:1px solid #ddd;padding:.3em .5em}
+th{background:#f4f4f4} .artifacts{color:#b00020;font-weight:bold} .clean{color:#1b7f3b;
+font-weight:bold} figure{display:inline-block;margin:.5em} img{max-width:100%;border:1px solid
+#eee} .culprit{background:#fff0f0} code{background:#f6f6f6;padding:0 .2em}
+"""
+
+
+def _png(fig) -> bytes:
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _samples_figure(samples: torch.Tensor, title: str, periods):
+    """Up to 4 items: the picture (or signal) above its heat map."""
+    from checkerfree.heatmap import checkerboard_heatmap
+    from checkerfree.report.overlap_plots import _pyplot
+
+    plt = _pyplot()
+    x = samples[:4].float()
+    dims = x.dim() - 2
+    n = x.shape[0]
+    # The heat map needs several repeats of a period within its window to see it.
+    usable = tuple(p for p in periods if all(s >= 8 * p for s in x.shape[2:])) or (2,)
+    heat = checkerboard_heatmap(x, periods=usable, spatial_dims=dims,
+                                window=float(max(max(usable), min(16, min(x.shape[2:]) // 8))))
+    fig, axes = plt.subplots(2, n, figsize=(2.6 * n, 5.2), squeeze=False)
+    for i in range(n):
+        top, bottom = axes[0, i], axes[1, i]
+        if dims == 1:
+            top.plot(x[i].mean(0).numpy(), lw=0.8)
+            bottom.plot(heat[i].numpy(), color="crimson", lw=0.8)
+        else:
+            item = x[i] if dims == 2 else x[i][:, x.shape[2] // 2]
+            h = heat[i] if dims == 2 else heat[i][x.shape[2] // 2]
+            if item.shape[0] == 3:
+                top.imshow((item.permute(1, 2, 0).clamp(0, 255) / 255).numpy(),
+                           interpolation="nearest")
+            else:
+                top.imshow(item.mean(0).numpy(), cmap="gray", interpolation="nearest")
+            im = bottom.imshow(h.numpy(), cmap="inferno", interpolation="nearest")
+            fig.colorbar(im, ax=bottom, fraction=0.046, pad=0.04)
+            top.set_xticks([]), top.set_yticks([]), bottom.set_xticks([]), bottom.set_yticks([])
+        top.set_title(f"item {i}", fontsize=9)
+        bottom.set_title("local amplitude", fontsize=9)
+    fig.suptitle(title + (" (middle depth slice)" if dims == 3 else ""), fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def _spectrum_figure(samples: torch.Tensor, title: str, periods):
+    from checkerfree.report.spectrum_plot import plot_spectrum
+    from checkerfree.spectrum import average_spectrum
+
+    x = samples.float()
+    if x.dim() == 5:
+        x = x[:, :, x.shape[2] // 2]
+    spectrum = average_spectrum(x)
+    fig, _ = plot_spectrum(spectrum, periods=tuple(p for p in periods
+                                                   if all(s >= 8 * p for s in x.shape[2:])),
+                           title=title)
+    return fig
+
+
+def _overlap_figure(site):
+    from checkerfree.report.overlap_plots import _pyplot, plot_overlap_1d, plot_overlap_2d
+
+    layer = (site.kernel, site.stride, site.padding or 0, site.output_padding or 0,
+             site.dilation or 1)
+    if site.kind == "subpixel":
+        layer = (tuple(k * s for k, s in zip(site.kernel, site.stride)), site.stride)
+    if site.dims == 1:
+        fig, _ = plot_overlap_1d([layer], size=6)
+    elif site.dims == 2:
+        fig, _ = plot_overlap_2d([layer])
+    else:
+        plt = _pyplot()
+        fig, ax = plt.subplots(figsize=(4, 3.6))
+        ax.imshow(site.overlap.tile(2)[0], cmap="magma", vmin=0, interpolation="nearest")
+        ax.set_title("overlap, one depth slice", fontsize=10)
+    fig.suptitle(f"{site.name}: {site.reason}"[:110], fontsize=9, y=1.02)
+    return fig
+
+
+def _probe_table(p) -> str:
+    if p.verdict == "n/a":
+        return f"<p>not measured: {html.escape(p.reason)}</p>"
+    rows = "".join(f"<tr><td>{s}</td><td>{v:.2f}</td>"
+                   f"<td>{'' if p.added is None else f'{p.added.get(s, 0):.2f}'}</td></tr>"
+                   for s, v in p.periods.items())
+    return (f"<p>verdict <span class='{p.verdict}'>{p.verdict}</span>; score {p.score:.2f} "
+            f"grey levels; {p.flagged_fraction:.0%} of {p.items} items flagged; inputs: "
+            f"{html.escape(', '.join(p.inputs))}</p><table><tr><th>period</th>"
+            f"<th>median value</th><th>added beyond input</th></tr>{rows}</table>")
+
+
+def _layer_table(report) -> str:
+    head = ("<tr><th>layer</th><th>kind</th><th>k</th><th>s</th><th>static</th>"
+            "<th>phase imbalance</th><th>culprit</th><th>advice</th></tr>")
+    rows = []
+    for f in report.layers:
+        s = f.site
+        rows.append(
+            f"<tr class='{'culprit' if f.culprit else ''}'><td><code>{html.escape(s.name)}"
+            f"</code></td><td>{html.escape(s.module_type or s.kind)}</td>"
+            f"<td>{'x'.join(map(str, s.kernel)) if s.kernel else '-'}</td>"
+            f"<td>{'x'.join(map(str, s.stride))}</td>"
+            f"<td>{('uneven' if s.uneven else 'even') if s.direction == 'up' else 'down'}</td>"
+            f"<td>{'' if s.phase_imbalance is None else f'{s.phase_imbalance:.3f}'}</td>"
+            f"<td>{('yes' + (f' ({f.share:.0%})' if f.share is not None else '')) if f.culprit else ''}"
+            f"</td><td>{html.escape(f.advice or s.reason)}</td></tr>")
+    return f"<table>{head}{''.join(rows)}</table>" if rows else "<p>no resampling layer</p>"
+
+
+def _section(report, directory: Path, prefix: str, force: bool, written: list) -> str:
+    parts = [f"<p>{html.escape(report.model)} in {report.mode} mode on {report.device} "
+             f"({report.dtype}), probe input shape {tuple(report.input_shape)}; verdict "
+             f"<span class='{report.verdict}'>{report.verdict}</span></p>",
+             "<h3>Layers</h3>", _layer_table(report)]
+    for label, probe in (("Output", report.forward), ("Input gradient", report.gradient)):
+        parts.append(f"<h3>{label}</h3>")
+        parts.append(_probe_table(probe))
+        if probe.samples is not None and probe.samples.dim() >= 3:
+            key = f"{prefix}{label.split()[-1].lower()}"
+            figs = [(f"{key}_samples.png", _samples_figure(probe.samples, label, report.periods))]
+            if probe.samples.dim() >= 4:
+                figs.append((f"{key}_spectrum.png", _spectrum_figure(
+                    probe.samples, f"{label}: average spectrum", report.periods)))
+            for name, fig in figs:
+                write_atomic(directory / name, _png(fig), force=True)
+                written.append(name)
+                parts.append(f"<figure><img src='{name}' alt='{html.escape(label)}'></figure>")
+    culprits = [f for f in report.layers if f.culprit and f.site.overlap is not None]
+    if culprits:
+        parts.append("<h3>Culprits' overlap</h3>")
+        for i, f in enumerate(culprits):
+            name = f"{prefix}overlap_{i}.png"
+            write_atomic(directory / name, _png(_overlap_figure(f.site)), force=True)
+            written.append(name)
+            parts.append(f"<figure><img src='{name}' alt='overlap of "
+                         f"{html.escape(f.site.name)}'><figcaption><code>"
+                         f"{html.escape(f.site.name)}</code></figcaption></figure>")
+    if report.advice:
+        parts.append("<h3>What to change</h3><ul>" + "".join(
+            f"<li>{html.escape(a)}</li>" for a in report.advice) + "</ul>")
+    if report.notes:
+        parts.append("<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in report.notes)
+                     + "</ul>")
+    return "\n".join(parts)
+
+
+def write_audit_html(report, directory, *, force: bool = False) -> Path:
+    """Write ``index.html`` and its figures for ``report`` into ``directory``."""
+    directory = Path(directory)
+    check_writable(directory / "index.html", force)
+    directory.mkdir(parents=True, exist_ok=True)
+    written: list[str] = []
+    body = [f"<h1>checkerfree audit: {html.escape(report.model)}</h1>",
+            _section(report, directory, "", force, written)]
+    if report.fixed is not None:
+        body.append("<h2>After the fix</h2>")
+        body.append(_section(report.fixed, directory, "fixed_", force, written))
+    page = ("<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+            f"<title>checkerfree audit: {html.escape(report.model)}</title>"
+            f"<style>{_CSS}</style></head><body>{''.join(body)}</body></html>")
+    return write_atomic(directory / "index.html", page.encode(), force=force)
