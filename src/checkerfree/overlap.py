@@ -37,7 +37,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from checkerfree.errors import InvalidArgumentError, InvalidTypeError, ShapeError, SpecError
+from checkerfree.errors import InvalidArgumentError, InvalidTypeError, ShapeError
 from checkerfree.spec import TransposedConvSpec, coerce_layers
 
 __all__ = ["OverlapResult", "overlap", "phase_sums", "phase_imbalance"]

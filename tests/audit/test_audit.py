@@ -6,7 +6,6 @@ import json
 
 import pytest
 import torch
-import torch.nn as nn
 
 from checkerfree import convert
 from checkerfree.audit import ArtifactAudit, audit

@@ -29,10 +29,10 @@ from checkerfree.audit.attribution import advice_for, with_hold
 from checkerfree.audit.inventory import find_resampling
 from checkerfree.audit.probes import (
     AUDIT_THRESHOLD,
-    ProbeResult,
     probe_forward,
     probe_gradient,
     probe_inputs,
+    run_probes,
     useful_periods,
 )
 from checkerfree.audit.report import AuditReport, LayerFinding
@@ -125,10 +125,8 @@ def _audit(model, inputs, first, shape, device, dtype, periods, objective, gradi
         periods = useful_periods([max(s.stride) for s in sites if s.direction == "up"])
     periods = tuple(sorted(set(int(p) for p in periods)))
 
-    fwd = probe_forward(model, inputs, periods, threshold, **forward_kwargs)
-    grad = (probe_gradient(model, inputs, periods, objective, threshold, **forward_kwargs)
-            if gradient
-            else ProbeResult("n/a", reason="not probed (gradient=False)"))
+    fwd, grad = run_probes(model, inputs, periods, gradient=gradient, objective=objective,
+                           threshold=threshold, **forward_kwargs)
 
     findings = [LayerFinding(site) for site in sites]
     notes: list[str] = []
@@ -178,14 +176,15 @@ def _audit(model, inputs, first, shape, device, dtype, periods, objective, gradi
 def _attribute(model, findings, inputs, periods, fwd, grad, objective, threshold,
                forward_kwargs, notes) -> None:
     """Ablate each candidate with a hold; the drop in lattice energy is its share."""
-    # Fewer seeds for ablations keeps the audit within a small multiple of one pass.
-    few = inputs[: max(1, min(2, len(inputs)))]
+    # One probe batch per ablation keeps the audit within a small multiple of one pass.
+    few = inputs[:1]
     for probe, base, ups in (("forward", fwd, True), ("gradient", grad, False)):
         if base.verdict != "artifacts":
             continue
         if probe == "forward":
             base = probe_forward(model, few, periods, threshold, **forward_kwargs)
-            candidates = [f for f in findings if f.site.direction == "up"]
+            # Only layers uneven by construction can be culprits of output artifacts.
+            candidates = [f for f in findings if f.site.direction == "up" and f.site.uneven]
         else:
             base = probe_gradient(model, few, periods, objective, threshold, **forward_kwargs)
             candidates = [f for f in findings if f.site.direction == "down"]

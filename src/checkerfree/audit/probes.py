@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import functools
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -32,7 +34,8 @@ from checkerfree.score import checkerboard_score
 #: 3 and transposed-convolution designs reach 5 to 70.
 AUDIT_THRESHOLD = 3.0
 
-__all__ = ["AUDIT_THRESHOLD", "ProbeInput", "ProbeResult", "probe_inputs", "probe_forward", "probe_gradient",
+__all__ = ["AUDIT_THRESHOLD", "ProbeInput", "ProbeResult", "probe_inputs", "run_probes",
+           "probe_forward", "probe_gradient",
            "first_tensor", "display_scale"]
 
 _PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry", "retina",
@@ -127,11 +130,19 @@ def display_scale(x: torch.Tensor) -> torch.Tensor:
     return scaled.reshape(x.shape)
 
 
-def _photo(name: str, channels: int, size: tuple[int, int]) -> torch.Tensor:
+@functools.lru_cache(maxsize=16)
+def _photo_array(name: str):
+    """A scikit-image photograph as float32 (decoded once per process)."""
     import numpy as np
     from skimage import data
 
-    img = np.asarray(getattr(data, name)(), dtype=np.float32)
+    return np.asarray(getattr(data, name)(), dtype=np.float32)
+
+
+def _photo(name: str, channels: int, size: tuple[int, int]) -> torch.Tensor:
+    import numpy as np
+
+    img = _photo_array(name)
     if img.ndim == 2:
         img = img[..., None].repeat(3, axis=2)
     img = img[..., :3]
@@ -254,7 +265,8 @@ def _summarise(stretched: list[torch.Tensor], periods, raw_inputs=None,
         usable = _usable(periods, spatial)
         if not usable:
             continue
-        r = checkerboard_score(y.float(), periods=usable, spatial_dims=len(spatial))
+        r = checkerboard_score(y.float(), periods=usable, spatial_dims=len(spatial),
+                               hotspot=False)
         x = raw_inputs[i] if raw_inputs else None
         own = {}
         if x is not None:
@@ -290,30 +302,81 @@ def _summarise(stretched: list[torch.Tensor], periods, raw_inputs=None,
     return result
 
 
+def _grad_ready(x: torch.Tensor) -> bool:
+    """Inputs whose gradient is a picture: floating, with spatial axes longer than 4."""
+    return x.is_floating_point() and x.dim() >= 3 and max(x.shape[2:]) > 4
+
+
+def run_probes(model: nn.Module, inputs: list[ProbeInput], periods=(2, 4, 8), *,
+               forward: bool = True, gradient: bool = True, objective: Callable | None = None,
+               threshold: float = AUDIT_THRESHOLD, **forward_kwargs
+               ) -> tuple[ProbeResult, ProbeResult]:
+    """Score outputs and input gradients of ``objective(output)`` (default: the sum).
+
+    One forward (and, where the input has a picture, one backward) pass per probe batch
+    serves both measurements. Returns ``(forward, gradient)`` results.
+    """
+    outs, raw, grads, out_kinds, grad_kinds = [], [], [], [], []
+    out_reason = grad_reason = ""
+    for p in inputs:
+        x = _to(p.tensor, model)
+        want_grad = gradient and _grad_ready(x)
+        if want_grad:
+            x = x.detach().requires_grad_(True)
+            y = first_tensor(model(x, **forward_kwargs))
+        else:
+            with torch.no_grad():
+                y = first_tensor(model(x, **forward_kwargs))
+        if y is None:
+            out_reason = grad_reason = "the model returned no tensor"
+            break
+        if forward:
+            if y.dim() < 3:
+                out_reason = "the output has no spatial axes to score"
+            else:
+                outs.append(display_scale(y.detach()))
+                # Image-to-image: the input has spatial axes of the same rank as the output.
+                raw.append(x.detach() if x.dim() == y.dim() and p.kind != "latent"
+                           and _grad_ready(x) else None)
+                out_kinds.append(p.kind)
+        if want_grad:
+            loss = objective(y) if objective is not None else y.sum()
+            if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
+                raise InvalidArgumentError(
+                    f"objective must return a scalar tensor, got {type(loss).__name__}"
+                    + (f" of shape {tuple(loss.shape)}" if isinstance(loss, torch.Tensor)
+                       else ""))
+            (g,) = torch.autograd.grad(loss, x, allow_unused=True)
+            if g is None:
+                grad_reason = "the objective does not depend on the input"
+            else:
+                grads.append(display_scale(g))
+                grad_kinds.append(p.kind)
+        elif gradient and not grad_reason:
+            grad_reason = "the input has no spatial axes (a latent code)"
+
+    def finish(items, kinds, reason, raw_inputs=None):
+        if not items:
+            return ProbeResult("n/a", reason=reason or "not probed",
+                               inputs=sorted({q.kind for q in inputs}))
+        result = _summarise(items, periods, raw_inputs, threshold)
+        result.inputs = sorted(set(kinds))
+        result.samples = items[0][:4].cpu()
+        return result
+
+    fwd = finish(outs, out_kinds, out_reason,
+                 raw if any(r is not None for r in raw) else None) if forward else \
+        ProbeResult("n/a", reason="not probed")
+    grad = finish(grads, grad_kinds, grad_reason) if gradient else \
+        ProbeResult("n/a", reason="not probed (gradient=False)")
+    return fwd, grad
+
+
 def probe_forward(model: nn.Module, inputs: list[ProbeInput], periods=(2, 4, 8),
                   threshold: float = AUDIT_THRESHOLD, **forward_kwargs) -> ProbeResult:
     """Score the model's outputs on ``inputs`` (no gradients)."""
-    stretched, raw, kinds = [], [], []
-    samples = None
-    with torch.no_grad():
-        for p in inputs:
-            x = _to(p.tensor, model)
-            y = first_tensor(model(x, **forward_kwargs))
-            if y is None or y.dim() < 3:
-                return ProbeResult("n/a", reason="the output has no spatial axes to score",
-                                   inputs=sorted({q.kind for q in inputs}))
-            stretched.append(display_scale(y))
-            # Image-to-image: the input has spatial axes of the same rank as the output.
-            raw.append(x if x.dim() == y.dim() and x.dim() >= 3 and p.kind != "latent"
-                       and max(x.shape[2:]) > 4 else None)
-            kinds.append(p.kind)
-            if samples is None:
-                samples = stretched[-1][:4].cpu()
-    result = _summarise(stretched, periods, raw if any(r is not None for r in raw) else None,
-                        threshold)
-    result.inputs = sorted(set(kinds))
-    result.samples = samples
-    return result
+    return run_probes(model, inputs, periods, gradient=False, threshold=threshold,
+                      **forward_kwargs)[0]
 
 
 def probe_gradient(model: nn.Module, inputs: list[ProbeInput], periods=(2, 4, 8),
@@ -323,34 +386,8 @@ def probe_gradient(model: nn.Module, inputs: list[ProbeInput], periods=(2, 4, 8)
 
     Only inputs with spatial axes are probed: a latent code's gradient has no picture.
     """
-    stretched, kinds = [], []
-    samples = None
-    for p in inputs:
-        x = _to(p.tensor, model)
-        if x.dim() < 3 or max(x.shape[2:]) <= 4 or not x.is_floating_point():
-            continue
-        x = x.detach().requires_grad_(True)
-        y = first_tensor(model(x, **forward_kwargs))
-        if y is None:
-            return ProbeResult("n/a", reason="the model returned no tensor")
-        loss = objective(y) if objective is not None else y.sum()
-        if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
-            raise InvalidArgumentError(
-                f"objective must return a scalar tensor, got {type(loss).__name__}"
-                + (f" of shape {tuple(loss.shape)}" if isinstance(loss, torch.Tensor) else ""))
-        (grad,) = torch.autograd.grad(loss, x, allow_unused=True)
-        if grad is None:
-            return ProbeResult("n/a", reason="the objective does not depend on the input")
-        stretched.append(display_scale(grad))
-        kinds.append(p.kind)
-        if samples is None:
-            samples = stretched[-1][:4].cpu()
-    if not stretched:
-        return ProbeResult("n/a", reason="the input has no spatial axes (a latent code)")
-    result = _summarise(stretched, periods, threshold=threshold)
-    result.inputs = sorted(set(kinds))
-    result.samples = samples
-    return result
+    return run_probes(model, inputs, periods, forward=False, objective=objective,
+                      threshold=threshold, **forward_kwargs)[1]
 
 
 def useful_periods(strides: list[int], default=(2, 4, 8)) -> tuple[int, ...]:
