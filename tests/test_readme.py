@@ -18,6 +18,7 @@ def python_blocks():
 def test_readme_tour_numbers():
     torch.manual_seed(0)
     namespace: dict = {}
+    checked = 0
     for block in python_blocks():
         for line in block.splitlines():
             code, _, comment = line.partition("#")
@@ -28,6 +29,7 @@ def test_readme_tour_numbers():
                 exec(code, namespace)
                 continue
             value = eval(code, namespace)
+            checked += 1
             claim = comment.strip().split(":")[0].strip()
             if claim.startswith("("):
                 assert repr(value) == claim, (code, value, claim)
@@ -35,5 +37,8 @@ def test_readme_tour_numbers():
                 assert str(value).startswith(claim.strip("'").rstrip(". ")), (code, value)
             elif claim.startswith("~"):
                 assert value == pytest.approx(float(claim[1:].split()[0]), abs=0.05), (code, value)
+            elif claim in ("True", "False"):
+                assert repr(value) == claim, (code, value, claim)
             elif re.fullmatch(r"[\d.]+", claim):
                 assert value == float(claim), (code, value, claim)
+    assert checked >= 8  # every commented expression above was evaluated
