@@ -37,13 +37,18 @@ import torch
 import torch.nn.functional as F
 
 from checkerfree.errors import InvalidArgumentError
-from checkerfree.lattice import lattice_excess, period_spectrum
+from checkerfree.lattice import (
+    PeriodicBins,
+    lattice_coords,
+    lattice_excess,
+    period_bins,
+)
 from checkerfree.layout import as_batch, check_periods
 
 __all__ = ["checkerboard_heatmap", "heat_power", "amplitude", "hotspot"]
 
-# Complex elements gathered at once (about 128 MiB in complex64); more lattice bins are chunked.
-_CHUNK = 1 << 24
+# Complex elements gathered at once (512 KiB in complex64: the chunk's passes stay in cache).
+_CHUNK = 1 << 16
 _TINY = 1e-30
 # Hotspot search: a tenth of the mean floor regularises the local ratio excess / floor, and a
 # tenth of the mean bin floor the whitening weights, so a calm (synthetic) image is not
@@ -53,36 +58,78 @@ _WHITE = 0.1
 _MODES = {1: "linear", 2: "bilinear", 3: "trilinear"}
 
 
+def _gather(spectrum, coords: torch.Tensor) -> torch.Tensor:
+    """Spectrum values ``(N, C, ...)`` at integer bin coordinates ``coords`` ``(..., d)``."""
+    if isinstance(spectrum, PeriodicBins):
+        return spectrum.gather(coords)
+    d = coords.shape[-1]
+    n = spectrum.shape[-d:]
+    index = torch.zeros(coords.shape[:-1], dtype=torch.long, device=coords.device)
+    for a, m in enumerate(n):
+        index = index * m + coords[..., a] % m
+    return spectrum.reshape(*spectrum.shape[:2], -1)[..., index]
+
+
+_PLANS: dict = {}
+_PLANNED = 0  # bins held by the cached plans
+_PLAN_LIMIT = 1 << 22
+
+
 def _local_power(
-    spectrum: torch.Tensor,
+    spectrum,
     centres: torch.Tensor,
     grids: list[tuple[torch.Tensor, torch.Tensor]],
     weight: torch.Tensor,
+    key: tuple | None = None,
 ) -> torch.Tensor:
-    """``sum_f w_f mean_C |c_f|^2`` on the coarse grid; centres ``(K, d)``, weights ``(N, K)``."""
+    """``sum_f w_f mean_C |c_f|^2`` on the coarse grid; centres ``(K, d)``, weights ``(N, K)``.
+
+    ``spectrum`` is a full spectrum or a :class:`~checkerfree.lattice.PeriodicBins` (only the
+    neighbourhoods of the centres are computed, in cache-sized chunks of centres).
+    """
     d = len(grids)
-    n = spectrum.shape[-d:]
-    batch, channels = spectrum.shape[:2]
-    flat_spectrum = spectrum.reshape(batch, channels, -1)
+    if isinstance(spectrum, PeriodicBins):
+        batch, channels = spectrum.half.shape[:2]
+        real_dtype = spectrum.real_dtype
+    else:
+        batch, channels = spectrum.shape[:2]
+        real_dtype = spectrum.real.dtype
     sizes = [len(nu) for nu, _ in grids]
     gain = grids[0][1]
     for _, g in grids[1:]:
         gain = gain[..., None] * g
+    gain = gain * math.prod(sizes)  # the inverse DFT's normalisation, folded in
+    offsets = torch.stack(
+        torch.meshgrid(*[nu for nu, _ in grids], indexing="ij"), -1
+    )  # (*M, d)
     per_bin = batch * channels * math.prod(sizes)
     chunk = max(1, _CHUNK // per_bin)
-    total = spectrum.new_zeros((batch, *sizes), dtype=spectrum.real.dtype)
+    total = torch.zeros((batch, *sizes), dtype=real_dtype, device=centres.device)
     for start in range(0, len(centres), chunk):
         part = centres[start : start + chunk]
-        index = torch.zeros((len(part), *sizes), dtype=torch.long, device=spectrum.device)
-        for a, (nu, _) in enumerate(grids):
-            shape = [len(part)] + [1] * d
-            shape[1 + a] = len(nu)
-            index = index * n[a] + ((part[:, a, None] + nu[None, :]) % n[a]).reshape(shape)
-        local = flat_spectrum[..., index] * gain  # (N, C, K, *M)
-        coef = torch.fft.ifftn(local, dim=tuple(range(-d, 0))) * math.prod(sizes)
-        power = (coef.real**2 + coef.imag**2).mean(1)  # (N, K, *M)
-        w = weight[:, start : start + chunk].reshape(*weight.shape[:1], -1, *([1] * d))
-        total = total + (power * w).sum(1)
+        coords = part.reshape(len(part), *([1] * d), d) + offsets  # (K, *M, d)
+        if isinstance(spectrum, PeriodicBins):
+            # The plan depends on shapes only (the bins, the window): cached across calls.
+            plan_key = None if key is None else (*key, spectrum.n, start, chunk)
+            plan = _PLANS.get(plan_key) if plan_key is not None else None
+            if plan is None:
+                plan = spectrum.plan(coords, gain)
+                if plan_key is not None:
+                    global _PLANNED
+                    if _PLANNED > _PLAN_LIMIT:  # about 32 bytes a bin: ~130 MB at most
+                        _PLANS.clear()
+                        _PLANNED = 0
+                    _PLANS[plan_key] = plan
+                    _PLANNED += plan[0].numel()
+            local = spectrum.apply(plan)
+        else:
+            local = _gather(spectrum, coords) * gain  # (N, C, K, *M)
+        coef = torch.fft.ifftn(local, dim=tuple(range(-d, 0)))
+        w = weight[:, start : start + chunk] / channels
+        # w |coef|^2 summed over channels, centres, real and imaginary parts: one matrix product
+        power = torch.view_as_real(coef).square().reshape(batch, -1, 2 * math.prod(sizes))
+        w = w[:, None, :].expand(batch, channels, len(part)).reshape(batch, 1, -1)
+        total = total + torch.bmm(w, power).reshape(batch, *sizes, 2).sum(-1)
     return total
 
 
@@ -101,20 +148,24 @@ def _smooth(power: torch.Tensor, sigma: list[float]) -> torch.Tensor:
 
 
 def heat_power(
-    spectra: dict[int, torch.Tensor],
+    spectra: dict[int, torch.Tensor | PeriodicBins],
     periods: tuple[int, ...],
     d: int,
     window: float,
     spatial: tuple[int, ...],
     whiten: bool = False,
+    floors: dict[int, torch.Tensor] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Local lattice power over the floor, and the floor, ``(N, *spatial)`` each.
 
-    From each period's :func:`~checkerfree.lattice.period_spectrum`; both are mean-square
+    From each period's :func:`~checkerfree.lattice.period_spectrum` (or its
+    :class:`~checkerfree.lattice.PeriodicBins`, cheaper); both are mean-square
     values summed over the periods' lattice bins (channels averaged). With ``whiten`` each
     bin is divided by its global floor first, so that low-frequency bins, where photographs
     have most of their energy (and most of its chance fluctuation), do not drown the others:
     the sum is then a signal-to-noise ratio, the right thing to search for the hotspot.
+    ``floors`` (the ``floor`` of :func:`~checkerfree.lattice.lattice_excess` per period, when
+    the caller has it) saves computing them again.
 
     >>> import torch
     >>> from checkerfree.lattice import period_spectrum
@@ -124,42 +175,45 @@ def heat_power(
     [(2, 16, 20), (2, 16, 20)]
     """
     first = next(iter(spectra.values()))
-    excess_total = first.real.new_zeros((first.shape[0], *spatial))
+    if isinstance(first, PeriodicBins):
+        batch, dtype, device = first.half.shape[0], first.real_dtype, first.half.device
+    else:
+        batch, dtype, device = first.shape[0], first.real.dtype, first.device
+    excess_total = torch.zeros((batch, *spatial), dtype=dtype, device=device)
     floor_total = torch.zeros_like(excess_total)
+    # Periods whose crops coincide share the coarse grid: their coarse maps are summed before
+    # the (linear) blur and interpolation, which then run once per crop shape.
+    coarse: dict[tuple[int, ...], list] = {}
     for s in periods:
         spectrum = spectra[s]
-        n = tuple(spectrum.shape[-d:])
-        excess, floor, coords = lattice_excess(spectrum, s, periods, d)
+        n = spectrum.n if isinstance(spectrum, PeriodicBins) else tuple(spectrum.shape[-d:])
+        coords = lattice_coords(s, periods, d).to(device)
         if whiten:
+            if floors is not None and s in floors:
+                floor = floors[s]
+            else:
+                floor = lattice_excess(spectrum, s, periods, d)[1]
             # A tenth of the mean floor added: bins far below it (a calm image) stay finite.
             regular = _WHITE * floor.mean(-1, keepdim=True).clamp_min(_TINY)
             weight = 1 / (floor.clamp_min(0) + regular)
         else:
-            weight = torch.ones_like(excess)
-        bins = coords * torch.tensor([m // s for m in n], device=spectrum.device)
-        grids, steps, blur = [], [], []
-        for m in n:
-            sigma = m / (2 * math.pi * window)  # the window's spectral width, in bins
-            size = min(m, 2 * math.ceil(3.5 * sigma))
-            nu = torch.fft.fftfreq(size, 1.0 / size, device=spectrum.device).round().long()
-            # Shift so coarse sample j sits at (j + 0.5) m/size - 0.5, where interpolate puts it.
-            shift = (m / size - 1) / 2
-            nu_f = nu.to(excess_total.dtype)
-            gain = torch.exp(-(nu_f**2) / (2 * sigma**2)) * torch.exp(
-                2j * math.pi * nu_f * shift / m
-            )
-            grids.append((nu, gain.to(spectrum.dtype)))
-            # 2 sigma off the lattice: e^-4 of a pattern's power leaks into a probe, and the
-            # probes stay close enough for a steep (1/f^2) spectrum to look straight.
-            steps.append(min(max(1, round(2 * sigma)), max(1, (m // s) // 2)))
-            blur.append(window * size / m)
-        lattice = _local_power(spectrum, bins, grids, weight)
-        probes = torch.zeros_like(lattice)
+            weight = torch.ones((batch, len(coords)), dtype=dtype, device=device)
+        bins = coords * torch.tensor([m // s for m in n], device=device)
+        grids, steps, blur = _grids(n, s, window, dtype, device)
+        key = (s, periods, d, float(window), dtype, str(device), batch)
+        lattice = _local_power(spectrum, bins, grids, weight, key + ("lattice",))
+        probe = bins[None].repeat(2 * d, 1, 1)
         for a in range(d):
-            for sign in (1, -1):
-                probe = bins.clone()
-                probe[:, a] += sign * steps[a]
-                probes = probes + _local_power(spectrum, probe, grids, weight)
+            probe[2 * a, :, a] += steps[a]
+            probe[2 * a + 1, :, a] -= steps[a]
+        probes = _local_power(spectrum, probe.reshape(-1, d), grids, weight.repeat(1, 2 * d),
+                              key + ("probes",))
+        if n in coarse:
+            coarse[n][0] = coarse[n][0] + lattice
+            coarse[n][1] = coarse[n][1] + probes
+        else:
+            coarse[n] = [lattice, probes, blur]
+    for n, (lattice, probes, blur) in coarse.items():
         # One demodulated sample per place is an exponential variate (std = mean): averaging
         # the power over a second window makes texture fluctuations small next to a pattern.
         probes = _smooth(probes / (2 * d), blur)
@@ -174,6 +228,28 @@ def heat_power(
         excess_total = excess_total + maps[:, 0]
         floor_total = floor_total + maps[:, 1]
     return excess_total, floor_total
+
+
+def _grids(n: tuple[int, ...], s: int, window: float, dtype, device):
+    """Per axis: the coarse grid's bin offsets and Gaussian gains, probe steps, blur widths."""
+    complex_dtype = torch.complex128 if dtype == torch.float64 else torch.complex64
+    grids, steps, blur = [], [], []
+    for m in n:
+        sigma = m / (2 * math.pi * window)  # the window's spectral width, in bins
+        size = min(m, 2 * math.ceil(3.5 * sigma))
+        nu = torch.fft.fftfreq(size, 1.0 / size, device=device).round().long()
+        # Shift so coarse sample j sits at (j + 0.5) m/size - 0.5, where interpolate puts it.
+        shift = (m / size - 1) / 2
+        nu_f = nu.to(dtype)
+        gain = torch.exp(-(nu_f**2) / (2 * sigma**2)) * torch.exp(
+            2j * math.pi * nu_f * shift / m
+        )
+        grids.append((nu, gain.to(complex_dtype)))
+        # 2 sigma off the lattice: e^-4 of a pattern's power leaks into a probe, and the
+        # probes stay close enough for a steep (1/f^2) spectrum to look straight.
+        steps.append(min(max(1, round(2 * sigma)), max(1, (m // s) // 2)))
+        blur.append(window * size / m)
+    return grids, steps, blur
 
 
 def amplitude(power: torch.Tensor) -> torch.Tensor:
@@ -226,5 +302,6 @@ def checkerboard_heatmap(
     periods = check_periods(periods, tuple(xb.shape[2:]))
     if isinstance(window, bool) or not isinstance(window, (int, float)) or not window > 0:
         raise InvalidArgumentError(f"window must be a positive number of samples, got {window!r}")
-    spectra = {s: period_spectrum(xb, s, d) for s in periods}
+    shared: dict = {}
+    spectra = {s: period_bins(xb, s, d, shared) for s in periods}
     return amplitude(heat_power(spectra, periods, d, float(window), tuple(xb.shape[2:]))[0])

@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 import torch
 
 from checkerfree.heatmap import amplitude, heat_power, hotspot as find_hotspot
-from checkerfree.lattice import lattice_excess, period_spectrum
+from checkerfree.lattice import lattice_excess, period_bins
 from checkerfree.layout import as_batch, check_periods
 
 __all__ = [
@@ -172,10 +172,12 @@ def checkerboard_score(
     xb, d = as_batch(x, spatial_dims)
     periods = check_periods(periods, tuple(xb.shape[2:]))
     threshold = DEFAULT_THRESHOLD if threshold is None else float(threshold)
-    values, axes, significance, spectra = {}, {}, {}, {}
+    values, axes, significance, spectra, floors = {}, {}, {}, {}, {}
+    shared: dict = {}  # one rfftn per crop shape, shared by the periods that crop alike
     for s in periods:
-        spectra[s] = period_spectrum(xb, s, d)
+        spectra[s] = period_bins(xb, s, d, shared)
         excess, floor, coords = lattice_excess(spectra[s], s, periods, d)
+        floors[s] = floor.detach()
         nonzero = coords != 0
         stripe = nonzero.sum(-1) == 1
         per_axis = [excess[:, stripe & nonzero[:, a]].sum(-1) for a in range(d)]
@@ -197,10 +199,11 @@ def checkerboard_score(
          for s in periods], -1
     ).any(-1)
     if hotspot:
-        spectra = {s: spectrum.detach() for s, spectrum in spectra.items()}
-        spots = find_hotspot(
-            *heat_power(spectra, periods, d, window, tuple(xb.shape[2:]), whiten=True)
-        )
+        with torch.no_grad():
+            spots = find_hotspot(
+                *heat_power(spectra, periods, d, window, tuple(xb.shape[2:]), whiten=True,
+                            floors=floors)
+            )
     else:
         spots = torch.zeros(xb.shape[0], d, dtype=torch.long, device=xb.device)
     return ScoreResult(score, values, axes, significance, flagged, spots, threshold)
@@ -233,8 +236,9 @@ def checkerboard_loss(
         )
     xb, d = as_batch(x, spatial_dims)
     periods = check_periods(periods, tuple(xb.shape[2:]))
+    shared: dict = {}
     per_item = sum(
-        4 * lattice_excess(period_spectrum(xb, s, d), s, periods, d)[0].sum(-1).clamp_min(0)
+        4 * lattice_excess(period_bins(xb, s, d, shared), s, periods, d)[0].sum(-1).clamp_min(0)
         for s in periods
     )
     if reduction == "none":
