@@ -164,3 +164,15 @@ def test_builtin_examples_match_their_label(name):
     report = audit(model, input_shape=ex.input_shape, seeds=2, attribute=False)
     probe = report.gradient if name.startswith("classifier") else report.forward
     assert (probe.verdict == "artifacts") == ex.artifacts, (name, str(report))
+
+
+def test_diffusers_unet_with_forward_kwargs():
+    from diffusers import UNet2DModel
+
+    net = UNet2DModel(sample_size=32, in_channels=3, out_channels=3, layers_per_block=1,
+                      block_out_channels=(8, 16), down_block_types=("DownBlock2D",) * 2,
+                      up_block_types=("UpBlock2D",) * 2, norm_num_groups=4)
+    report = audit(net, input_shape=(2, 3, 32, 32), seeds=1, forward_kwargs={"timestep": 10})
+    assert report.forward.verdict == "clean" and not culprits(report)
+    # Its strided-convolution downsampler is what the gradient probe can blame, nothing else.
+    assert set(culprits(report, "down")) <= {"down_blocks.0.downsamplers.0.conv"}
