@@ -129,3 +129,29 @@ class TestHeldConvTranspose:
         with pytest.raises(InvalidTypeError, match="ConvTranspose1d"):
             ZeroOrderHold1d.from_conv_transpose(nn.ConvTranspose2d(1, 1, 3))
         assert issubclass(SpecError, ValueError)
+
+
+@pytest.mark.parametrize("dims", [1, 2, 3])
+@pytest.mark.parametrize("order", [0, 1, 2])
+@pytest.mark.parametrize("mode", ["replicate", "zeros", "reflect", "circular"])
+def test_separable_passes_equal_one_convolution_with_the_kernel(dims, order, mode):
+    """Reference: pad, then one convolution with zero_order_hold_kernel (float64)."""
+    import math
+
+    import torch.nn.functional as F
+
+    from checkerfree.layers import zero_order_hold, zero_order_hold_kernel
+
+    scale = (3, 2, 4)[:dims]
+    x = torch.randn(2, 3, *([11, 9, 10][:dims]), dtype=torch.float64)
+    kernel = zero_order_hold_kernel(scale, order, dims, dtype=torch.float64)
+    pads = []
+    for k in reversed(kernel.shape):
+        pads += [(k - 1) // 2, k - 1 - (k - 1) // 2]
+    padded = F.pad(x.reshape(6, 1, *x.shape[2:]), pads,
+                   mode={"zeros": "constant"}.get(mode, mode))
+    conv = (F.conv1d, F.conv2d, F.conv3d)[dims - 1]
+    ref = conv(padded, kernel[None, None]).reshape(x.shape)
+    got = zero_order_hold(x, scale, order, padding_mode=mode)
+    torch.testing.assert_close(got, ref)
+    assert math.isclose(float(kernel.sum()), 1.0)
