@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml Makefile
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m checkerfree demo --out $(DEMO_DIR) --force
+	$(BIN)/python -m checkerfree reproduce --quick --out $(DEMO_DIR) --force
 
 # The report test opens index.html in headless Chromium (Debian's package). Installing it
 # needs root and the Debian mirror; without them that one test is skipped, not failed.

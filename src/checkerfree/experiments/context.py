@@ -1,0 +1,60 @@
+"""What an experiment may use: the output folder, the quick flag, figure writing, a memo.
+
+Experiments that share a costly step (the super-resolution training that four claims read)
+keep its result in :attr:`Context.memo` so one run trains each model once.
+
+>>> import tempfile
+>>> ctx = Context(tempfile.mkdtemp(), quick=True)
+>>> ctx.pick(quick=2, full=8)
+2
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from checkerfree.files import write_atomic
+
+__all__ = ["FIGURE_DIR", "Context"]
+
+FIGURE_DIR = "figures"
+
+
+@dataclass
+class Context:
+    """Run settings and helpers handed to every experiment."""
+
+    out: Path
+    quick: bool = False
+    verbose: bool = False
+    memo: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.out = Path(self.out)
+        self._start = time.monotonic()
+
+    def pick(self, quick, full):
+        """``quick`` in a quick run, ``full`` otherwise."""
+        return quick if self.quick else full
+
+    def log(self, message: str) -> None:
+        """A progress line on stderr (stdout carries results)."""
+        if self.verbose:
+            elapsed = time.monotonic() - self._start
+            print(f"  [{elapsed:6.1f} s] {message}", file=sys.stderr, flush=True)
+
+    def save_figure(self, fig, name: str, dpi: int = 100) -> str:
+        """Write a matplotlib figure as ``figures/<name>.png``; return that relative path."""
+        import matplotlib.pyplot as plt
+
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+        plt.close(fig)
+        rel = f"{FIGURE_DIR}/{name}.png"
+        # Figures belong to this run: a rerun replaces them (the report's --force guards it).
+        write_atomic(self.out / rel, buf.getvalue(), force=True)
+        return rel

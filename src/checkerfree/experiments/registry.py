@@ -1,0 +1,70 @@
+"""Every claim ``checkerfree reproduce`` measures: its id and the function that measures it.
+
+The first thirteen ids are those of ``CLAIMS.md`` (the article and the seed notes), in its
+order; ``finding-*`` ids are our own measurements beyond them. Functions are named as
+``module:function`` and imported when run, so listing ids costs nothing.
+
+>>> ids = claim_ids()
+>>> ids[:3], len(ids) >= 13
+(['overlap-1d', 'overlap-2d', 'overlap-stack'], True)
+>>> experiment("overlap-2d").__name__
+'overlap_2d'
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+
+from checkerfree.errors import InvalidArgumentError
+
+__all__ = ["ARTICLE_IDS", "REGISTRY", "check_ids", "claim_ids", "experiment"]
+
+REGISTRY: dict[str, str] = {
+    "overlap-1d": "overlap_claims:overlap_1d",
+    "overlap-2d": "overlap_claims:overlap_2d",
+    "overlap-stack": "overlap_claims:overlap_stack",
+    "stride1-dampens": "overlap_claims:stride1_dampens",
+    "init-artifacts": "init_claims:init_artifacts",
+    "even-overlap-not-enough": "trained_claims:even_overlap_not_enough",
+    "trained-artifacts": "trained_claims:trained_artifacts",
+    "nn-vs-bilinear": "trained_claims:nn_vs_bilinear",
+    "subpixel-icnr": "trained_claims:subpixel_icnr",
+    "bright-colours": "colour_claims:bright_colours",
+    "grad-strided": "gradient_claims:grad_strided",
+    "grad-jitter": "deepdream:grad_jitter",
+    "disc-stride": "discriminator:disc_stride",
+    "finding-resize-init": "findings:resize_init",
+    "finding-fix-cost": "findings:fix_cost",
+}
+
+#: The ids of CLAIMS.md, in its order.
+ARTICLE_IDS = tuple(i for i in REGISTRY if not i.startswith("finding-"))
+
+
+def claim_ids() -> list[str]:
+    """All ids, in report order."""
+    return list(REGISTRY)
+
+
+def check_ids(ids) -> list[str]:
+    """``ids`` de-duplicated in report order, or :class:`InvalidArgumentError` naming the
+    unknown ones and listing the valid ones.
+
+    >>> check_ids(["overlap-2d", "overlap-1d", "overlap-2d"])
+    ['overlap-1d', 'overlap-2d']
+    """
+    unknown = [i for i in ids if i not in REGISTRY]
+    if unknown:
+        raise InvalidArgumentError(
+            f"unknown claim id(s) {', '.join(unknown)}; valid ids: {', '.join(REGISTRY)}"
+        )
+    wanted = set(ids)
+    return [i for i in REGISTRY if i in wanted]
+
+
+def experiment(claim_id: str) -> Callable:
+    """The function ``(Context) -> Claim`` that measures ``claim_id``."""
+    check_ids([claim_id])
+    module, name = REGISTRY[claim_id].split(":")
+    return getattr(importlib.import_module(f"checkerfree.experiments.{module}"), name)

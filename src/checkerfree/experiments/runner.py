@@ -1,0 +1,141 @@
+"""Run claims with a cache and write ``report.json`` and ``index.html``.
+
+Cache: every finished experiment is stored as ``DIR/cache/<id>.<quick|full>.json`` with a key
+(id, quick flag, a hash of the code that computes the numbers, torch's version and the thread
+count). An interrupted run resumes from it; a stale entry (other code, other settings) or one
+whose figures are gone is recomputed. ``fresh=True`` ignores the cache.
+
+Overwriting: a finished report (``DIR/report.json``) is never replaced without ``force``.
+A folder holding only a cache (an interrupted run) is resumed without ``force``: that is the
+cache's purpose, and it replaces nothing the user has seen as finished.
+
+>>> import tempfile
+>>> claims = reproduce(tempfile.mkdtemp(), quick=True, only=["overlap-1d"], verbose=False)
+>>> [(c.id, c.holds) for c in claims]
+[('overlap-1d', True)]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from checkerfree.experiments.claim import Claim
+from checkerfree.experiments.context import Context
+from checkerfree.experiments.registry import check_ids, claim_ids, experiment
+from checkerfree.files import check_writable, write_atomic
+
+__all__ = ["CACHE_VERSION", "code_hash", "reproduce"]
+
+#: Bump to invalidate every cache entry (e.g. when the entry format changes).
+CACHE_VERSION = 1
+
+# Code that can change a number; the report and command-line layers cannot.
+_NOT_HASHED = ("report", "commands", "cli.py", "__main__.py")
+
+
+def code_hash() -> str:
+    """sha256 (16 hex digits) of the package sources that compute the numbers."""
+    root = Path(__file__).resolve().parent.parent
+    h = hashlib.sha256(str(CACHE_VERSION).encode())
+    for path in sorted(root.rglob("*.py")):
+        rel = path.relative_to(root).as_posix()
+        if rel.split("/")[0] in _NOT_HASHED:
+            continue
+        h.update(rel.encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _versions() -> dict:
+    import numpy
+
+    import checkerfree
+
+    out = {"checkerfree": checkerfree.__version__, "torch": torch.__version__,
+           "numpy": numpy.__version__, "python": platform.python_version()}
+    try:
+        import skimage
+
+        out["scikit-image"] = skimage.__version__
+    except ImportError:  # pragma: no cover
+        pass
+    return out
+
+
+def _cache_path(out: Path, claim_id: str, quick: bool) -> Path:
+    return out / "cache" / f"{claim_id}.{'quick' if quick else 'full'}.json"
+
+
+def _load_cached(path: Path, key: dict, out: Path) -> Claim | None:
+    try:
+        entry = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if entry.get("key") != key:
+        return None
+    claim = Claim.from_dict(entry["claim"])
+    if not all((out / f).is_file() for f in claim.figures):
+        return None
+    return claim
+
+
+def reproduce(out, quick: bool = False, only=None, force: bool = False, fresh: bool = False,
+              verbose: bool = True, threads: int | None = None) -> list[Claim]:
+    """Measure the claims (all, or the ids in ``only``) and write the report into ``out``."""
+    ids = check_ids(only) if only else claim_ids()
+    out = Path(out)
+    check_writable(out / "report.json", force)
+    check_writable(out / "index.html", force)
+    if threads is not None:
+        torch.set_num_threads(threads)
+    threads = torch.get_num_threads()
+    ctx = Context(out, quick=quick, verbose=verbose)
+    digest = code_hash()
+    start = time.monotonic()
+    claims = []
+    for n, claim_id in enumerate(ids, 1):
+        key = {"id": claim_id, "quick": quick, "code": digest, "torch": torch.__version__,
+               "threads": threads}
+        path = _cache_path(out, claim_id, quick)
+        claim = None if fresh else _load_cached(path, key, out)
+        if claim is not None:
+            _say(verbose, f"[{n}/{len(ids)}] {claim_id}: cached ({claim.seconds:.1f} s when run)")
+        else:
+            _say(verbose, f"[{n}/{len(ids)}] {claim_id} ...")
+            t0 = time.monotonic()
+            torch.manual_seed(0)
+            claim = experiment(claim_id)(ctx)
+            claim.seconds = round(time.monotonic() - t0, 2)
+            entry = {"key": key, "claim": claim.to_dict()}
+            write_atomic(path, json.dumps(entry, indent=1).encode(), force=True)
+            verdict = "holds" if claim.holds else "does not hold"
+            _say(verbose, f"[{n}/{len(ids)}] {claim_id}: {verdict} ({claim.seconds:.1f} s)")
+        claims.append(claim)
+    meta = {"versions": _versions(), "quick": quick, "seconds": round(time.monotonic() - start, 2),
+            "seeds": {c.id: c.seeds for c in claims}, "threads": threads, "code": digest,
+            "machine": platform.machine(), "command": " ".join(["checkerfree", *sys.argv[1:]])
+            if Path(sys.argv[0]).name in ("checkerfree", "__main__.py") else None}
+    report = {"claims": [_public(c) for c in claims], "meta": meta}
+    write_atomic(out / "report.json", json.dumps(report, indent=1).encode(), force=force)
+    from checkerfree.report.reproduce_html import render_report
+
+    write_atomic(out / "index.html", render_report(report).encode(), force=force)
+    return claims
+
+
+def _public(claim: Claim) -> dict:
+    d = claim.to_dict()
+    return {k: d[k] for k in ("id", "statement", "measured", "holds", "rule", "figures",
+                              "seconds", "seeds")}
+
+
+def _say(verbose: bool, message: str) -> None:
+    if verbose:
+        print(message, file=sys.stderr, flush=True)
