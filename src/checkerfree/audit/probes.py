@@ -30,8 +30,8 @@ from checkerfree.score import checkerboard_score
 #: Verdict threshold of the probes, in grey levels of the contrast-stretched picture (peak to
 #: peak, about 1% of its range). Higher than the forensic score's calibrated threshold
 #: because probe outputs of untrained nets are busy, high-contrast pictures: on the built-in
-#: examples and the MONAI/diffusers nets in tests/audit, artifact-free designs stay below
-#: 3 and transposed-convolution designs reach 5 to 70.
+#: examples and the MONAI/diffusers nets in tests/audit (which check it), artifact-free
+#: designs stay below it and transposed-convolution designs lie well above it.
 AUDIT_THRESHOLD = 3.0
 
 __all__ = ["AUDIT_THRESHOLD", "ProbeInput", "ProbeResult", "probe_inputs", "run_probes",
