@@ -127,7 +127,8 @@ def tied_transposed_kernel(weight, scale, padding=0, dilation=1, groups: int = 1
     out, in_g = w.shape[:2]
     # (out, in/g, *K) -> (g, out/g, in/g, *K) -> (g, in/g, out/g, *K) -> (in, out/g, *K)
     w = w.reshape(groups, out // groups, in_g, *w.shape[2:]).transpose(1, 2)
-    return w.reshape(groups * in_g, out // groups, *w.shape[3:]), tuple(offsets)
+    # Contiguous: a strided kernel sends conv_transpose down a slower path.
+    return w.reshape(groups * in_g, out // groups, *w.shape[3:]).contiguous(), tuple(offsets)
 
 
 def _fused_nearest(x, weight, bias, s, pads, dil, groups, trim):
