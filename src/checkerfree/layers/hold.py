@@ -23,7 +23,6 @@ tensor([[[2., 2., 2., 2., 2., 2., 2., 2.]]])
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import torch
