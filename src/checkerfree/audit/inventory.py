@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
 from checkerfree.errors import InvalidTypeError
+from checkerfree.layers.subpixel import subpixel_transposed_weight
 from checkerfree.overlap import OverlapResult, overlap, phase_imbalance
 
 __all__ = ["ResamplingSite", "find_resampling", "subpixel_transposed_weight"]
@@ -114,33 +115,6 @@ def _tuple(v, dims: int) -> tuple[int, ...]:
     return (int(v),) * dims
 
 
-def subpixel_transposed_weight(weight: torch.Tensor, scale: int) -> torch.Tensor:
-    """The phase sums' view of a conv feeding a pixel shuffle, as a ConvTranspose weight.
-
-    A convolution to ``C * s^d`` channels followed by a pixel shuffle is a transposed
-    convolution of stride ``s`` and kernel ``s * k`` whose tap ``s*j + r`` is tap ``j`` of
-    the convolution's output channel ``c * s^d + r`` (flipped, as convolution is correlation).
-    Returned in ConvTranspose layout ``(in, out, *(s * k))``.
-
-    >>> w = torch.ones(4, 1, 3, 3)  # 1 output channel x 4 phases, all equal: balanced
-    >>> phase_imbalance(subpixel_transposed_weight(w, 2), 2)
-    0.0
-    """
-    dims = weight.dim() - 2
-    out_s, cin, *k = weight.shape
-    n_phase = scale**dims
-    cout = out_s // n_phase
-    w = weight.flip(list(range(2, 2 + dims)))
-    w = w.reshape(cout, *([scale] * dims), cin, *k)  # (c, r_1..r_d, in, k_1..k_d)
-    # Interleave phase r_a with tap j_a on each axis: index j_a * s + r_a.
-    perm = [1 + dims]  # in
-    perm += [0]  # out
-    for a in range(dims):
-        perm += [2 + dims + a, 1 + a]  # (k_a, r_a)
-    w = w.permute(*perm)
-    return w.reshape(cin, cout, *(scale * ka for ka in k))
-
-
 class _Recorder(TorchFunctionMode):
     def __init__(self, names: dict[int, str]):
         super().__init__()
@@ -191,9 +165,10 @@ class _Recorder(TorchFunctionMode):
             w = params["weight"]
             padding = params.get("padding", 0)
             padding = (0,) * dims if isinstance(padding, str) else _tuple(padding, dims)
-            self.last_conv = (out, name, w, padding, mtype)
+            geometry = (_tuple(params.get("dilation", 1), dims), int(params.get("groups", 1)))
+            self.last_conv = (out, name, w, padding, mtype, geometry)
             for m in self.stack:
-                self.conv_inside[id(m)] = (name, w, padding, mtype)
+                self.conv_inside[id(m)] = (name, w, padding, mtype, geometry)
             if any(s > 1 for s in stride):
                 self.sites.append(ResamplingSite(
                     name=name, kind="strided_conv", direction="down", dims=dims, stride=stride,
@@ -274,9 +249,9 @@ class _Recorder(TorchFunctionMode):
                 module_type=mtype, input_shape=shape_in, output_shape=shape_out,
                 reason="pixel shuffle without a convolution directly in front: not judged"))
             return
-        _, conv_name, w, padding, conv_type = self.last_conv
+        _, conv_name, w, padding, conv_type, (dilation, groups) = self.last_conv
         self.covered.add(name)
-        tw = subpixel_transposed_weight(w.detach(), scale)
+        tw = subpixel_transposed_weight(w.detach(), scale, dilation=dilation, groups=groups)
         imb = phase_imbalance(tw, scale)
         k = tuple(w.shape[2:])
         site = ResamplingSite(
@@ -390,8 +365,8 @@ def _hidden_upsamplers(recorder: _Recorder) -> list[ResamplingSite]:
         scale = _scale(shape_in, shape_out)
         dims = len(shape_in) - 2
         if conv is not None and conv[1].shape[0] == shape_out[1] * scale**dims:
-            conv_name, w, padding, conv_type = conv
-            tw = subpixel_transposed_weight(w.detach(), scale)
+            conv_name, w, padding, conv_type, (dilation, groups) = conv
+            tw = subpixel_transposed_weight(w.detach(), scale, dilation=dilation, groups=groups)
             k = tuple(w.shape[2:])
             site = ResamplingSite(
                 name=conv_name, kind="subpixel", direction="up", dims=dims,

@@ -37,9 +37,43 @@ from checkerfree.layers._geometry import (
 from checkerfree.layers.icnr import default_conv_init_, icnr_, set_effective_weight_
 from checkerfree.layers.pixel_shuffle import pixel_shuffle_nd
 
-__all__ = ["SubPixelConv1d", "SubPixelConv2d", "SubPixelConv3d"]
+__all__ = ["SubPixelConv1d", "SubPixelConv2d", "SubPixelConv3d", "subpixel_transposed_weight"]
 
 _INITS = ("icnr", "default")
+
+
+def subpixel_transposed_weight(weight: torch.Tensor, scale, *, dilation=1,
+                               groups: int = 1) -> torch.Tensor:
+    """A convolution feeding a pixel shuffle, as the transposed-convolution weight it equals.
+
+    A stride-1 convolution to ``C * s^d`` channels followed by a pixel shuffle is a transposed
+    convolution of stride ``s`` and kernel ``s * k`` (dilated taps spread first) whose tap
+    ``s*j + r`` is tap ``j`` of the convolution's output channel ``c * s^d + r``, flipped
+    (convolution is correlation). Returned in ConvTranspose layout ``(in, out/groups, *K)``;
+    differentiable.
+
+    >>> w = torch.ones(4, 1, 3, 3)  # one channel x 4 phases, all equal: balanced
+    >>> subpixel_transposed_weight(w, 2).shape
+    torch.Size([1, 1, 6, 6])
+    """
+    dims = weight.dim() - 2
+    s = as_scale(scale, dims, "scale")
+    dil = as_scale(dilation, dims, "dilation")
+    out_s, in_g, *ks = weight.shape
+    out = out_s // math.prod(s)
+    w = weight.reshape(out, *s, in_g, *ks).flip(list(range(2 + dims, 2 + 2 * dims)))
+    if any(d > 1 for d in dil):
+        sizes = [d * (k - 1) + 1 for k, d in zip(ks, dil, strict=True)]
+        spread = w.new_zeros(out, *s, in_g, *sizes)
+        spread[(Ellipsis, *(slice(None, None, d) for d in dil))] = w
+        w, ks = spread, sizes
+    # (out, s_1..s_d, in/g, K_1..K_d) -> (out, in/g, K_1, s_1, ..., K_d, s_d)
+    perm = [0, 1 + dims]
+    for a in range(dims):
+        perm += [2 + dims + a, 1 + a]
+    w = w.permute(perm).reshape(out, in_g, *(k * f for k, f in zip(ks, s, strict=True)))
+    w = w.reshape(groups, out // groups, in_g, *w.shape[2:]).transpose(1, 2)
+    return w.reshape(groups * in_g, out // groups, *w.shape[3:])
 
 
 class _SubPixelConvNd:
@@ -124,23 +158,8 @@ class _SubPixelConvNd:
         Exact for stride 1 (see the module docstring for the output shift); differentiable.
         Feed it to :func:`checkerfree.overlap.phase_imbalance` with ``stride=scale_factor``.
         """
-        dims, s, dil = self._dims, self.scale_factor, self.dilation
-        w = self.weight
-        out, in_g, ks = self.out_channels, w.shape[1], w.shape[2:]
-        w = w.reshape(out, *s, in_g, *ks).flip(list(range(2 + dims, 2 + 2 * dims)))
-        if any(d > 1 for d in dil):
-            sizes = [d * (k - 1) + 1 for k, d in zip(ks, dil, strict=True)]
-            spread = w.new_zeros(out, *s, in_g, *sizes)
-            spread[(Ellipsis, *(slice(None, None, d) for d in dil))] = w
-            w, ks = spread, sizes
-        # (out, s_1..s_d, in/g, K_1..K_d) -> (out, in/g, K_1, s_1, ..., K_d, s_d)
-        perm = [0, 1 + dims]
-        for a in range(dims):
-            perm += [2 + dims + a, 1 + a]
-        w = w.permute(perm).reshape(out, in_g, *(k * f for k, f in zip(ks, s, strict=True)))
-        g = self.groups
-        w = w.reshape(g, out // g, in_g, *w.shape[2:]).transpose(1, 2)
-        return w.reshape(g * in_g, out // g, *w.shape[3:])
+        return subpixel_transposed_weight(self.weight, self.scale_factor, dilation=self.dilation,
+                                          groups=self.groups)
 
     @classmethod
     def from_conv_transpose(cls, m, *, kernel_size=None, **kwargs):
