@@ -131,12 +131,10 @@ def espcn(scale: int = 3, channels: int = 3, init: str = "default") -> nn.Sequen
     _check("init", init, ("default", "icnr"))
     last = nn.Conv2d(32, channels * scale**2, 3, padding=1)
     if init == "icnr":
-        from checkerfree.layers import icnr_
+        from checkerfree.layers import icnr_, icnr_bias_
 
-        with torch.no_grad():
-            icnr_(last.weight, scale)
-            # Equal bias over the phases of each channel, as ICNR asks.
-            last.bias.copy_(last.bias.view(channels, -1)[:, :1].expand(-1, scale**2).reshape(-1))
+        icnr_(last.weight, scale)
+        icnr_bias_(last.bias, scale)  # equal bias over the phases of each channel
     return nn.Sequential(nn.Conv2d(channels, 64, 5, padding=2), nn.Tanh(),
                          nn.Conv2d(64, 32, 3, padding=1), nn.Tanh(), last,
                          nn.PixelShuffle(scale))
