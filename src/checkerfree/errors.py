@@ -17,6 +17,8 @@ __all__ = [
     "InvalidArgumentError",
     "InvalidTypeError",
     "MissingDependencyError",
+    "NonFiniteError",
+    "LimitError",
 ]
 
 
@@ -38,6 +40,20 @@ class InvalidArgumentError(CheckerfreeError, ValueError):
 
 class InvalidTypeError(CheckerfreeError, TypeError):
     """An argument of a type that is not accepted."""
+
+
+class NonFiniteError(CheckerfreeError, ValueError):
+    """NaN or infinite values (or a float overflow) where a measurement needs finite numbers.
+
+    The message says how many values and where, so a NaN is never read as "no artifact".
+    """
+
+
+class LimitError(InvalidArgumentError):
+    """A size (kernel, stride, layer count, output size, probe shape) beyond a stated limit.
+
+    Raised before any allocation; the message names the limit and the value that arrived.
+    """
 
 
 class MissingDependencyError(CheckerfreeError, ImportError):
