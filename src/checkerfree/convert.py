@@ -209,9 +209,11 @@ def _deepcopy(model: nn.Module) -> nn.Module:
     """
     memo: dict = {}
     for module in model.modules():
+        # Lists too: MONAI DynUNet keeps its deep-supervision heads' graph tensors in one.
         for value in vars(module).values():
-            if isinstance(value, torch.Tensor) and not value.is_leaf:
-                memo[id(value)] = value.detach().clone()
+            for item in value if isinstance(value, (list, tuple)) else (value,):
+                if isinstance(item, torch.Tensor) and not item.is_leaf:
+                    memo[id(item)] = item.detach().clone()
     try:
         return copy.deepcopy(model, memo)
     except Exception as exc:  # any failure of a user's __deepcopy__ lands here

@@ -14,11 +14,10 @@ is held is that layer's contribution; shares are normalised over the layers trie
 
 from __future__ import annotations
 
-import copy
-
 import torch.nn as nn
 
 from checkerfree.audit.inventory import ResamplingSite
+from checkerfree.audit.snapshot import detached_deepcopy
 from checkerfree.errors import InvalidArgumentError
 
 __all__ = ["with_hold", "energy", "advice_for"]
@@ -34,7 +33,7 @@ def with_hold(model: nn.Module, name: str, scale: int, *, after: bool, dims: int
     """A copy of ``model`` with a zero-order hold of ``scale`` after (or before) module ``name``."""
     if not name:
         raise InvalidArgumentError("the model itself cannot be held; name a submodule")
-    new = copy.deepcopy(model)
+    new = detached_deepcopy(model)  # copy.deepcopy refuses graph tensors a forward left
     parent_name, _, child = name.rpartition(".")
     parent = new.get_submodule(parent_name) if parent_name else new
     old = parent.get_submodule(child)

@@ -49,7 +49,11 @@ class LayerFinding:
 
 @dataclass
 class AuditReport:
-    """Everything the audit found; ``verdict`` is ``"artifacts"`` or ``"clean"``."""
+    """Everything the audit found; ``verdict`` is ``"artifacts"``, ``"clean"`` or ``"error"``.
+
+    ``"error"``: the model could not be measured (non-finite weights, outputs or gradients);
+    ``reason`` says how many values and where.
+    """
 
     model: str
     mode: str
@@ -64,6 +68,7 @@ class AuditReport:
     advice: list[str]
     notes: list[str] = field(default_factory=list)
     fixed: AuditReport | None = None  # the audit of the converted model, with --fix
+    reason: str = ""  # why the verdict is "error"
 
     def to_dict(self) -> dict:
         out = {
@@ -80,6 +85,8 @@ class AuditReport:
             "advice": self.advice,
             "notes": self.notes,
         }
+        if self.reason:
+            out["reason"] = self.reason
         if self.fixed is not None:
             out["fixed"] = self.fixed.to_dict()
         return out
@@ -124,7 +131,7 @@ class AuditReport:
             lines.append("  no up- or downsampling operation found")
         lines.append(self._probe_line("forward", self.forward))
         lines.append(self._probe_line("gradient", self.gradient))
-        lines.append(f"verdict: {self.verdict}")
+        lines.append(f"verdict: {self.verdict}" + (f" ({self.reason})" if self.reason else ""))
         for a in self.advice:
             lines.append(f"  - {a}")
         for n in self.notes:
