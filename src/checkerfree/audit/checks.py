@@ -13,7 +13,8 @@ verdict is ``"error"`` instead, with how many values and where (:class:`NonFinit
 >>> check_input_shape("2,3,64,64")
 Traceback (most recent call last):
 ...
-checkerfree.errors.InvalidTypeError: input_shape must be a tuple of ints such as (2, 3, 64, 64), got str '2,3,64,64'
+checkerfree.errors.InvalidTypeError: input_shape must be a tuple of ints such as (2, 3, 64, 64),
+got str '2,3,64,64'
 """
 
 from __future__ import annotations
@@ -111,7 +112,8 @@ def weights_problem(model: nn.Module) -> str | None:
     >>> m = nn.Sequential(nn.Conv2d(1, 1, 3))
     >>> _ = m[0].weight.data.fill_(float("nan"))
     >>> weights_problem(m)
-    'the weights are not finite: 9 of 9 values of parameter `0.weight` are not finite (9 NaN, 0 infinite)'
+    'the weights are not finite: 9 of 9 values of parameter `0.weight` are not finite
+    (9 NaN, 0 infinite)'
     """
     found = []
     for kind, named in (("parameter", model.named_parameters()),

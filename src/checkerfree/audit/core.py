@@ -98,9 +98,9 @@ def audit(model: nn.Module, example_input: torch.Tensor | None = None, *,
 
     Args:
         model: any ``nn.Module`` taking one tensor (extra keyword arguments via
-            ``forward_kwargs``). A ``torch.compile``\ d model is audited through its original
-            module (same weights, same maths); a scripted one (or one holding scripted
-            submodules) on its probes only: the inventory needs Python modules.
+            ``forward_kwargs``). A model wrapped by ``torch.compile`` is audited through its
+            original module (same weights, same maths); a scripted one (or one holding
+            scripted submodules) on its probes only: the inventory needs Python modules.
         example_input: a tensor the model accepts; its shape sets the probes' shape and it is
             probed too. Or give ``input_shape`` (a tuple of ints) instead.
         seeds: number of probe batches per input kind (at most
@@ -128,7 +128,8 @@ def audit(model: nn.Module, example_input: torch.Tensor | None = None, *,
     >>> _ = net[0].weight.data.fill_(float("nan"))
     >>> r = audit(net, input_shape=(1, 1, 16, 16))
     >>> r.verdict, r.reason
-    ('error', 'the weights are not finite: 9 of 9 values of parameter `0.weight` are not finite (9 NaN, 0 infinite)')
+    ('error', 'the weights are not finite: 9 of 9 values of parameter `0.weight` are not
+    finite (9 NaN, 0 infinite)')
     """
     if not isinstance(model, nn.Module):
         raise InvalidTypeError(f"model must be an nn.Module, got {type(model).__name__}")

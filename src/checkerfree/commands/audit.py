@@ -97,4 +97,10 @@ def run(args: argparse.Namespace) -> int:
         print(report.to_json())
     else:
         print(report)
+    # A model that cannot be measured is not clean: exit 1, the reason on one line.
+    failed = [r for r in (report, report.fixed) if r is not None and r.verdict == "error"]
+    if failed:
+        label = "" if failed[0] is report else " after the fix"
+        print(f"checkerfree audit: error{label}: {failed[0].reason}", file=sys.stderr)
+        return 1
     return 0
