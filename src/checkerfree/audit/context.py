@@ -120,7 +120,7 @@ class ArtifactAudit:
                     for i, t in enumerate(items)]
         problem = weights_problem(self.model) or next((q for q in problems if q), None)
         if problem:  # never a measurement: a NaN picture would read as clean
-            not_run = ProbeResult("n/a", reason=problem)
+            not_run = ProbeResult("n/a", reason="not measured: the verdict is error")
             return AuditReport(
                 model=type(self.model).__name__,
                 mode="train" if self.model.training else "eval",

@@ -184,7 +184,7 @@ def audit(model: nn.Module, example_input: torch.Tensor | None = None, *,
 
 def _error_report(model, shape, device, dtype, reason: str, notes) -> AuditReport:
     """The report of a model that cannot be measured: verdict ``"error"`` and why."""
-    not_run = ProbeResult("n/a", reason=reason)
+    not_run = ProbeResult("n/a", reason="not measured: the verdict is error")
     return AuditReport(
         model=type(model).__name__,
         mode="train" if model.training else "eval",

@@ -112,6 +112,12 @@ class AuditReport:
     def __str__(self) -> str:
         lines = [f"checkerfree audit: {self.model} ({self.mode} mode, {self.device}, "
                  f"{self.dtype}), input {tuple(self.input_shape)}"]
+        if self.verdict == "error":  # nothing was measured: no table, no probe lines
+            lines.append(f"verdict: error ({self.reason})")
+            lines.extend(f"  note: {n}" for n in self.notes)
+            if self.fixed is not None:
+                lines += ["", "after the fix:"] + ["  " + ln for ln in str(self.fixed).splitlines()]
+            return "\n".join(lines)
         if self.layers:
             rows = [("layer", "kind", "k", "s", "static", "culprit")]
             for f in self.layers:
