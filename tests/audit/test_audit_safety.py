@@ -21,13 +21,16 @@ import numpy as np
 import pytest
 import torch
 import torch.nn as nn
+import torch.nn.modules.module as _module_globals
+from hypothesis import given
+from hypothesis import strategies as st
 
 from checkerfree.audit import ArtifactAudit, audit
 from checkerfree.audit.checks import MAX_PROBE_ELEMENTS
 from checkerfree.audit.probes import display_scale
-from checkerfree.audit.snapshot import detached_deepcopy
+from checkerfree.audit.snapshot import ModelSnapshot, detached_deepcopy
 from checkerfree.cli import main
-from checkerfree.errors import InvalidTypeError, LimitError, NonFiniteError
+from checkerfree.errors import InvalidTypeError, LimitError, NonFiniteError, ShapeError
 
 monai = pytest.importorskip("monai")
 from monai.networks.nets import VQVAE, AutoencoderKL, DynUNet  # noqa: E402
@@ -172,6 +175,9 @@ def fingerprint(model: nn.Module) -> dict:
         "hooks": {(k, h): list(getattr(m, h).items()) for k, m in modules.items()
                   for h in HOOK_DICTS if isinstance(getattr(m, h, None), dict)},
         "attrs": attrs,
+        "global_hooks": {h: list(getattr(_module_globals, h).items())
+                         for h in dir(_module_globals) if h.startswith("_global_")
+                         and isinstance(getattr(_module_globals, h), dict)},
         "rng": _rng(),
     }
 
@@ -181,7 +187,7 @@ def assert_same(before: dict, after: dict) -> None:
     changed = [k for k in before["values"]
                if not torch.equal(before["values"][k], after["values"][k])]
     assert not changed, f"values changed: {changed[:5]}"
-    for key in ("identity", "requires_grad", "modes", "hooks", "attrs"):
+    for key in ("identity", "requires_grad", "modes", "hooks", "attrs", "global_hooks"):
         assert before[key] == after[key], key
     for k, g in before["grads"].items():
         h = after["grads"][k]
@@ -202,6 +208,68 @@ def test_audit_leaves_model_and_rng_as_found(name):
     before = fingerprint(model)
     report = audit(model, input_shape=shape, seeds=1)
     assert report.verdict in ("artifacts", "clean")
+    assert_same(before, fingerprint(model))
+
+
+def test_model_is_restored_when_the_audit_fails():
+    """Batch norm updates its statistics, then the next layer rejects the input."""
+    model = nn.Sequential(nn.BatchNorm2d(1), nn.Conv2d(3, 1, 3)).train()
+    before = fingerprint(model)
+    with pytest.raises(ShapeError, match="rejected an input"):
+        audit(model, input_shape=(2, 1, 16, 16), seeds=1)
+    assert_same(before, fingerprint(model))
+
+
+# What a forward (or an audit pass) could do to a module: each draw is one such change.
+MUTATIONS = st.lists(st.sampled_from([
+    "add-to-weight", "fill-buffer", "freeze", "eval", "train-child", "forward-hook",
+    "pre-hook", "global-hook", "set-attr", "replace-attr", "fill-list", "grad", "new-param",
+    "replace-child"]), min_size=1, max_size=6)
+
+
+def _mutate(model: KeepsGraph, what: str) -> None:
+    conv = model.net[0]
+    with torch.no_grad():
+        if what == "add-to-weight":
+            conv.weight.add_(1.0)
+        elif what == "fill-buffer":
+            model.bn.running_mean.fill_(3.0)
+        elif what == "freeze":
+            conv.weight.requires_grad_(not conv.weight.requires_grad)
+        elif what == "eval":
+            model.eval()
+        elif what == "train-child":
+            model.bn.train(not model.bn.training)
+        elif what == "forward-hook":
+            conv.register_forward_hook(_Recorder())
+        elif what == "pre-hook":
+            model.register_forward_pre_hook(_Recorder())
+        elif what == "global-hook":
+            nn.modules.module.register_module_forward_hook(_Recorder())
+        elif what == "set-attr":
+            model.cache = torch.ones(2)
+        elif what == "replace-attr":
+            model.last = torch.full((3,), 7.0)
+        elif what == "fill-list":
+            model.history.append(torch.zeros(1))
+        elif what == "grad":
+            conv.weight.grad = torch.zeros_like(conv.weight)
+        elif what == "new-param":
+            conv.weight = nn.Parameter(conv.weight.detach() * 2)
+        elif what == "replace-child":
+            model.net[2] = nn.Identity()
+
+
+@given(MUTATIONS)
+def test_snapshot_restore_undoes_any_mix_of_changes(mutations):
+    model = keeps_graph()
+    model.bn = nn.BatchNorm2d(1)
+    model.train()
+    before = fingerprint(model)
+    snap = ModelSnapshot(model)
+    for what in mutations:
+        _mutate(model, what)
+    snap.restore()
     assert_same(before, fingerprint(model))
 
 
@@ -494,6 +562,13 @@ def test_bad_arguments_are_refused_before_any_work(kwargs, error, words):
     for w in words:
         assert w in str(info.value), (w, str(info.value))
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("shape", [[2, 1, 16, 16], torch.Size([2, 1, 16, 16]),
+                                   (np.int64(2), 1, 16, 16)], ids=["list", "size", "numpy"])
+def test_input_shape_sequences_of_ints_are_accepted(shape):
+    report = audit(_base(), input_shape=shape, seeds=1)
+    assert report.input_shape == [2, 1, 16, 16] and report.verdict == "artifacts"
 
 
 @pytest.mark.parametrize("dtype, words", [
