@@ -30,7 +30,13 @@ from checkerfree.audit.checks import MAX_PROBE_ELEMENTS
 from checkerfree.audit.probes import display_scale
 from checkerfree.audit.snapshot import ModelSnapshot, detached_deepcopy
 from checkerfree.cli import main
-from checkerfree.errors import InvalidTypeError, LimitError, NonFiniteError, ShapeError
+from checkerfree.errors import (
+    InvalidArgumentError,
+    InvalidTypeError,
+    LimitError,
+    NonFiniteError,
+    ShapeError,
+)
 
 monai = pytest.importorskip("monai")
 from monai.networks.nets import VQVAE, AutoencoderKL, DynUNet  # noqa: E402
@@ -562,6 +568,13 @@ def test_bad_arguments_are_refused_before_any_work(kwargs, error, words):
     for w in words:
         assert w in str(info.value), (w, str(info.value))
     assert "\n" not in str(info.value)
+
+
+def test_meta_model_is_refused():
+    with torch.device("meta"):
+        model = _base()
+    with pytest.raises(InvalidArgumentError, match="parameter `0.weight` is on the meta"):
+        audit(model, input_shape=(2, 1, 16, 16), seeds=1)
 
 
 @pytest.mark.parametrize("shape", [[2, 1, 16, 16], torch.Size([2, 1, 16, 16]),

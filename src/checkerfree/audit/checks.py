@@ -25,10 +25,16 @@ import operator
 import torch
 import torch.nn as nn
 
-from checkerfree.errors import InvalidTypeError, LimitError, NonFiniteError
+from checkerfree.errors import (
+    InvalidArgumentError,
+    InvalidTypeError,
+    LimitError,
+    NonFiniteError,
+)
 
 __all__ = ["MAX_PROBE_ELEMENTS", "MAX_SEEDS", "check_input_shape", "check_seeds",
-           "check_output_dtype", "nonfinite", "check_finite", "weights_problem"]
+           "check_output_dtype", "check_materialised", "nonfinite", "check_finite",
+           "weights_problem"]
 
 #: Largest probe batch, in elements (N x C x spatial): 2**27, 512 MiB in float32. The audit
 #: keeps a few batches of the model's output at once, each possibly larger than its input.
@@ -79,6 +85,26 @@ def check_output_dtype(y: torch.Tensor) -> None:
             f"{str(y.dtype).replace('torch.', '')} of shape {tuple(y.shape)}"
             + (" (audit its magnitude or real part through a wrapper module)" if y.is_complex()
                else " (audit the logits or scores before the argmax or rounding)"))
+
+
+def check_materialised(model: nn.Module) -> None:
+    """Refuse a model whose weights are on the meta device: there is nothing to measure.
+
+    >>> with torch.device("meta"):
+    ...     m = nn.Linear(2, 2)
+    >>> check_materialised(m)
+    Traceback (most recent call last):
+    ...
+    checkerfree.errors.InvalidArgumentError: the model's parameter `weight` is on the meta
+    device (shapes only, no values): load or initialise its weights before auditing it
+    """
+    for kind, named in (("parameter", model.named_parameters()),
+                        ("buffer", model.named_buffers())):
+        for name, t in named:
+            if t.is_meta:
+                raise InvalidArgumentError(
+                    f"the model's {kind} `{name}` is on the meta device (shapes only, no "
+                    "values): load or initialise its weights before auditing it")
 
 
 def nonfinite(t: torch.Tensor, where: str) -> str | None:

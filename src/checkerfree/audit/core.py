@@ -32,6 +32,7 @@ from checkerfree.audit.attribution import advice_for, with_hold
 from checkerfree.audit.checks import (
     check_finite,
     check_input_shape,
+    check_materialised,
     check_output_dtype,
     check_seeds,
     weights_problem,
@@ -153,7 +154,7 @@ def audit(model: nn.Module, example_input: torch.Tensor | None = None, *,
     scripted = [n or "(model)" for n, m in model.named_modules()
                 if isinstance(m, torch.jit.ScriptModule)]
     device, dtype = _device_dtype(model)
-
+    check_materialised(model)
     problem = weights_problem(model)
     if problem:
         return _error_report(model, shape, device, dtype, problem, notes)
