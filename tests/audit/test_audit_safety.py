@@ -388,6 +388,27 @@ def test_stacked_output_reads_heads_as_pictures(shape):
     assert stacked.verdict == plain.verdict == "artifacts"
 
 
+def test_artifact_audit_reads_stacked_outputs_and_leaves_batch_norm():
+    base = nn.Sequential(nn.ConvTranspose2d(1, 1, 3, stride=2, padding=1, output_padding=1),
+                         nn.BatchNorm2d(1))
+    reports = []
+    x = torch.randn(2, 1, 32, 32)
+    for model in (base, Stack(base)):
+        before = fingerprint(model)
+        with ArtifactAudit(model) as rec:
+            model(x).sum().backward()
+        after_loop = fingerprint(model)  # the user's own pass moved batch norm: theirs
+        reports.append(rec.report())
+        assert_same(after_loop, fingerprint(model))
+        assert not torch.equal(before["values"]["1.running_mean" if model is base else
+                                                "base.1.running_mean"],
+                               after_loop["values"]["1.running_mean" if model is base else
+                                                    "base.1.running_mean"])
+    plain, stacked = reports
+    assert stacked.forward.items == 3 * plain.forward.items
+    assert stacked.forward.periods == pytest.approx(plain.forward.periods, abs=1e-5)
+
+
 def test_dynunet_deep_supervision_stack_is_two_dimensional():
     model = dynunet_deep_supervision()
     n, heads = 2, 2  # deep_supr_num=1: the output and one supervision head

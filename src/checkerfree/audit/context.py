@@ -138,8 +138,9 @@ class ArtifactAudit:
         pictures = [stacked_as_batch(y, x) if x is not None else y
                     for x, y in zip(self.inputs, self.outputs)]
         outs = [display_scale(y) for y in pictures if y.dim() >= 3]
-        raw = [x if x is not None and x.dim() == y.dim() and max(x.shape[2:]) > 4
-               and x.shape[0] == y.shape[0] else None
+        raw = [x.repeat_interleave(y.shape[0] // x.shape[0], 0)
+               if x is not None and x.dim() == y.dim() and max(x.shape[2:]) > 4
+               and y.shape[0] % x.shape[0] == 0 else None
                for x, y in zip(self.inputs, pictures) if y.dim() >= 3]
         fwd = (_summarise(outs, periods, raw if any(r is not None for r in raw) else None)
                if outs else ProbeResult("n/a", reason="no output with spatial axes was recorded"))
