@@ -309,3 +309,15 @@ class TestConvertBlur:
             convert(classifier, "blur")  # something to convert: no warning
         with pytest.warns(UserWarning, match="nothing to convert"):
             convert(up, "blur")
+
+
+def test_convert_auto_picks_resize_for_uneven_and_hold_for_even_overlap():
+    model = nn.Sequential(nn.ConvTranspose2d(2, 2, 3, 2, 1, 1), nn.ConvTranspose2d(2, 2, 4, 2, 1),
+                          nn.ConvTranspose2d(2, 2, 3, 1, 1), nn.Conv2d(2, 2, 3, 2))
+    assert [(r.name, r.to) for r in plan_conversion(model, "auto")] == [("0", "resize"),
+                                                                        ("1", "hold")]
+    new = convert(model, "auto")
+    assert [type(m).__name__ for m in new] == ["ResizeConv2d", "HeldConvTranspose2d",
+                                               "ConvTranspose2d", "Conv2d"]
+    assert same_shapes(model, new, [(1, 2, 5, 6), (2, 2, 9, 4)])
+    assert constant_response_spread(new, (1, 2, 12, 12)) < 1e-5

@@ -79,8 +79,8 @@ __all__ = ["KINDS", "DOWN_KINDS", "ALL_KINDS", "Conversion", "convert", "plan_co
 KINDS = ("resize", "subpixel", "hold")
 #: Replacements for strided convolutions, pooling and pixel unshuffle (downsampling).
 DOWN_KINDS = ("blur",)
-#: Every value ``to`` accepts.
-ALL_KINDS = KINDS + DOWN_KINDS
+#: Every value ``to`` accepts: ``"auto"`` picks per transposed convolution (see convert).
+ALL_KINDS = (*KINDS, "auto", *DOWN_KINDS)
 
 _REPLACEMENTS = {
     "resize": {1: ResizeConv1d, 2: ResizeConv2d, 3: ResizeConv3d},
@@ -154,6 +154,14 @@ def _is_down_candidate(module: nn.Module) -> bool:
 
 def _category(kind: str) -> str:
     return "down" if kind in DOWN_KINDS else "up"
+
+
+def _auto_kind(module: nn.Module) -> str:
+    """``"resize"`` when the geometry overlaps unevenly (no weight can balance it), else
+    ``"hold"`` (even overlap: keep the weights, and the hold equalises their phase sums)."""
+    from checkerfree.overlap import overlap
+
+    return "resize" if overlap(module).uneven else "hold"
 
 
 _WHAT = {"up": "a ConvTranspose1d/2d/3d with stride > 1",
@@ -242,6 +250,8 @@ def _choose(model: nn.Module, to: Choice,
         else:
             # ``to`` converts the layers it applies to: up kinds the upsamplers, blur the rest.
             kind = to if to is not None and _category(to) == category else None
+        if kind == "auto":
+            kind = _auto_kind(module)
         if kind is not None:
             plan.append((module, names, kind))
     return plan
@@ -426,7 +436,8 @@ def convert(model: nn.Module, to: Choice = "resize", inplace: bool = False,
         model: any ``nn.Module`` (a ConvTranspose itself is returned converted; it cannot be
             swapped in place, so then the returned object is new even with ``inplace=True``).
         to: ``"resize"``, ``"subpixel"`` or ``"hold"`` for every strided transposed
-            convolution, or ``"blur"`` for every strided convolution, pooling with stride > 1
+            convolution (``"auto"``: ``"resize"`` where its geometry overlaps unevenly,
+            ``"hold"`` where it overlaps evenly), or ``"blur"`` for every strided convolution, pooling with stride > 1
             and pixel unshuffle, that ``mapping`` does not decide; ``None`` converts only what
             ``mapping`` chooses (a dict may mix up and down kinds).
         inplace: change ``model`` instead of a copy.

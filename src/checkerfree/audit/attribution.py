@@ -92,6 +92,11 @@ def _why(site: ResamplingSite) -> str:
         imb = site.phase_imbalance
         return ("sub-pixel convolution with unbalanced phases"
                 + (f" (phase imbalance {imb:.2f})" if imb is not None else ""))
+    if site.kind == "strided_conv":
+        return (f"strided convolution: its backward pass is a transposed convolution of "
+                f"stride {s}")
+    if site.kind == "pool" and site.mode == "max":
+        return "max pooling routes gradients to one position per window"
     if site.direction == "down":
         return (f"its backward pass spreads the gradient on a stride-{s} lattice (a "
                 "transposed convolution)")

@@ -27,8 +27,9 @@ def register(sub) -> None:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("target", metavar="TARGET",
                    help="package.module:factory, path/to/file.py:factory, or a built-in example")
-    p.add_argument("--to", required=True, choices=("resize", "subpixel", "hold", "blur"),
-                   help="replacement kind (blur: strided convolutions, pooling, unshuffle)")
+    p.add_argument("--to", required=True, choices=("resize", "subpixel", "hold", "auto", "blur"),
+                   help="replacement kind (auto: resize where the overlap is uneven, else hold; "
+                        "blur: strided convolutions, pooling, unshuffle)")
     p.add_argument("--out", required=True, metavar="FILE.safetensors", help="output file")
     p.add_argument("--weights", metavar="FILE", help="state dict to load into TARGET first")
     p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
