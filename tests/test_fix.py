@@ -321,3 +321,19 @@ def test_convert_auto_picks_resize_for_uneven_and_hold_for_even_overlap():
                                                "ConvTranspose2d", "Conv2d"]
     assert same_shapes(model, new, [(1, 2, 5, 6), (2, 2, 9, 4)])
     assert constant_response_spread(new, (1, 2, 12, 12)) < 1e-5
+
+
+def test_the_layout_check_leaves_batch_norm_statistics_and_rng_alone():
+    class Down(nn.Module):
+        def forward(self, x):
+            return x[..., ::2, ::2]
+
+    model = nn.Sequential(nn.BatchNorm2d(3), Down()).train()
+    s = site("1", "strided_slice", "down", (2, 3, 8, 8), (2, 3, 4, 4), module_type="Down")
+    example = torch.randn(2, 3, 8, 8) * 5 + 3
+    state = torch.random.get_rng_state()
+    result = fix_sites(model, [s], example)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    assert result.applied and result.model.training
+    assert torch.equal(result.model[0].running_mean, model[0].running_mean)
+    assert int(result.model[0].num_batches_tracked) == 0

@@ -186,6 +186,8 @@ def _input_shapes(model: nn.Module, targets: set[str], example_input) -> dict[st
     inputs = example_input if isinstance(example_input, tuple) else (example_input,)
     p = next(iter(model.parameters()), None)
     devices = [p.device] if p is not None and p.device.type == "cuda" else []
+    # A train-mode pass updates batch-norm statistics: the fixed copy keeps the original's.
+    buffers = {n: b.detach().clone() for n, b in model.named_buffers()}
     try:
         # The check must not move the caller's random state (a model that samples).
         with torch.no_grad(), torch.random.fork_rng(devices=devices):
@@ -193,6 +195,10 @@ def _input_shapes(model: nn.Module, targets: set[str], example_input) -> dict[st
     finally:
         for h in handles:
             h.remove()
+        with torch.no_grad():
+            for n, b in model.named_buffers():
+                if n in buffers:
+                    b.copy_(buffers[n])
     return shapes
 
 
