@@ -8,7 +8,6 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from checkerfree import checkerboard_score
-from checkerfree.score import DEFAULT_THRESHOLD
 from checkerfree.errors import InvalidArgumentError, InvalidTypeError, ShapeError
 from checkerfree.layers import (
     BlurConv1d,
@@ -21,6 +20,7 @@ from checkerfree.layers import (
     blur_pool,
 )
 from checkerfree.layers.blur_pool import dense_pool
+from checkerfree.score import DEFAULT_THRESHOLD
 
 POOLS = {1: BlurPool1d, 2: BlurPool2d, 3: BlurPool3d}
 CONVS = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
