@@ -141,7 +141,7 @@ def plan_fix(site, module: nn.Module | None = None, *, subpixel: str = "icnr",
                        f"{_name(site)} strided {mtype} -> BlurConv{d}d (convert kind 'blur': "
                        f"{blur} before it, weights kept)", "blur")
     if kind == "pool" and mtype in _POOL_TYPES:
-        if module is not None and getattr(module, "return_indices", False):
+        if getattr(module, "return_indices", False) or getattr(site, "return_indices", False):
             return SiteFix("none", site.name,
                            f"{_name(site)} {mtype} returns indices for a MaxUnpool: cannot be "
                            "blurred automatically; keep it, or drop the unpooling and use "
