@@ -88,3 +88,18 @@ def test_fix_and_reaudit_leaves_the_model_alone_and_catches_warnings():
     assert after.verdict == "clean" and fixed is not model
     with pytest.raises(ValueError, match="fix must be one of"):
         fix_and_reaudit(model, report, "magic", kwargs)
+
+
+def test_fix_auto_on_monai_subpixel_upsample_equalises_its_bias():
+    blocks = pytest.importorskip("monai.networks.blocks")
+    torch.manual_seed(0)
+    model = blocks.SubpixelUpsample(2, 8, 8, apply_pad_pool=False)
+    kwargs = dict(input_shape=(2, 8, 32, 32), seeds=1)
+    report = audit(model, **kwargs)
+    assert report.forward.verdict == "artifacts"  # the random per-phase bias
+    fixed, summary, after = fix_and_reaudit(model, report, "auto", kwargs)
+    assert [a["site"] for a in summary["applied"]] == ["conv_block"]
+    assert "ICNR" in summary["applied"][0]["fix"] and after.verdict == "clean"
+    with torch.no_grad():
+        y = fixed(torch.full((1, 8, 8, 8), 0.3))[..., 2:-2, 2:-2]
+    assert float(y.amax((-2, -1)).sub(y.amin((-2, -1))).max()) < 1e-5
