@@ -69,6 +69,8 @@ class AuditReport:
     notes: list[str] = field(default_factory=list)
     fixed: AuditReport | None = None  # the audit of the converted model, with --fix
     reason: str = ""  # why the verdict is "error"
+    #: what --fix did (checkerfree.audit.fixing): requested, applied, skipped, message
+    fix: dict | None = None
 
     def to_dict(self) -> dict:
         out = {
@@ -87,6 +89,8 @@ class AuditReport:
         }
         if self.reason:
             out["reason"] = self.reason
+        if self.fix is not None:
+            out["fix"] = self.fix
         if self.fixed is not None:
             out["fixed"] = self.fixed.to_dict()
         return out
@@ -142,6 +146,17 @@ class AuditReport:
             lines.append(f"  - {a}")
         for n in self.notes:
             lines.append(f"  note: {n}")
+        if self.fix is not None:
+            lines.append("")
+            how = self.fix["requested"]
+            if self.fix.get("message"):
+                lines.append(f"fix {how}: {self.fix['message']}")
+            else:
+                lines.append(f"fix {how}:")
+                lines.extend(f"  - {a['fix']}" for a in self.fix["applied"])
+            lines.extend(f"  - not fixed: {s['reason']}" for s in self.fix["skipped"]
+                         if not self.fix.get("message"))
+            lines.extend(f"  note: {n}" for n in self.fix.get("notes", []))
         if self.fixed is not None:
             lines.append("")
             lines.append("after the fix:")

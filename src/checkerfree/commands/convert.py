@@ -27,8 +27,9 @@ def register(sub) -> None:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("target", metavar="TARGET",
                    help="package.module:factory, path/to/file.py:factory, or a built-in example")
-    p.add_argument("--to", required=True, choices=("resize", "subpixel", "hold"),
-                   help="replacement kind")
+    p.add_argument("--to", required=True, choices=("resize", "subpixel", "hold", "auto", "blur"),
+                   help="replacement kind (auto: resize where the overlap is uneven, else hold; "
+                        "blur: strided convolutions, pooling, unshuffle)")
     p.add_argument("--out", required=True, metavar="FILE.safetensors", help="output file")
     p.add_argument("--weights", metavar="FILE", help="state dict to load into TARGET first")
     p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
@@ -39,7 +40,7 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     import warnings
 
-    from checkerfree.convert import convert, plan_conversion
+    from checkerfree.convert import convert, nothing_to_convert, plan_conversion
     from checkerfree.errors import require
     from checkerfree.files import check_writable, write_atomic
     from checkerfree.targets import load_target, load_weights
@@ -70,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
     else:
         if not plan:
-            print(f"{args.target}: no strided ConvTranspose to convert; weights written as is")
+            print(f"{args.target}: {nothing_to_convert(model, args.to)}; weights written as is")
         for c in plan:
             print(f"converted {c.name}: {type(c.old).__name__} -> {args.to}")
         print(f"wrote {args.out}")
