@@ -12,16 +12,19 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
 from checkerfree import __version__
 from checkerfree.errors import CheckerfreeError
+from checkerfree.interrupts import EXIT_TERMINATED, Terminated, sigterm_raises
 
 # Order is the order shown in --help.
 VERBS = ("overlap", "score", "audit", "convert", "reproduce", "demo")
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a process ended by SIGPIPE
 
 
 class _Parser(argparse.ArgumentParser):
@@ -54,23 +57,69 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status (0 ok, 1 some inputs failed, 2 usage)."""
+    """Run the command line; returns the exit status (0 ok, 1 some inputs failed, 2 usage;
+    130 interrupted, 143 terminated by SIGTERM, 141 standard output closed early)."""
+    import warnings
+
+    with warnings.catch_warnings(), sigterm_raises():
+        if not sys.warnoptions:
+            # Library warnings (torch, Pillow) are not ours to print: errors are one line.
+            warnings.simplefilter("ignore")
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "func", None) is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     try:
-        return int(args.func(args) or 0)
+        status = int(args.func(args) or 0)
+        # Flushed here, not at exit, so that a full disk or a closed pipe is reported.
+        sys.stdout.flush()
+        return status
+    except BrokenPipeError:
+        # `checkerfree ... | head -1`: the reader has gone; say nothing, like other tools.
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
     except CheckerfreeError as exc:
         print(f"checkerfree {args.verb}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except (FileExistsError, FileNotFoundError, PermissionError, IsADirectoryError) as exc:
+    except OSError as exc:
+        # Missing files, permissions, a full disk (also on standard output: `> /dev/full`).
+        if _is_stdout_error():
+            _silence_stdout()
+            exc = f"cannot write to standard output: {exc.strerror or exc}"
         print(f"checkerfree {args.verb}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except Terminated:
+        print("checkerfree: terminated", file=sys.stderr)
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         print("checkerfree: interrupted", file=sys.stderr)
         return 130
+
+
+def _is_stdout_error() -> bool:
+    """Whether standard output can no longer be written (the error came from it)."""
+    try:
+        sys.stdout.flush()
+    except OSError:
+        return True
+    except ValueError:  # closed
+        return True
+    return False
+
+
+def _silence_stdout() -> None:
+    """Point standard output at /dev/null so that the flush at exit cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # pragma: no cover - stdout replaced
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover
