@@ -143,6 +143,18 @@ def _identity(path: Path) -> tuple[str, tuple[int, int] | None]:
         return resolved, None
 
 
+def _refusal(existing: list[Path]) -> str:
+    """``a exists[, as do b, c and 4 more]; pass --force ...``: the first few named."""
+    first, others = existing[0], existing[1:]
+    if not others:
+        return f"{first} exists; pass --force (force=True) to overwrite it"
+    named = [str(p) for p in others[: _NAMED - 1]]
+    if len(others) > len(named):
+        named.append(f"{len(others) - len(named)} more")
+    listed = named[0] if len(named) == 1 else ", ".join(named[:-1]) + " and " + named[-1]
+    return f"{first} exists, as do {listed}; pass --force (force=True) to overwrite them"
+
+
 class OutputSet:
     """Every file one command will write: planned first, checked once, then written.
 
@@ -221,13 +233,7 @@ class OutputSet:
             if not owned and _exists(path):
                 existing.append(path)
         if existing and not self.force:
-            named = ", ".join(str(p) for p in existing[:_NAMED])
-            more = len(existing) - _NAMED
-            verb = "exists" if len(existing) == 1 else "exist"
-            raise OutputExistsError(
-                f"{named}{f' and {more} more' if more > 0 else ''} {verb}; "
-                f"pass --force (force=True) to overwrite {'it' if len(existing) == 1 else 'them'}"
-            )
+            raise OutputExistsError(_refusal(existing))
         return self
 
     @staticmethod

@@ -30,7 +30,7 @@ def _cells(row: dict, periods: Sequence[int]) -> list[str]:
 
     values = row.get("periods") or {}
     flagged = row.get("flagged")
-    # Any file name prints: bytes that are not UTF-8 show as \\xNN (checkerfree.jsontext).
+    # Any file name prints: bytes that are not UTF-8 show as \xNN (checkerfree.jsontext).
     return [
         text(str(row["path"])),
         number(row.get("score")),
