@@ -61,11 +61,42 @@ def main(argv: Sequence[str] | None = None) -> int:
     130 interrupted, 143 terminated by SIGTERM, 141 standard output closed early)."""
     import warnings
 
+    stdout = sys.stdout
     with warnings.catch_warnings(), sigterm_raises():
         if not sys.warnoptions:
             # Library warnings (torch, Pillow) are not ours to print: errors are one line.
             warnings.simplefilter("ignore")
-        return _main(argv)
+        sys.stdout = _Stdout(stdout)
+        try:
+            return _main(argv)
+        finally:
+            sys.stdout = stdout
+
+
+class _Stdout:
+    """Standard output whose write errors (a full disk) are told apart from other files'."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text):
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise _StdoutError(exc) from None
+
+    def flush(self):
+        try:
+            return self._stream.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise _StdoutError(exc) from None
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
 
 
 def _main(argv: Sequence[str] | None) -> int:
@@ -86,11 +117,14 @@ def _main(argv: Sequence[str] | None) -> int:
     except CheckerfreeError as exc:
         print(f"checkerfree {args.verb}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except _StdoutError as exc:
+        # `> /dev/full`: say it once, and keep the flush at exit from failing again.
+        _silence_stdout()
+        print(f"checkerfree {args.verb}: error: cannot write to standard output: "
+              f"{exc.cause.strerror or exc.cause}", file=sys.stderr)
+        return EXIT_USAGE
     except OSError as exc:
-        # Missing files, permissions, a full disk (also on standard output: `> /dev/full`).
-        if _is_stdout_error():
-            _silence_stdout()
-            exc = f"cannot write to standard output: {exc.strerror or exc}"
+        # Missing files, permissions, a full disk while writing an output file.
         print(f"checkerfree {args.verb}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except Terminated:
@@ -101,15 +135,12 @@ def _main(argv: Sequence[str] | None) -> int:
         return 130
 
 
-def _is_stdout_error() -> bool:
-    """Whether standard output can no longer be written (the error came from it)."""
-    try:
-        sys.stdout.flush()
-    except OSError:
-        return True
-    except ValueError:  # closed
-        return True
-    return False
+class _StdoutError(Exception):
+    """Standard output could not be written (``cause`` is the OSError)."""
+
+    def __init__(self, cause: OSError):
+        super().__init__(str(cause))
+        self.cause = cause
 
 
 def _silence_stdout() -> None:
