@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from checkerfree.cli import main
@@ -209,3 +211,36 @@ def test_non_utf8_names_on_a_strict_utf8_stdout(odd_names):
             _check_rows(json.loads(text)["images"], odd)
         else:
             assert "caf\\xe9-\\xff.png" in text
+
+
+# Any POSIX file name: bytes without "/" and NUL.
+_names = st.binary(min_size=1, max_size=24).map(
+    lambda b: b.replace(b"/", b"_").replace(b"\0", b"_"))
+
+
+@settings(max_examples=200, deadline=None)
+@given(name=_names, score=st.one_of(st.floats(), st.none()))
+def test_any_name_and_number_round_trip_through_every_encoder(name, score):
+    """portable_row: strict JSON (no NaN/Infinity), UTF-8 CSV and Arrow, exact name back."""
+    from checkerfree.batch import error_row
+    from checkerfree.jsontext import dumps
+    from checkerfree.results import csv_text, portable_row, rows_to_arrow
+
+    path = os.fsdecode(b"dir/" + name)
+    row = {**error_row(path, None), "score": score, "periods": {"2": score}}
+    portable = portable_row(row)
+    assert portable_row(portable) == portable  # idempotent
+    raw = os.fsencode(path) if portable["path_bytes"] is None else \
+        base64.b64decode(portable["path_bytes"])
+    assert raw == b"dir/" + name
+    if portable["path_bytes"] is None:
+        assert portable["path"] == path  # UTF-8 names are kept as they are
+    text = dumps({"images": [portable]})
+    doc = json.loads(text, parse_constant=lambda c: pytest.fail(f"not JSON: {c}"))
+    text.encode("utf-8")  # no lone surrogates
+    expected = score if score is not None and np.isfinite(score) else None
+    assert doc["images"][0]["score"] == expected and doc["images"][0]["path"] == portable["path"]
+    csv_text([row], (2,)).encode("utf-8")
+    pytest.importorskip("pyarrow")
+    back = rows_to_arrow([row], (2,)).to_pylist()[0]
+    assert back["path_bytes"] == portable["path_bytes"] and back["score"] == expected

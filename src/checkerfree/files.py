@@ -216,6 +216,8 @@ class OutputSet:
         (existing files, without ``force``, the first few named)."""
         for folder in self.folders:
             self._check_folder(folder)
+        if not self.planned and not self.families:
+            return self
         inputs = [_identity(p) for p in self.inputs]
         taken_paths = {resolved for resolved, _ in inputs}
         taken_nodes = {node for _, node in inputs if node is not None}
