@@ -19,7 +19,10 @@ whether it is above the calibrated threshold, 'hotspot' is [row, col] of the str
 pattern. Folders are searched recursively for .png .jpg .jpeg .webp .tif .tiff files.
 
 Every input gets a row: files that cannot be scored (missing, empty, truncated, not an image,
-too small for the periods, decompression bombs) get an 'error' and the run goes on.
+too small for the periods, decompression bombs, unreadable), folders that cannot be listed
+and broken or looping symbolic links get an 'error' and the run goes on. File names that are
+not UTF-8 show their odd bytes as \\xNN; JSON, CSV and Parquet rows also carry the exact name
+in 'path_bytes' (base64). Non-finite numbers are written as null.
 Exit status: 0 all scored, 1 some inputs failed, 2 bad usage."""
 
 EPILOG = """\
