@@ -368,3 +368,30 @@ def test_figure_manifest_matches_the_experiments():
     for claim_id, target in registry.REGISTRY.items():
         assert set(registry.FIGURES[claim_id]) == saved[target], claim_id
     assert set(registry.FIGURES) == set(registry.REGISTRY)
+
+
+# Every writing command, run for real (small settings), with the files it must write.
+WRITERS = [
+    ("overlap", ["overlap", "--layer", "3:2", "--png", "{t}/out/map.png"]),
+    ("score", ["score", "{t}/a.png", "--out", "{t}/out/rows.parquet", "--heatmap", "{t}/out/maps"]),
+    ("convert", ["convert", "dcgan", "--to", "resize", "--out", "{t}/out/w.safetensors"]),
+    ("audit", ["audit", "dcgan", "--seeds", "1", "--no-gradient", "--html", "{t}/out/rep"]),
+    ("reproduce", ["reproduce", "--quiet", "--only", "overlap-2d", "--out", "{t}/out/rep"]),
+    ("demo", ["demo", "--out", "{t}/out/tour", "--json"]),
+]
+
+
+@pytest.mark.parametrize("argv", [w[1] for w in WRITERS], ids=[w[0] for w in WRITERS])
+def test_every_writer_gives_the_umasks_mode(argv, tmp_path, capsys):
+    """umask 027 gives 0640: neither mkstemp's 0600 nor the usual 0644."""
+    pytest.importorskip("pyarrow")
+    _image(tmp_path / "a.png")
+    old = os.umask(0o027)
+    try:
+        code = main([a.format(t=tmp_path) for a in argv])
+    finally:
+        os.umask(old)
+    assert code == 0, capsys.readouterr().err
+    written = [p for p in (tmp_path / "out").rglob("*") if p.is_file()]
+    assert written and not [p for p in written if p.name.endswith(".tmp")]
+    assert {oct(stat.S_IMODE(p.stat().st_mode)) for p in written} == {oct(0o640)}
