@@ -1,4 +1,4 @@
-"""The one writer: every file a command writes is planned, checked before any work, written atomically.
+"""The one writer: every output is planned, checked before any work, and written atomically.
 
 A command first lists every file it will write in an :class:`OutputSet` (a report folder's
 ``index.html``, ``report.json`` and every figure; weights; tables; heat maps) and calls
@@ -169,7 +169,7 @@ class OutputSet:
         self.planned: dict[Path, bool] = {}  # path -> owned
         self.folders: list[Path] = []
         self.families: list[tuple[Path, str]] = []
-        self.written: list[Path] = []
+        self.written: set[Path] = set()
 
     def folder(self, path: str | os.PathLike) -> Path:
         """Plan a folder that will hold outputs (refused if a non-folder has its name)."""
@@ -261,7 +261,7 @@ class OutputSet:
         again = path in self.written
         written = write_atomic(path, data, force=self.force or self.planned[path] or again)
         if not again:
-            self.written.append(path)
+            self.written.add(path)
         return written
 
     def __iter__(self):

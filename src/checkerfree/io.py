@@ -220,7 +220,8 @@ def walk_inputs(
     >>> root = pathlib.Path(tempfile.mkdtemp())
     >>> os.symlink("gone.png", root / "dangling.png"); os.symlink("loop.png", root / "loop.png")
     >>> [(pathlib.Path(p).name, e) for p, e in walk_inputs([root])]
-    [('dangling.png', 'broken symbolic link (its target does not exist)'), ('loop.png', 'symbolic link loop')]
+    [('dangling.png', 'broken symbolic link (its target does not exist)'),
+     ('loop.png', 'symbolic link loop')]
     """
     suffixes = tuple(e.lower() if e.startswith(".") else f".{e.lower()}" for e in extensions)
     found: list[tuple[str, str | None]] = []

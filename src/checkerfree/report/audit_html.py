@@ -7,7 +7,8 @@ write (:func:`planned_outputs`) is checked before the first one is written, and 
 replaced without ``force=True`` (:class:`checkerfree.files.OutputSet`).
 
 >>> [p.name for p in planned_outputs("rep", fixed=False)]
-['index.html', 'output_samples.png', 'output_spectrum.png', 'gradient_samples.png', 'gradient_spectrum.png']
+['index.html', 'output_samples.png', 'output_spectrum.png', 'gradient_samples.png',
+ 'gradient_spectrum.png']
 """
 
 from __future__ import annotations
