@@ -395,3 +395,24 @@ def test_every_writer_gives_the_umasks_mode(argv, tmp_path, capsys):
     written = [p for p in (tmp_path / "out").rglob("*") if p.is_file()]
     assert written and not [p for p in written if p.name.endswith(".tmp")]
     assert {oct(stat.S_IMODE(p.stat().st_mode)) for p in written} == {oct(0o640)}
+
+
+def test_library_warnings_are_not_printed():
+    """A library's UserWarning (torch's weights_only hint, Pillow's) never reaches stderr."""
+    child = textwrap.dedent("""
+        import sys, warnings
+        import checkerfree.commands.overlap as command
+        real = command.overlap
+        def noisy(*args, **kwargs):
+            warnings.warn("a library talking", UserWarning)
+            return real(*args, **kwargs)
+        command.overlap = noisy
+        from checkerfree.cli import main
+        sys.exit(main(["overlap", "--layer", "3:2", "--json"]))
+    """)
+    proc = _run(["-c", child])
+    assert proc.returncode == 0 and proc.stderr == ""
+    assert json.loads(proc.stdout)["ratio"] == 4.0
+    # PYTHONWARNINGS (or -W) still shows them, for whoever asks.
+    proc = _run(["-W", "always", "-c", child])
+    assert "a library talking" in proc.stderr
