@@ -10,6 +10,7 @@ a subprocess.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import os
 import signal
@@ -142,6 +143,11 @@ def test_refuses_before_any_work(case, tmp_path, capsys, monkeypatch):
 
         (tmp_path / "maps" / overlay_name(tmp_path / "a.png")).write_bytes(b"mine")
     module, attr = work.split(":")
+    # Modules that bind the patched function by name at import must be imported first, or
+    # they would keep the stand-in after the test.
+    for name in ("checkerfree.report.overlap_plots", "checkerfree.audit.inventory",
+                 "checkerfree.experiments.overlap_claims", "checkerfree.commands.overlap"):
+        importlib.import_module(name)
 
     def no_work(*args, **kwargs):
         raise AssertionError(f"{work} ran before the refusal")
