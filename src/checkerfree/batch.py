@@ -121,7 +121,8 @@ class ImageScorer:
         return 2 * max(self.periods)
 
     def decode(self, path: str | os.PathLike, file: str | os.PathLike | None = None) -> Decoded:
-        """Read one file (``file`` if given, else ``path``); never raises for a bad file."""
+        """Read one file (``file`` if given, else ``path``); never raises for a bad file: any
+        error opening or decoding it becomes its ``error``."""
         shown = os.fspath(path)
         try:
             pixels, info = read_image(
@@ -130,6 +131,13 @@ class ImageScorer:
             )
         except ImageFileError as exc:
             return Decoded(shown, error=exc.reason, file=None if file is None else os.fspath(file))
+        except OSError as exc:
+            # Permission denied on a folder above it, a loop, a vanished file: its row.
+            reason = f"cannot read: {exc.strerror or exc}"
+            return Decoded(shown, error=reason, file=None if file is None else os.fspath(file))
+        except Exception as exc:  # noqa: BLE001 - one bad file must not end the run
+            reason = f"cannot decode: {type(exc).__name__}: {exc}"
+            return Decoded(shown, error=reason, file=None if file is None else os.fspath(file))
         return Decoded(shown, pixels, info, file=None if file is None else os.fspath(file))
 
     def score_decoded(self, items: Sequence[Decoded]) -> list[dict]:
@@ -202,8 +210,8 @@ class ImageScorer:
 
             files = batch.get("file")
             rows = self.score_paths(
-                [str(p) for p in batch["path"]],
-                None if files is None else [str(f) for f in files],
+                [_name(p) for p in batch["path"]],
+                None if files is None else [_name(f) for f in files],
             )
             if "index" in batch:
                 # Kept so that an engine which reorders batches can restore the input order.
@@ -214,6 +222,13 @@ class ImageScorer:
         if isinstance(batch, (str, os.PathLike)):
             batch = [batch]
         return self.score_paths(batch)
+
+
+def _name(value) -> str:
+    """A path from a column: Arrow strings arrive as str, raw file names as bytes."""
+    if isinstance(value, (bytes, bytearray)):
+        return os.fsdecode(bytes(value))
+    return str(value)
 
 
 def _int64():

@@ -7,7 +7,6 @@ readable table; ``to_html(dir)`` writes a page with pictures (see
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 from checkerfree.audit.inventory import ResamplingSite
@@ -97,13 +96,18 @@ class AuditReport:
 
     def to_json(self, indent: int | None = None) -> str:
         """The report as one JSON document."""
-        return json.dumps(self.to_dict(), indent=indent)
+        from checkerfree.jsontext import dumps
 
-    def to_html(self, directory, *, force: bool = False):
-        """Write ``index.html`` and its pictures to ``directory``; returns the page's path."""
+        return dumps(self.to_dict(), indent=indent)
+
+    def to_html(self, directory, *, force: bool = False, outputs=None):
+        """Write ``index.html`` and its pictures to ``directory``; returns the page's path.
+
+        ``outputs``: an :class:`~checkerfree.files.OutputSet` checked before the audit ran
+        (:func:`checkerfree.report.audit_html.audit_html_outputs`)."""
         from checkerfree.report.audit_html import write_audit_html
 
-        return write_audit_html(self, directory, force=force)
+        return write_audit_html(self, directory, force=force, outputs=outputs)
 
     def _probe_line(self, label: str, p: ProbeResult) -> str:
         if p.verdict == "n/a":

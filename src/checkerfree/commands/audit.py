@@ -76,6 +76,13 @@ def run(args: argparse.Namespace) -> int:
 
     if args.seeds < 1:
         raise InvalidArgumentError(f"--seeds must be >= 1, got {args.seeds}")
+    outputs = None
+    if args.html:
+        from checkerfree.report.audit_html import audit_html_outputs
+
+        # Every file of the report, checked before the model is even built.
+        outputs = audit_html_outputs(args.html, fixed=bool(args.fix), force=args.force)
+        outputs.check()
     model, example = load_target(args.target)
     if args.weights:
         load_weights(model, args.weights)
@@ -96,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"checkerfree audit: --fix {args.fix}: {report.fix['message']}",
                   file=sys.stderr)
     if args.html:
-        page = report.to_html(args.html, force=args.force)
+        page = report.to_html(args.html, force=args.force, outputs=outputs)
         if not args.json:
             print(f"wrote {page}", file=sys.stderr)
     if args.json:
