@@ -36,7 +36,8 @@ from collections.abc import Iterable
 import torch
 import torch.nn.functional as F
 
-from checkerfree.errors import InvalidArgumentError
+from checkerfree.arguments import check_window
+from checkerfree.finite import check_finite, check_power
 from checkerfree.lattice import (
     PeriodicBins,
     lattice_coords,
@@ -292,7 +293,9 @@ def checkerboard_heatmap(
 
     ``x`` is read as in :func:`~checkerfree.score.checkerboard_score`; ``window`` is the
     Gaussian's standard deviation in samples (larger: steadier, blurrier; keep it at least
-    the largest period so neighbouring lattice frequencies stay apart).
+    the largest period so neighbouring lattice frequencies stay apart), a finite number
+    ``> 0``. NaN or infinite input, or a float overflow of its local power, raises
+    :class:`~checkerfree.errors.NonFiniteError` (:mod:`checkerfree.finite`).
 
     >>> import torch
     >>> checkerboard_heatmap(torch.rand(3, 40, 40), spatial_dims=2).shape
@@ -300,8 +303,11 @@ def checkerboard_heatmap(
     """
     xb, d = as_batch(x, spatial_dims)
     periods = check_periods(periods, tuple(xb.shape[2:]))
-    if isinstance(window, bool) or not isinstance(window, (int, float)) or not window > 0:
-        raise InvalidArgumentError(f"window must be a positive number of samples, got {window!r}")
+    window = check_window(window)
+    check_finite(x, "x", batched=x.ndim == d + 2)
     shared: dict = {}
     spectra = {s: period_bins(xb, s, d, shared) for s in periods}
-    return amplitude(heat_power(spectra, periods, d, float(window), tuple(xb.shape[2:]))[0])
+    excess = heat_power(spectra, periods, d, window, tuple(xb.shape[2:]))[0]
+    # NaN compares false: an overflowed map would read 0 everywhere, so it is refused.
+    check_power(excess, xb, "the local (heat map) power of x")
+    return amplitude(excess)
