@@ -23,6 +23,7 @@ from collections.abc import Iterable
 import torch
 
 from checkerfree.errors import InvalidArgumentError, InvalidTypeError, ShapeError
+from checkerfree.lattice import check_lattice_size
 
 __all__ = ["as_batch", "check_periods"]
 
@@ -78,7 +79,9 @@ def check_periods(periods: Iterable[int] | int, spatial: tuple[int, ...]) -> tup
 
     A period ``s`` needs at least two periods (``2 s`` samples) along every spatial axis:
     with fewer, every frequency of the cropped axis is a lattice frequency and there is no
-    neighbourhood left to estimate the floor from.
+    neighbourhood left to estimate the floor from. A period with more than
+    :data:`~checkerfree.lattice.MAX_LATTICE_BINS` lattice bins (``s**d``) raises
+    :class:`~checkerfree.errors.LimitError`.
 
     >>> check_periods((8, 2, 4, 2), (32, 32))
     (2, 4, 8)
@@ -103,4 +106,5 @@ def check_periods(periods: Iterable[int] | int, spatial: tuple[int, ...]) -> tup
                 f"period {s} needs at least {2 * s} samples (two periods) along every "
                 f"spatial axis, got spatial shape {tuple(spatial)}"
             )
+        check_lattice_size(s, len(spatial))
     return tuple(sorted(set(items)))
