@@ -202,7 +202,7 @@ def checkerboard_score(
         # of a busy image, would swamp the plain sum's spread). Var(P_b) = F_b^2 for a complex
         # bin, and conjugate pairs are counted twice: the spreads are sqrt(2 sum F^2), sqrt(2K).
         tiny = torch.finfo(floor.dtype).tiny
-        spread = torch.sqrt(2 * (floor**2).sum(-1))
+        spread = _chance_spread(floor)
         plain = total / spread.clamp_min(tiny)
         whitened = (excess / floor.clamp_min(tiny)).sum(-1) / math.sqrt(2 * excess.shape[-1])
         significance[s] = torch.maximum(plain, whitened)
@@ -223,6 +223,23 @@ def checkerboard_score(
     else:
         spots = torch.zeros(xb.shape[0], d, dtype=torch.long, device=xb.device)
     return ScoreResult(score, values, axes, significance, flagged, spots, threshold)
+
+
+def _chance_spread(floor: torch.Tensor) -> torch.Tensor:
+    """``sqrt(2 sum_b F_b^2)`` per item, computed on ``F`` scaled by a power of two.
+
+    The squares of a float32 floor overflow once ``F`` passes ``~1e19`` (inputs near
+    ``1e12``); scaling by ``2^-e`` first (``2^e`` just above the largest ``F_b``) cannot
+    overflow and changes no rounding, so the result is bit for bit the plain formula's
+    wherever that one is finite.
+
+    >>> import torch
+    >>> round(_chance_spread(torch.tensor([[3e30, 4e30]])).item() / 5e30, 4)
+    1.4142
+    """
+    exponent = torch.frexp(floor.detach().abs().amax(-1, keepdim=True)).exponent
+    scaled = torch.ldexp(floor, -exponent).to(floor.dtype)
+    return torch.ldexp(torch.sqrt(2 * (scaled**2).sum(-1)), exponent[..., 0]).to(floor.dtype)
 
 
 def checkerboard_loss(
