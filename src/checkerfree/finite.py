@@ -32,21 +32,21 @@ from checkerfree.errors import InvalidArgumentError, NonFiniteError
 __all__ = ["check_finite", "check_power", "require_values"]
 
 
-def require_values(x: torch.Tensor, what: str) -> None:
+def require_values(x: torch.Tensor, what: str, hint: str = "") -> None:
     """Raise :class:`~checkerfree.errors.InvalidArgumentError` for a tensor without values.
 
     A ``meta`` tensor has a shape and a dtype but no numbers, so nothing can be measured.
 
     >>> import torch
-    >>> require_values(torch.zeros(2, device="meta"), "weight")
+    >>> require_values(torch.zeros(2, device="meta"), "x")
     Traceback (most recent call last):
     ...
-    checkerfree.errors.InvalidArgumentError: weight is on the meta device (a shape without values); materialise it first (e.g. module.to_empty(device='cpu') and load its weights)
+    checkerfree.errors.InvalidArgumentError: x is on the meta device (a shape without values); a measurement needs its values
     """
     if x.device.type == "meta":
         raise InvalidArgumentError(
-            f"{what} is on the meta device (a shape without values); materialise it first "
-            "(e.g. module.to_empty(device='cpu') and load its weights)"
+            f"{what} is on the meta device (a shape without values); "
+            f"a measurement needs its values{hint}"
         )
 
 

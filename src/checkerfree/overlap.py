@@ -378,7 +378,8 @@ def phase_imbalance(weight, stride=None, *, dilation=1, groups: int = 1,
     """
     per_channel = check_flag(per_channel, "per_channel")
     tensor, _spec, _groups = _weight_and_geometry(weight, stride, dilation, groups)
-    require_values(tensor, "weight")
+    require_values(tensor, "weight", " (materialise the module first, e.g. "
+                   "module.to_empty(device='cpu'), and load its weights)")
     check_finite(tensor, "weight")
     sums = phase_sums(weight, stride, dilation=dilation, groups=groups).detach()
     flat = sums.reshape(sums.shape[0], sums.shape[1], -1)
