@@ -32,6 +32,19 @@ from checkerfree.errors import InvalidArgumentError, NonFiniteError
 __all__ = ["check_finite", "check_power", "require_values"]
 
 
+def _all_finite(x: torch.Tensor) -> bool:
+    """Whether every value of ``x`` is finite, by its sum first (one fast, allocation-free pass).
+
+    A NaN makes the sum NaN and an infinity makes it infinite or NaN (``inf - inf``), so a
+    finite sum proves every value finite; a non-finite sum may also be a finite overflow of
+    the sum itself, which the exact ``isfinite`` pass then settles.
+    """
+    x = x.detach()
+    if bool(torch.isfinite(x.sum())):
+        return True
+    return bool(torch.isfinite(x).all())
+
+
 def require_values(x: torch.Tensor, what: str, hint: str = "") -> None:
     """Raise :class:`~checkerfree.errors.InvalidArgumentError` for a tensor without values.
 
@@ -70,10 +83,9 @@ def check_finite(x: torch.Tensor, what: str, *, batched: bool = False) -> None:
     require_values(x, what)
     if not (x.is_floating_point() or x.is_complex()):
         return  # integers and booleans are always finite
-    finite = torch.isfinite(x.detach())
-    if bool(finite.all()):
+    if _all_finite(x):
         return
-    bad = ~finite
+    bad = ~torch.isfinite(x.detach())
     values = x.detach()
     if values.is_complex():
         values = values.abs()  # NaN stays NaN, any infinite part becomes +inf
@@ -98,9 +110,9 @@ def check_finite(x: torch.Tensor, what: str, *, batched: bool = False) -> None:
 _UNITS = "the score is in the input's units: score(x / c) = score(x) / c"
 
 
-def check_power(value: torch.Tensor, x: torch.Tensor, what: str, scale: str = _UNITS) -> None:
-    """Raise :class:`~checkerfree.errors.NonFiniteError` when ``value``, computed from the
-    finite input ``x``, is not finite: a float overflow of the intermediate power.
+def check_power(value, x: torch.Tensor, what: str, scale: str = _UNITS) -> None:
+    """Raise :class:`~checkerfree.errors.NonFiniteError` when ``value`` (a tensor or a sequence
+    of them), computed from the finite input ``x``, is not finite: a float overflow.
 
     Call it after :func:`check_finite` on ``x``, so a non-finite ``value`` can only come from
     the computation. The message names ``x``'s dtype and largest magnitude and what to do;
@@ -113,16 +125,18 @@ def check_power(value: torch.Tensor, x: torch.Tensor, what: str, scale: str = _U
     ...
     checkerfree.errors.NonFiniteError: float overflow in the power spectrum of x: 4 of 4 values are not finite, from a finite float32 input whose largest magnitude is 1e+30; compute in float64 (pass the input as .double()) or rescale the input (the score is in the input's units: score(x / c) = score(x) / c)
     """
-    finite = torch.isfinite(value.detach())
-    if bool(finite.all()):
+    values = [value] if isinstance(value, torch.Tensor) else list(value)
+    if all(_all_finite(v) for v in values):
         return
+    bad = sum(int((~torch.isfinite(v.detach())).sum()) for v in values)
+    total = sum(v.numel() for v in values)
     largest = float(x.detach().abs().max()) if x.numel() else 0.0
     if x.dtype == torch.float64:
         advice = "rescale the input"
     else:
         advice = "compute in float64 (pass the input as .double()) or rescale the input"
     raise NonFiniteError(
-        f"float overflow in {what}: {int((~finite).sum())} of {value.numel()} values are not "
+        f"float overflow in {what}: {bad} of {total} values are not "
         f"finite, from a finite {str(x.dtype).removeprefix('torch.')} input whose largest "
         f"magnitude is {largest:.3g}; {advice} ({scale})"
     )

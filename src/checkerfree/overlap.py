@@ -391,11 +391,11 @@ def phase_imbalance(weight, stride=None, *, dilation=1, groups: int = 1,
         num = dev.pow(2).sum(dim=(1, 2)).sqrt()
         den = flat.pow(2).sum(dim=(1, 2)).sqrt()
         # inf / inf is NaN and NaN >= floor is false: an overflow would read "balanced".
-        check_power(torch.stack([num, den]), tensor, "the squared phase sums of weight", scale)
+        check_power([num, den], tensor, "the squared phase sums of weight", scale)
         value = num / den.clamp_min(torch.finfo(den.dtype).tiny)
         return torch.where((den > 0) & (value >= floor), value, torch.zeros_like(value))
     num, den = dev.pow(2).sum().sqrt(), flat.pow(2).sum().sqrt()
-    check_power(torch.stack([num, den]), tensor, "the squared phase sums of weight", scale)
+    check_power([num, den], tensor, "the squared phase sums of weight", scale)
     den = float(den)
     value = float(num) / den if den > 0 else 0.0
     return value if value >= floor else 0.0

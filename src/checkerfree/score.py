@@ -206,9 +206,9 @@ def checkerboard_score(
         plain = total / spread.clamp_min(tiny)
         whitened = (excess / floor.clamp_min(tiny)).sum(-1) / math.sqrt(2 * excess.shape[-1])
         significance[s] = torch.maximum(plain, whitened)
-        powers += [excess.detach(), floor.detach(), spread.detach()[:, None]]
+        powers += [excess, floor, spread]
     # NaN compares false, so an overflowed power would read 0 ("clean"): refuse it instead.
-    check_power(torch.cat(powers, -1), xb, "the lattice power of x")
+    check_power(powers, xb, "the lattice power of x")
     score = torch.stack(list(values.values()), -1).amax(-1)
     flagged = torch.stack(
         [(values[s].detach() > threshold) & (significance[s].detach() > MIN_SIGNIFICANCE)
@@ -218,7 +218,7 @@ def checkerboard_score(
         with torch.no_grad():
             local = heat_power(spectra, periods, d, window, tuple(xb.shape[2:]), whiten=True,
                                floors=floors)
-            check_power(torch.stack(local), xb, "the local (heat map) power of x")
+            check_power(local, xb, "the local (heat map) power of x")
             spots = find_hotspot(*local)
     else:
         spots = torch.zeros(xb.shape[0], d, dtype=torch.long, device=xb.device)
