@@ -26,6 +26,7 @@ from checkerfree import (
     phase_imbalance,
     phase_sums,
 )
+from checkerfree.batch import ImageScorer
 from checkerfree.errors import (
     CheckerfreeError,
     InvalidArgumentError,
@@ -114,6 +115,10 @@ CASES = [
      InvalidArgumentError, ["x", "meta"]),
     ("score x empty", lambda: checkerboard_score(torch.zeros(0, 1, 32, 32)),
      ShapeError, ["non-empty", "(0, 1, 32, 32)"]),
+    ("ImageScorer threshold=nan", lambda: ImageScorer(threshold=math.nan),
+     InvalidArgumentError, ["threshold", "got nan"]),
+    ("ImageScorer threshold='1'", lambda: ImageScorer(threshold="1"),
+     InvalidTypeError, ["threshold", "got '1'"]),
     # checkerboard_loss
     ("loss reduction=3", lambda: checkerboard_loss(X, reduction=3),
      InvalidArgumentError, ["reduction", "got 3"]),

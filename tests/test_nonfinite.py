@@ -13,6 +13,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings, strategies as st
 
 from checkerfree import (
     average_spectrum,
@@ -261,3 +262,25 @@ def test_scaling_by_a_power_of_two_is_exact():
         for s in a.periods:
             assert torch.equal(b.significance[s], a.significance[s])
         assert torch.equal(a.hotspot, b.hotspot)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    values=st.lists(st.one_of(st.floats(-6e4, 6e4), st.sampled_from([NAN, INF, -INF, 6.5e4])),
+                    min_size=1, max_size=40),
+    dtype=st.sampled_from([torch.float16, torch.float32, torch.float64]),
+)
+def test_check_finite_raises_exactly_when_numpy_finds_a_non_finite_value(values, dtype):
+    """The fast path (a finite sum proves all finite) never misses a NaN or inf, and a sum that
+    overflows on finite values (float16 near 65504) is no false alarm."""
+    x = torch.tensor(values, dtype=torch.float64).to(dtype)
+    finite = bool(np.isfinite(x.double().numpy()).all())
+    if finite:
+        check_finite(x, "x")
+    else:
+        with pytest.raises(NonFiniteError):
+            check_finite(x, "x")
+
+
+def test_float16_sum_overflow_is_not_a_non_finite_value():
+    check_finite(torch.full((64,), 6e4, dtype=torch.float16), "x")  # the sum is inf, not x
