@@ -37,50 +37,125 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from checkerfree.errors import InvalidArgumentError, InvalidTypeError, ShapeError
-from checkerfree.spec import TransposedConvSpec, coerce_layers
+from checkerfree.errors import InvalidArgumentError, InvalidTypeError, LimitError, ShapeError
+from checkerfree.spec import TransposedConvSpec, _short, coerce_layers
 
-__all__ = ["OverlapResult", "overlap", "phase_sums", "phase_imbalance"]
+__all__ = ["OverlapResult", "overlap", "phase_sums", "phase_imbalance", "ratio_text",
+           "MAX_LENGTH", "MAX_WORK", "MAX_DENSE"]
 
-# Materialising the N-D interior map is refused beyond this many entries; the per-axis
-# vectors (``axis_interior``) are always available and are what max/min/ratio use.
-_MAX_DENSE = 1 << 24
+#: Longest 1-D count vector computed per axis: an interior period, an input size or a
+#: layer's finite output length (4 Mi entries, 32 MiB of int64). Checked before allocating.
+MAX_LENGTH = 1 << 22
+#: Element operations one layer may cost on one axis (about a second of numpy at most).
+MAX_WORK = 1 << 27
+#: Entries of an N-D map materialised by ``interior``, ``finite`` or ``tile`` (16 Mi).
+MAX_DENSE = 1 << 24
 _INT64_SAFE = 1 << 62
 
 
-def _count_dtype(bound: int):
-    """int64 while counts provably fit, Python ints (object arrays) beyond."""
-    return np.int64 if bound < _INT64_SAFE else object
+def _prime_factors(n: int) -> list[int]:
+    out, f = [], 2
+    while f * f <= n:
+        if n % f == 0:
+            out.append(f)
+            while n % f == 0:
+                n //= f
+        f += 1
+    return out + ([n] if n > 1 else [])
 
 
-def _interior_axis(layers: list[tuple[int, int, int, int, int]]) -> np.ndarray:
-    """Counts over one lattice period ``prod(strides)`` for an unbounded input, one axis."""
-    bound = math.prod(k for k, *_ in layers)
-    x = np.ones(1, dtype=_count_dtype(bound))
-    for k, s, p, _op, d in layers:
-        period = x.shape[0]
-        y = np.zeros(period * s, dtype=x.dtype)
+def _fundamental_period(v: np.ndarray) -> int:
+    """Smallest ``q`` with ``v`` (read cyclically) periodic of period ``q``.
+
+    The periods that divide ``len(v)`` are the multiples of the smallest one, so dividing
+    ``len(v)`` by its prime factors while the shifted vector still matches finds it in
+    ``O(len(v) log len(v))``.
+    """
+    n = q = v.shape[0]
+    for prime in _prime_factors(n):
+        while q % prime == 0 and np.array_equal(v[q // prime:], v[: n - q // prime]):
+            q //= prime
+    return q
+
+
+def _interior_axis(layers: list[tuple[int, int, int, int, int]], axis: int) -> np.ndarray:
+    """Counts over one fundamental period for an unbounded input, one axis.
+
+    Each layer maps the period-``q`` counts ``x`` to period-``q s`` counts, which are cut
+    back to their fundamental period before the next layer: an even stack stays one number
+    whatever its depth, and the work is linear in the number of layers while the periods
+    stay within :data:`MAX_LENGTH`.
+    """
+    x = np.ones(1, dtype=np.int64)
+    for index, (k, s, p, _op, d) in enumerate(layers, 1):
+        q = x.shape[0]
+        if q * s > MAX_LENGTH:
+            raise LimitError(
+                f"after layer {index} the interior counts on axis {axis} would repeat only every "
+                f"{q * s} outputs, beyond the limit of {MAX_LENGTH} (checkerfree.overlap."
+                f"MAX_LENGTH); analyse fewer uneven layers"
+            )
+        # Taps landing on the same output phase from the same input shift (mod q) add the
+        # same rolled copy: group them, so the cost is min(k, s q) rolls, not k.
+        groups: dict[tuple[int, int], int] = {}
         for j in range(k):
-            # Outputs o = r0 + s*m receive tap j from input (r0 + p - j*d)/s + m.
             r0 = (j * d - p) % s
-            shift = (r0 + p - j * d) // s
-            y[r0::s] += np.roll(x, -shift)
-        x = y
+            key = (r0, ((r0 + p - j * d) // s) % q)
+            groups[key] = groups.get(key, 0) + 1
+        if len(groups) * q * s > MAX_WORK:
+            raise LimitError(
+                f"layer {index} would cost {len(groups) * q * s} operations on axis {axis}, "
+                f"beyond the limit of {MAX_WORK} (checkerfree.overlap.MAX_WORK)"
+            )
+        taps = [0] * s
+        for (r0, _), c in groups.items():
+            taps[r0] += c
+        if x.dtype != object and int(x.max()) * max(taps) >= _INT64_SAFE:
+            x = x.astype(object)  # exact Python integers once int64 could overflow
+        y = np.zeros(q * s, dtype=x.dtype)
+        for (r0, shift), c in groups.items():
+            rolled = np.roll(x, -shift)
+            y[r0::s] += rolled if c == 1 else rolled * c
+        x = y[: _fundamental_period(y)]
     return x
 
 
-def _finite_axis(layers: list[tuple[int, int, int, int, int]], n: int) -> np.ndarray:
-    """Counts for an all-ones input of length ``n``, one axis (PyTorch's cropping)."""
-    bound = math.prod(k for k, *_ in layers)
-    x = np.ones(n, dtype=_count_dtype(bound))
-    for index, (k, s, p, op, d) in enumerate(layers):
-        length = x.shape[0]
+def _finite_lengths(layers, n: int, axis: int) -> list[int]:
+    """Input length of every layer and the last output length, checked before any work."""
+    if n > MAX_LENGTH:
+        raise LimitError(
+            f"size must be at most {MAX_LENGTH} per axis (checkerfree.overlap.MAX_LENGTH), "
+            f"got {n} on axis {axis}"
+        )
+    lengths = [n]
+    for index, (k, s, p, op, d) in enumerate(layers, 1):
+        length = lengths[-1]
         out = (length - 1) * s - 2 * p + d * (k - 1) + op + 1
         if out < 1:
             raise ShapeError(
-                f"layer {index + 1} (k={k} s={s} p={p} op={op} d={d}) turns length {length} "
+                f"layer {index} (k={k} s={s} p={p} op={op} d={d}) turns length {length} "
                 f"into {out}; the input is too small for this stack"
             )
+        full = max((length - 1) * s + d * (k - 1) + 1, p + out)
+        if full > MAX_LENGTH or k * length > MAX_WORK:
+            raise LimitError(
+                f"layer {index} would turn length {length} into {full} positions on axis "
+                f"{axis} ({k * length} operations), beyond the limit of {MAX_LENGTH} "
+                f"positions (checkerfree.overlap.MAX_LENGTH) or {MAX_WORK} operations; "
+                "ask for a smaller size"
+            )
+        lengths.append(out)
+    return lengths
+
+
+def _finite_axis(layers: list[tuple[int, int, int, int, int]], n: int, axis: int) -> np.ndarray:
+    """Counts for an all-ones input of length ``n``, one axis (PyTorch's cropping)."""
+    lengths = _finite_lengths(layers, n, axis)
+    x = np.ones(n, dtype=np.int64)
+    for (k, s, p, _op, d), out in zip(layers, lengths[1:]):
+        length = x.shape[0]
+        if x.dtype != object and int(x.max()) * k >= _INT64_SAFE:
+            x = x.astype(object)  # exact Python integers once int64 could overflow
         full = np.zeros(max((length - 1) * s + d * (k - 1) + 1, p + out), dtype=x.dtype)
         for j in range(k):
             full[j * d: j * d + (length - 1) * s + 1: s] += x
@@ -88,24 +163,38 @@ def _finite_axis(layers: list[tuple[int, int, int, int, int]], n: int) -> np.nda
     return x
 
 
-def _fundamental_period(v: np.ndarray) -> int:
-    """Smallest ``q`` dividing ``len(v)`` with ``v`` periodic of period ``q``."""
-    n = v.shape[0]
-    small = [q for q in range(1, math.isqrt(n) + 1) if n % q == 0]
-    for q in sorted(set(small) | {n // q for q in small}):
-        if np.array_equal(v, np.roll(v, q)):
-            return q
-    return n  # pragma: no cover - q = n always matches
-
-
-def _outer(vectors: tuple[np.ndarray, ...]) -> np.ndarray:
+def _outer(vectors: tuple[np.ndarray, ...], what: str, per_axis: str) -> np.ndarray:
     size = math.prod(v.shape[0] for v in vectors)
-    if size > _MAX_DENSE:
-        raise ShapeError(
-            f"the full map would hold {size} entries (shape {tuple(v.shape[0] for v in vectors)});"
-            " use the per-axis vectors (axis_interior / axis_finite) instead"
+    if size > MAX_DENSE:
+        raise LimitError(
+            f"the {what} map would hold {size} entries "
+            f"({'x'.join(str(v.shape[0]) for v in vectors)}), beyond the limit of {MAX_DENSE} "
+            f"(checkerfree.overlap.MAX_DENSE); read it per axis from {per_axis}"
         )
     return reduce(np.multiply.outer, vectors)
+
+
+def _tiled(vectors, repeats: tuple[int, ...], what: str) -> np.ndarray:
+    """The outer product of each vector repeated ``repeats`` times, size checked first."""
+    size = math.prod(v.shape[0] * r for v, r in zip(vectors, repeats))
+    if size > MAX_DENSE:
+        shape = "x".join(str(v.shape[0] * r) for v, r in zip(vectors, repeats))
+        raise LimitError(
+            f"the {what} map would hold {size} entries ({shape}), beyond the limit of "
+            f"{MAX_DENSE} (checkerfree.overlap.MAX_DENSE); read one period per axis from "
+            "axis_interior"
+        )
+    return reduce(np.multiply.outer, [np.tile(v, r) for v, r in zip(vectors, repeats)])
+
+
+def ratio_text(hi: int, lo: int) -> str:
+    """``max:min`` of two counts reduced to lowest terms, e.g. ``2:1`` for counts 4 and 2.
+
+    >>> ratio_text(4, 2), ratio_text(1024, 16), ratio_text(3, 0)
+    ('2:1', '64:1', '1:0')
+    """
+    g = math.gcd(int(hi), int(lo)) or 1
+    return f"{int(hi) // g}:{int(lo) // g}"
 
 
 def _layer_verdict(spec: TransposedConvSpec) -> str | None:
@@ -130,10 +219,12 @@ class OverlapResult:
     Attributes:
         dims: number of spatial axes.
         layers: the stack, one :class:`TransposedConvSpec` per layer.
-        axis_interior: per axis, the counts over one lattice period (length = product of the
-            strides) for an unbounded input; the N-D interior map is their outer product.
+        axis_interior: per axis, the counts over one fundamental period (length ``period``)
+            for an unbounded input: output ``o`` gets ``axis_interior[a][o % period[a]]``.
+            The N-D interior map is their outer product.
         period: per axis, the fundamental period of the interior counts (1 = flat).
-        lattice_period: per axis, the product of the strides.
+        lattice_period: per axis, the product of the strides (a multiple of ``period``; it
+            may be astronomically large for a deep even stack, whose ``period`` is 1).
         max, min: largest and smallest interior count (exact integers).
         ratio: ``max / min``, or None when the interior has holes (``min == 0``).
         uneven: whether the interior counts differ from position to position.
@@ -157,8 +248,13 @@ class OverlapResult:
 
     @property
     def interior(self) -> np.ndarray:
-        """The steady-state map over one lattice period, shape ``lattice_period``."""
-        return _outer(self.axis_interior)
+        """The steady-state map over one lattice period, shape ``lattice_period``.
+
+        Refused with :class:`~checkerfree.errors.LimitError` beyond :data:`MAX_DENSE` entries.
+        """
+        return _tiled(self.axis_interior,
+                      tuple(n // q for n, q in zip(self.lattice_period, self.period)),
+                      "interior")
 
     @property
     def finite(self) -> np.ndarray:
@@ -167,12 +263,13 @@ class OverlapResult:
             raise InvalidArgumentError(
                 "this result has no finite map; call overlap(layers, size=...) to get one"
             )
-        return _outer(self.axis_finite)
+        return _outer(self.axis_finite, "finite", "axis_finite")
 
     def tile(self, repeats: int = 2) -> np.ndarray:
         """The interior map of the fundamental period repeated ``repeats`` times per axis."""
-        return _outer(tuple(np.tile(v[:q], repeats) for v, q in
-                            zip(self.axis_interior, self.period)))
+        if not isinstance(repeats, int) or isinstance(repeats, bool) or repeats < 1:
+            raise InvalidArgumentError(f"repeats must be a positive integer, got {repeats!r}")
+        return _tiled(self.axis_interior, (repeats,) * self.dims, "tiled interior")
 
     def to_dict(self) -> dict:
         """A JSON-ready summary (no maps larger than 4096 entries)."""
@@ -226,7 +323,7 @@ def overlap(layers, dims: int | None = None, size=None) -> OverlapResult:
     for axis_layers in per_axis:
         key = tuple(axis_layers)
         if key not in cache:
-            cache[key] = _interior_axis(axis_layers)
+            cache[key] = _interior_axis(axis_layers, len(axis_interior))
         axis_interior.append(cache[key])
     axis_interior = tuple(axis_interior)
 
@@ -237,19 +334,27 @@ def overlap(layers, dims: int | None = None, size=None) -> OverlapResult:
         if (not isinstance(size, (tuple, list)) or len(size) != dims
                 or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 1
                            for n in size)):
+            shown = (_short(tuple(size)) if isinstance(size, (tuple, list)) and all(
+                isinstance(n, int) for n in size) else _short((size,)) if isinstance(size, int)
+                else repr(size))
             raise InvalidArgumentError(
-                f"size must be a positive integer or {dims} of them (one per axis), got {size!r}"
+                f"size must be a positive integer or {dims} of them (one per axis), got {shown}"
             )
         size = tuple(size)
-        axis_finite = tuple(_finite_axis(al, n) for al, n in zip(per_axis, size))
+        # Every axis is sized before any is computed: a refusal costs nothing.
+        for a, (al, n) in enumerate(zip(per_axis, size)):
+            _finite_lengths(al, n, a)
+        axis_finite = tuple(_finite_axis(al, n, a) for a, (al, n) in enumerate(zip(per_axis, size)))
 
     hi = math.prod(int(v.max()) for v in axis_interior)
     lo = math.prod(int(v.min()) for v in axis_interior)
     uneven = hi != lo
-    ratio = None if lo == 0 else hi / lo
-    periods = {id(v): _fundamental_period(v) for v in cache.values()}
-    period = tuple(periods[id(v)] for v in axis_interior)
-    lattice = tuple(v.shape[0] for v in axis_interior)
+    try:
+        ratio = None if lo == 0 else hi / lo
+    except OverflowError:  # pragma: no cover - needs a ratio beyond 1e308 within the limits
+        raise LimitError(f"the ratio {ratio_text(hi, lo)} is beyond a float") from None
+    period = tuple(v.shape[0] for v in axis_interior)
+    lattice = tuple(math.prod(s.stride[a] for s in specs) for a in range(dims))
     return OverlapResult(
         dims=dims,
         layers=specs,
@@ -276,7 +381,8 @@ def _explain(specs, hi: int, lo: int, period: tuple[int, ...]) -> str:
         return f"even: {where}, but the layers after it even the counts out"
     if lo == 0:
         return f"holes: {where or 'the stack'}; some outputs get no contribution (period {shape})"
-    return f"uneven {hi}:{lo} (period {shape}): {where or 'the stack'}"
+    counts = "" if math.gcd(hi, lo) == 1 else f", counts {hi} and {lo}"
+    return f"uneven {ratio_text(hi, lo)} (period {shape}{counts}): {where or 'the stack'}"
 
 
 def _weight_and_geometry(weight, stride, dilation, groups):

@@ -20,6 +20,7 @@ import torch.nn as nn
 
 from checkerfree.audit.inventory import ResamplingSite
 from checkerfree.errors import InvalidArgumentError
+from checkerfree.overlap import ratio_text
 
 __all__ = ["with_hold", "energy", "advice_for"]
 
@@ -63,7 +64,7 @@ def advice_for(site: ResamplingSite) -> str:
     if site.kind == "conv_transpose":
         if site.overlap is not None and site.overlap.uneven:
             ratio = ("with holes" if site.overlap.ratio is None
-                     else f"overlaps {site.overlap.max}:{site.overlap.min}")
+                     else f"overlaps {ratio_text(site.overlap.max, site.overlap.min)}")
             return (f"{_layer_text(site)} {ratio} -> ResizeConv{d[0]}d "
                     f"(checkerfree.layers.ResizeConv{d[0]}d.from_conv_transpose), or "
                     "convert(model, to='resize')")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 
-from checkerfree.errors import SpecError
+from checkerfree.errors import CheckerfreeError
 from checkerfree.overlap import overlap
 from checkerfree.spec import TransposedConvSpec
 
@@ -31,7 +32,7 @@ examples:
 def _layer(text: str) -> TransposedConvSpec:
     try:
         return TransposedConvSpec.parse(text)
-    except SpecError as exc:
+    except CheckerfreeError as exc:  # a bad spec or one beyond the limits: argparse's one line
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
@@ -62,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
 
     layers = " + ".join(s.describe() for s in result.layers)
     print(f"{result.dims}D stack: {layers}")
-    if result.size is not None and result.finite.size <= 4096:
+    # Sizes come from the per-axis vectors: a big finite map is never built just to be skipped.
+    if result.size is not None and math.prod(len(v) for v in result.axis_finite) <= 4096:
         shown, label = result.finite, f"finite map for input {'x'.join(map(str, result.size))}"
     elif all(q <= 32 for q in result.period):
         shown, label = result.tile(2), "interior map, 2 periods per axis"
@@ -85,12 +87,14 @@ def run(args: argparse.Namespace) -> int:
 def _write_png(result, path: str, force: bool) -> None:
     import io
 
+    import numpy as np
+
     from checkerfree.files import check_writable, write_atomic
     from checkerfree.report.overlap_plots import plot_overlap_1d, plot_overlap_2d
 
     check_writable(path, force)  # refuse before spending time on the figure
     if result.dims == 1:
-        fig, _ = plot_overlap_1d(result.layers, size=result.size or 6)
+        fig, _ = plot_overlap_1d(result.layers, size=result.size[0] if result.size else 6)
     elif result.dims == 2:
         fig, _ = plot_overlap_2d(result)
     else:
@@ -98,7 +102,11 @@ def _write_png(result, path: str, force: bool) -> None:
 
         plt = _pyplot()
         fig, ax = plt.subplots(figsize=(4.8, 4.0))
-        data = result.tile(2)[0] if result.size is None else result.finite[result.finite.shape[0] // 2]
+        if result.size is None:
+            data = result.tile(2)[0]
+        else:  # the middle depth slice, built from the per-axis vectors (never the full cube)
+            z, y, x = result.axis_finite
+            data = z[len(z) // 2] * np.multiply.outer(y, x)
         im = ax.imshow(data, cmap="magma", vmin=0, interpolation="nearest")
         fig.colorbar(im, ax=ax, label="contributions")
         ax.set_title("3D map, one depth slice", fontsize=10)
