@@ -30,7 +30,10 @@ Alpha and other extra samples are dropped (the score measures colours, not masks
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
+import warnings
 
 import numpy as np
 
@@ -45,6 +48,21 @@ _PNG_COLOUR = {0: (1, False), 2: (3, False), 3: (1, False), 4: (2, True), 6: (4,
 
 class DecodeError(Exception):
     """Raised here with a reason; :func:`~checkerfree.io.read_image` adds the file name."""
+
+
+@contextlib.contextmanager
+def _silenced():
+    """No warnings and no tifffile log lines on stderr (they would break one-line output;
+    what matters about a file becomes our error)."""
+    log = logging.getLogger("tifffile")
+    level = log.level
+    log.setLevel(logging.CRITICAL + 1)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        log.setLevel(level)
 
 
 def png_header(path: str | os.PathLike) -> tuple[int, int] | None:
@@ -115,7 +133,7 @@ def read_tiff(path: str | os.PathLike, check=None) -> tuple[np.ndarray, int, boo
     """
     tifffile = require("tifffile", "image")
     try:
-        with tifffile.TiffFile(os.fspath(path)) as tif:
+        with _silenced(), tifffile.TiffFile(os.fspath(path)) as tif:
             page = tif.pages[0]
             photometric = int(page.photometric)
             bits = int(page.bitspersample)

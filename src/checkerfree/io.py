@@ -30,7 +30,9 @@ model loading (safetensors, ``torch.load(weights_only=True)``) to this module.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,6 +125,15 @@ def _pixels(image, path) -> tuple[np.ndarray, int, bool]:
     return array, 8, alpha
 
 
+@contextlib.contextmanager
+def _quiet():
+    """No library warnings: Pillow warns about corrupt EXIF, skipped tags and large sizes on
+    stderr; what matters becomes our error, the rest would be noise in a batch's output."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
 def read_image(
     path: str | os.PathLike,
     *,
@@ -177,7 +188,7 @@ def read_image(
             )
 
     try:
-        with Image.open(path, formats=_FORMATS) as image:
+        with _quiet(), Image.open(path, formats=_FORMATS) as image:
             width, height = image.size
             check(width, height)
             fmt, mode = image.format or "?", image.mode

@@ -38,7 +38,7 @@ import torch
 import torch.nn as nn
 
 from checkerfree.errors import InvalidArgumentError, InvalidTypeError, LimitError, ShapeError
-from checkerfree.spec import TransposedConvSpec, _short, coerce_layers
+from checkerfree.spec import TransposedConvSpec, _shown, coerce_layers
 
 __all__ = ["OverlapResult", "overlap", "phase_sums", "phase_imbalance", "ratio_text",
            "MAX_LENGTH", "MAX_WORK", "MAX_DENSE"]
@@ -125,7 +125,7 @@ def _finite_lengths(layers, n: int, axis: int) -> list[int]:
     if n > MAX_LENGTH:
         raise LimitError(
             f"size must be at most {MAX_LENGTH} per axis (checkerfree.overlap.MAX_LENGTH), "
-            f"got {n} on axis {axis}"
+            f"got {_shown(n)} on axis {axis}"
         )
     lengths = [n]
     for index, (k, s, p, op, d) in enumerate(layers, 1):
@@ -268,7 +268,7 @@ class OverlapResult:
     def tile(self, repeats: int = 2) -> np.ndarray:
         """The interior map of the fundamental period repeated ``repeats`` times per axis."""
         if not isinstance(repeats, int) or isinstance(repeats, bool) or repeats < 1:
-            raise InvalidArgumentError(f"repeats must be a positive integer, got {repeats!r}")
+            raise InvalidArgumentError(f"repeats must be a positive integer, got {_shown(repeats)}")
         return _tiled(self.axis_interior, (repeats,) * self.dims, "tiled interior")
 
     def to_dict(self) -> dict:
@@ -334,11 +334,9 @@ def overlap(layers, dims: int | None = None, size=None) -> OverlapResult:
         if (not isinstance(size, (tuple, list)) or len(size) != dims
                 or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 1
                            for n in size)):
-            shown = (_short(tuple(size)) if isinstance(size, (tuple, list)) and all(
-                isinstance(n, int) for n in size) else _short((size,)) if isinstance(size, int)
-                else repr(size))
             raise InvalidArgumentError(
-                f"size must be a positive integer or {dims} of them (one per axis), got {shown}"
+                f"size must be a positive integer or {dims} of them (one per axis), got "
+                f"{_shown(size)}"
             )
         size = tuple(size)
         # Every axis is sized before any is computed: a refusal costs nothing.

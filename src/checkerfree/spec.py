@@ -46,19 +46,30 @@ _CONV_TRANSPOSE = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
 def _as_tuple(name: str, value, dims: int | None) -> tuple[int, ...]:
     """One integer per axis: broadcast a scalar, check a sequence's length and element types."""
     if isinstance(value, bool):
-        raise SpecError(f"{name} must be an integer or one integer per axis, got {value!r}")
+        raise SpecError(f"{name} must be an integer or one integer per axis, got {_shown(value)}")
     if isinstance(value, int):
         return (value,) * (dims or 1)
     if isinstance(value, Sequence) and not isinstance(value, str):
         items = tuple(value)
         if not items or not all(isinstance(v, int) and not isinstance(v, bool) for v in items):
-            raise SpecError(f"{name} must be an integer or one integer per axis, got {value!r}")
+            raise SpecError(f"{name} must be an integer or one integer per axis, got {_shown(value)}")
         if dims is not None and len(items) == 1:
             return items * dims
         if dims is not None and len(items) != dims:
-            raise SpecError(f"{name} has {len(items)} values {value!r}, expected 1 or {dims}")
+            raise SpecError(f"{name} has {len(items)} values {_shown(value)}, expected 1 or {dims}")
         return items
-    raise SpecError(f"{name} must be an integer or one integer per axis, got {value!r}")
+    raise SpecError(f"{name} must be an integer or one integer per axis, got {_shown(value)}")
+
+
+def _shown(value, limit: int = 80) -> str:
+    """``repr`` for a message: never fails on a huge integer, cut to ``limit`` characters."""
+    if isinstance(value, int) and abs(value) >= 10**12:
+        return _short((value,))[1:-2]
+    try:
+        text = repr(value)
+    except ValueError:  # an integer beyond 4300 digits inside a container
+        text = f"<a {type(value).__name__} holding a number too long to print>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _short(values: tuple[int, ...]) -> str:
@@ -130,7 +141,7 @@ class TransposedConvSpec:
                 )
 
     def _raw(self) -> str:
-        return ", ".join(f"{f}={getattr(self, f)!r}" for f in _FIELDS)
+        return ", ".join(f"{f}={_shown(getattr(self, f))}" for f in _FIELDS)
 
     @property
     def dims(self) -> int:
@@ -181,7 +192,7 @@ class TransposedConvSpec:
                                                          text):
             raise SpecError(
                 f"layer spec must look like K:S[:P[:OP[:D]]] with integers "
-                f"(per axis as AxB, e.g. 3x4:2), got {text!r}"
+                f"(per axis as AxB, e.g. 3x4:2), got {_shown(text)}"
             )
         parts = [part.split("x") for part in text.strip().split(":")]
         for name, part in zip(_FIELDS, parts):
@@ -219,14 +230,18 @@ class TransposedConvSpec:
         elif isinstance(layer, dict):
             unknown = set(layer) - set(_FIELDS)
             if unknown:
-                raise SpecError(f"unknown layer fields {sorted(unknown)}; expected {_FIELDS}")
+                raise SpecError(
+                    f"unknown layer fields {sorted(map(repr, unknown))}; expected {_FIELDS}"
+                )
+            if "kernel_size" not in layer:
+                raise SpecError(f"a layer given as a dict needs 'kernel_size', got {_shown(layer)}")
             spec = cls(**layer)
         elif isinstance(layer, Sequence) and 2 <= len(layer) <= 5:
             spec = cls(*layer)
         else:
             raise InvalidTypeError(
                 "a layer must be a TransposedConvSpec, 'K:S[:P[:OP[:D]]]' text, a tuple "
-                f"(k, s[, p[, op[, d]]]), a dict or an nn.ConvTranspose module; got {layer!r}"
+                f"(k, s[, p[, op[, d]]]), a dict or an nn.ConvTranspose module; got {_shown(layer)}"
             )
         return spec if dims is None else spec.broadcast(dims)
 
@@ -243,7 +258,7 @@ def coerce_layers(layers, dims: int | None = None) -> tuple[tuple[TransposedConv
     (2, (3, 3))
     """
     if dims is not None and dims not in (1, 2, 3):
-        raise SpecError(f"dims must be 1, 2 or 3, got {dims!r}")
+        raise SpecError(f"dims must be 1, 2 or 3, got {_shown(dims)}")
     if isinstance(layers, nn.Module) and not isinstance(layers, _CONV_TRANSPOSE):
         items: list = [m for m in layers.modules() if isinstance(m, _CONV_TRANSPOSE)]
         if not items:
@@ -258,7 +273,7 @@ def coerce_layers(layers, dims: int | None = None) -> tuple[tuple[TransposedConv
         # Never more than one past the limit is read: a generator may be endless.
         items = list(itertools.islice(layers, MAX_LAYERS + 1))
     else:
-        raise InvalidTypeError(f"expected a layer or a sequence of layers, got {layers!r}")
+        raise InvalidTypeError(f"expected a layer or a sequence of layers, got {_shown(layers)}")
     if not items:
         raise SpecError("expected at least one layer, got an empty sequence")
     if len(items) > MAX_LAYERS:
