@@ -26,7 +26,8 @@ from checkerfree.errors import CheckerfreeError
 from checkerfree.io import ImageFileError, read_image
 from checkerfree.overlap import OverlapResult
 
-FUZZ = settings(max_examples=150, deadline=2000, derandomize=True,
+# deadline: a hang fails at once; 10 s, not less, because the test machine may be shared.
+FUZZ = settings(max_examples=150, deadline=10_000, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
@@ -74,7 +75,7 @@ def _read(data: bytes):
             assert str(exc).startswith(path) and "\n" not in str(exc)
             return None
         finally:
-            assert time.perf_counter() - start < 2
+            assert time.perf_counter() - start < 10
         assert pixels.dtype == np.float32 and pixels.ndim == 3
         assert pixels.shape[0] == info.channels and pixels.shape[1:] == info.size
         return pixels
@@ -156,7 +157,7 @@ def test_overlap_specs(layers, dims, size):
     else:
         assert isinstance(result, OverlapResult)
         assert result.min <= result.max and len(result.period) == result.dims
-    assert time.perf_counter() - start < 2
+    assert time.perf_counter() - start < 10
 
 
 @FUZZ
