@@ -77,7 +77,10 @@ CLI_CASES = [
                                                               "{dir}/f.png"],
      ["layers", str(MAX_PANELS)]),
     ("figure-map", layers("3:2") + ["--size", "5000", "--png", "{dir}/f.png"],
-     ["entries", str(MAX_DENSE)]),
+     ["cells", str(MAX_DENSE), "--size"]),
+    ("figure-period", layers(*["3:2"] * 13) + ["--png", "{dir}/f.png"], ["cells", str(MAX_DENSE)]),
+    ("figure-3d-period", layers(*["3:2"] * 13) + ["--dims", "3", "--png", "{dir}/f.png"],
+     ["cells", str(MAX_DENSE)]),
 ]
 
 

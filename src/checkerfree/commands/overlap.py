@@ -7,8 +7,8 @@ import json
 import math
 import sys
 
-from checkerfree.errors import CheckerfreeError
-from checkerfree.overlap import overlap
+from checkerfree.errors import CheckerfreeError, LimitError
+from checkerfree.overlap import MAX_DENSE, overlap
 from checkerfree.spec import TransposedConvSpec
 
 HELP = "exact overlap (contribution counts) of stacked transposed convolutions"
@@ -93,6 +93,12 @@ def _write_png(result, path: str, force: bool) -> None:
     from checkerfree.report.overlap_plots import plot_overlap_1d, plot_overlap_2d
 
     check_writable(path, force)  # refuse before spending time on the figure
+    cells = _figure_cells(result)
+    if cells > MAX_DENSE:
+        raise LimitError(
+            f"the --png figure would draw {cells} cells, beyond the limit of {MAX_DENSE} "
+            "(checkerfree.overlap.MAX_DENSE); ask for a smaller --size or fewer uneven layers"
+        )
     if result.dims == 1:
         fig, _ = plot_overlap_1d(result.layers, size=result.size[0] if result.size else 6)
     elif result.dims == 2:
@@ -102,8 +108,9 @@ def _write_png(result, path: str, force: bool) -> None:
 
         plt = _pyplot()
         fig, ax = plt.subplots(figsize=(4.8, 4.0))
-        if result.size is None:
-            data = result.tile(2)[0]
+        if result.size is None:  # the first depth slice of 2 periods per axis
+            z, y, x = result.axis_interior
+            data = z[0] * np.multiply.outer(np.tile(y, 2), np.tile(x, 2))
         else:  # the middle depth slice, built from the per-axis vectors (never the full cube)
             z, y, x = result.axis_finite
             data = z[len(z) // 2] * np.multiply.outer(y, x)
@@ -116,3 +123,14 @@ def _write_png(result, path: str, force: bool) -> None:
 
     plt.close(fig)
     write_atomic(path, buf.getvalue(), force=force)
+
+
+def _figure_cells(result) -> int:
+    """Cells a 2D figure (or one slice of a 3D one) would draw, from the per-axis lengths."""
+    if result.dims == 1:
+        return 0  # plot_overlap_1d counts its own bars
+    if result.size is not None:
+        lengths = [len(v) for v in result.axis_finite]
+    else:  # plot_overlap_2d tiles 4 periods per axis, the 3D slice 2
+        lengths = [len(v) * (4 if result.dims == 2 else 2) for v in result.axis_interior]
+    return math.prod(lengths[-2:])
