@@ -13,9 +13,14 @@ the period-``P s`` count::
 
     y[o] = sum over taps j with (o + p - j d) = 0 (mod s) of x[((o + p - j d) / s) mod P]
 
-so the interior map costs ``O(P k)`` per layer and axis, never a tensor the size of an output.
-The all-ones kernel and input are separable, so in 2D and 3D the count is the outer product of
-the per-axis counts: the axes' patterns multiply (k=3, s=2 is 2:1 in 1D and 4:1 in 2D).
+and ``y`` is cut back to its fundamental period before the next layer, so a layer costs
+``O(q s min(k, q s))`` for the current period ``q``, never a tensor the size of an output: an
+even stack stays one number however deep, and time and memory are linear in the number of
+layers. Every size is checked before it is allocated (:data:`MAX_LENGTH`, :data:`MAX_WORK`,
+:data:`MAX_DENSE`, and :data:`checkerfree.spec.LIMITS` per field), with a
+:class:`~checkerfree.errors.LimitError` naming the limit. The all-ones kernel and input are
+separable, so in 2D and 3D the count is the outer product of the per-axis counts: the axes'
+patterns multiply (k=3, s=2 is 2:1 in 1D and 4:1 in 2D).
 
 >>> r = overlap([(3, 2)], dims=1)
 >>> r.interior.tolist(), r.ratio, r.uneven
@@ -25,6 +30,8 @@ the per-axis counts: the axes' patterns multiply (k=3, s=2 is 2:1 in 1D and 4:1 
 >>> r = overlap([(3, 2), (3, 2)], dims=1)
 >>> r.period, r.ratio
 ((4,), 3.0)
+>>> overlap([(4, 2, 1)] * 1000, dims=1).period   # lattice period 2**1000, never built
+(1,)
 """
 
 from __future__ import annotations

@@ -52,7 +52,9 @@ def _as_tuple(name: str, value, dims: int | None) -> tuple[int, ...]:
     if isinstance(value, Sequence) and not isinstance(value, str):
         items = tuple(value)
         if not items or not all(isinstance(v, int) and not isinstance(v, bool) for v in items):
-            raise SpecError(f"{name} must be an integer or one integer per axis, got {_shown(value)}")
+            raise SpecError(
+                f"{name} must be an integer or one integer per axis, got {_shown(value)}"
+            )
         if dims is not None and len(items) == 1:
             return items * dims
         if dims is not None and len(items) != dims:
