@@ -26,6 +26,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from checkerfree import overlap
+from checkerfree.audit.probes import MAX_PROBE_VALUES, MAX_SEEDS
 from checkerfree.cli import main
 from checkerfree.errors import LimitError, SpecError
 from checkerfree.overlap import MAX_DENSE, MAX_LENGTH, MAX_WORK, ratio_text
@@ -99,6 +100,24 @@ def test_cli_refuses_with_one_line_naming_the_limit(tmp_path, case, argv, words)
         assert word in lines[0], (word, lines[0])
     assert seconds < SECONDS
     assert digest(mine) == before  # no figure written, nothing replaced
+
+
+AUDIT_CASES = [
+    ("probe-320GB", ["--input-shape", "2,4,100000,100000"], ["values", str(MAX_PROBE_VALUES)]),
+    ("probe-huge-digits", ["--input-shape", "2,4," + "9" * 40 + ",8"],
+     ["values", str(MAX_PROBE_VALUES)]),
+    ("seeds", ["--seeds", "1000000000"], ["seeds", str(MAX_SEEDS)]),
+]
+
+
+@pytest.mark.parametrize("case, argv, words", AUDIT_CASES, ids=[c[0] for c in AUDIT_CASES])
+def test_audit_probe_sizes_are_bounded(case, argv, words):
+    code, out, err, seconds = run_cli(["audit", "dcgan", *argv])
+    assert code == 2 and out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("checkerfree audit: error:"), err
+    assert all(w in lines[0] for w in words), lines[0]
+    assert seconds < SECONDS
 
 
 def test_cli_in_a_subprocess_returns_at_once():

@@ -24,7 +24,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from checkerfree.errors import InvalidArgumentError, ShapeError
+from checkerfree.errors import InvalidArgumentError, LimitError, ShapeError
 from checkerfree.score import checkerboard_score
 
 #: Verdict threshold of the probes, in grey levels of the contrast-stretched picture (peak to
@@ -190,6 +190,12 @@ def _smooth(shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
             ).reshape(shape)
 
 
+#: Values in one probe batch (64 Mi: 256 MiB of float32, before the model's own activations).
+MAX_PROBE_VALUES = 1 << 26
+#: Probe seeds an audit runs (each is a forward and a backward pass of the model).
+MAX_SEEDS = 64
+
+
 def probe_inputs(shape, seeds: int = 3, kind: str | None = None) -> list[ProbeInput]:
     """Structured probe inputs for a model taking tensors of ``shape``.
 
@@ -202,6 +208,20 @@ def probe_inputs(shape, seeds: int = 3, kind: str | None = None) -> list[ProbeIn
         raise ShapeError(f"input shape must be (N, C, *spatial) with positive sizes, got {shape}")
     if seeds < 1:
         raise InvalidArgumentError(f"seeds must be >= 1, got {seeds}")
+    # Checked before any tensor exists: 2,4,100000,100000 would ask for 320 GB.
+    values = 1
+    for v in shape:
+        values *= v
+    if values > MAX_PROBE_VALUES:
+        raise LimitError(
+            f"input shape {'x'.join(map(str, shape)) if values < 10**30 else '(huge)'} holds "
+            f"{values if values < 10**30 else 'more than 1e30'} values, beyond the limit of "
+            f"{MAX_PROBE_VALUES} per probe batch (checkerfree.audit.probes.MAX_PROBE_VALUES)"
+        )
+    if seeds > MAX_SEEDS:
+        raise LimitError(
+            f"seeds must be at most {MAX_SEEDS} (checkerfree.audit.probes.MAX_SEEDS), got {seeds}"
+        )
     spatial = shape[2:]
     if kind is None:
         if not spatial or max(spatial) <= 4:
