@@ -29,7 +29,7 @@ from checkerfree import overlap
 from checkerfree.audit.probes import MAX_PROBE_VALUES, MAX_SEEDS
 from checkerfree.cli import main
 from checkerfree.errors import LimitError, SpecError
-from checkerfree.overlap import MAX_DENSE, MAX_LENGTH, MAX_WORK, ratio_text
+from checkerfree.overlap import MAX_COUNT_BITS, MAX_DENSE, MAX_LENGTH, MAX_WORK, ratio_text
 from checkerfree.report.overlap_plots import MAX_BARS, MAX_PANELS
 from checkerfree.report.text import SHADES, render_map
 from checkerfree.spec import LIMITS, MAX_AXES, MAX_LAYERS, TransposedConvSpec, coerce_layers
@@ -70,6 +70,8 @@ CLI_CASES = [
     ("finite-grows-past-limit", layers("4:2:1") + ["--dims", "1", "--size", str(MAX_LENGTH)],
      ["layer 1", str(MAX_LENGTH)]),
     ("40-uneven-layers", layers(*["3:2:1:1"] * 40), ["layer 23", str(MAX_LENGTH)]),
+    ("huge-counts", layers(*["4096:1"] * 1024) + ["--dims", "3"],
+     ["2^36864", str(MAX_COUNT_BITS)]),
     ("work-limit", layers(*["3:2"] * 21, "4096:1") + ["--dims", "1"],
      ["operations", str(MAX_WORK)]),
     ("figure-bars", layers("3:2") + ["--dims", "1", "--size", "3000", "--png", "{dir}/f.png"],

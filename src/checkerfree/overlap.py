@@ -48,7 +48,7 @@ from checkerfree.errors import InvalidArgumentError, InvalidTypeError, LimitErro
 from checkerfree.spec import TransposedConvSpec, _shown, coerce_layers
 
 __all__ = ["OverlapResult", "overlap", "phase_sums", "phase_imbalance", "ratio_text",
-           "MAX_LENGTH", "MAX_WORK", "MAX_DENSE"]
+           "MAX_LENGTH", "MAX_WORK", "MAX_DENSE", "MAX_COUNT_BITS"]
 
 #: Longest 1-D count vector computed per axis: an interior period, an input size or a
 #: layer's finite output length (4 Mi entries, 32 MiB of int64). Checked before allocating.
@@ -57,6 +57,9 @@ MAX_LENGTH = 1 << 22
 MAX_WORK = 1 << 27
 #: Entries of an N-D map materialised by ``interior``, ``finite`` or ``tile`` (16 Mi).
 MAX_DENSE = 1 << 24
+#: Bits of the largest count reported: exact Python integers, but Python refuses to print
+#: one beyond 4300 decimal digits (about 14000 bits), and text and JSON print them.
+MAX_COUNT_BITS = 12000
 _INT64_SAFE = 1 << 62
 
 
@@ -353,6 +356,11 @@ def overlap(layers, dims: int | None = None, size=None) -> OverlapResult:
 
     hi = math.prod(int(v.max()) for v in axis_interior)
     lo = math.prod(int(v.min()) for v in axis_interior)
+    if hi.bit_length() > MAX_COUNT_BITS:
+        raise LimitError(
+            f"the largest count of this stack is about 2^{hi.bit_length() - 1}, beyond the limit "
+            f"of 2^{MAX_COUNT_BITS} (checkerfree.overlap.MAX_COUNT_BITS)"
+        )
     uneven = hi != lo
     try:
         ratio = None if lo == 0 else hi / lo
