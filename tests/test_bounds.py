@@ -30,6 +30,7 @@ from checkerfree.audit.probes import MAX_PROBE_VALUES, MAX_SEEDS
 from checkerfree.cli import main
 from checkerfree.errors import LimitError, SpecError
 from checkerfree.overlap import MAX_COUNT_BITS, MAX_DENSE, MAX_LENGTH, MAX_WORK, ratio_text
+from checkerfree.overlap_symbolic import HEAD, MAX_STEPS, MAX_WINDOW, axis_summary
 from checkerfree.report.overlap_plots import MAX_BARS, MAX_PANELS
 from checkerfree.report.text import SHADES, render_map
 from checkerfree.spec import LIMITS, MAX_AXES, MAX_LAYERS, TransposedConvSpec, coerce_layers
@@ -69,7 +70,10 @@ CLI_CASES = [
     ("huge-size-digits", layers("3:2") + ["--size", "9" * 40], ["size", str(MAX_LENGTH)]),
     ("finite-grows-past-limit", layers("4:2:1") + ["--dims", "1", "--size", str(MAX_LENGTH)],
      ["layer 1", str(MAX_LENGTH)]),
-    ("40-uneven-layers", layers(*["3:2:1:1"] * 40), ["layer 23", str(MAX_LENGTH)]),
+    ("front-limit", layers(*["3:2:0:0:3"] * 60) + ["--dims", "1"],
+     ["exact analysis", str(MAX_STEPS)]),
+    ("window-limit", layers(*["3:2"] * 22, *["64:1"] * 10) + ["--dims", "1"],
+     ["window", str(MAX_WINDOW)]),
     ("huge-counts", layers(*["4096:1"] * 1024) + ["--dims", "3"],
      ["2^36864", str(MAX_COUNT_BITS)]),
     ("work-limit", layers(*["3:2"] * 21, "4096:1") + ["--dims", "1"],
@@ -174,15 +178,17 @@ def test_an_endless_generator_of_layers_is_read_only_to_the_limit():
 
 
 @pytest.mark.parametrize("call, words", [
-    (lambda: overlap([(3, 2)] * 23, dims=1), ["layer 23", str(MAX_LENGTH)]),
+    (lambda: overlap([(3, 2, 0, 0, 3)] * 60, dims=1), ["exact analysis", str(MAX_STEPS)]),
     (lambda: overlap((3, 2), dims=1, size=MAX_LENGTH + 1), ["size", str(MAX_LENGTH)]),
     (lambda: overlap((3, 2), dims=1, size=10**5000), ["size", "digits"]),
     (lambda: overlap([(3, 2)] * 20, dims=3).interior, ["interior", str(MAX_DENSE)]),
+    (lambda: overlap([(3, 2)] * 30, dims=1).tile(1), ["repeats every", str(2**30), "first"]),
     (lambda: overlap([(3, 2)] * 8, dims=2).tile(10**9), ["tiled", str(MAX_DENSE)]),
     (lambda: overlap((3, 2), dims=2, size=5000).finite, ["finite", str(MAX_DENSE)]),
     (lambda: overlap([(4, 2, 1)] * 60, dims=1).interior, ["interior", str(MAX_DENSE)]),
     (lambda: overlap(nn.ConvTranspose1d(1, 1, LIMITS["kernel_size"] + 1, 2)), ["kernel_size"]),
-], ids=["period", "size", "size-digits", "interior", "tile", "finite", "even-lattice", "module"])
+], ids=["front", "size", "size-digits", "interior", "deep-period-tile", "tile", "finite",
+        "even-lattice", "module"])
 def test_api_refuses_with_a_limit_error(call, words):
     start = time.perf_counter()
     with pytest.raises(LimitError) as info:

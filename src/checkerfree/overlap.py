@@ -45,6 +45,7 @@ import torch
 import torch.nn as nn
 
 from checkerfree.errors import InvalidArgumentError, InvalidTypeError, LimitError, ShapeError
+from checkerfree.overlap_symbolic import axis_summary
 from checkerfree.spec import TransposedConvSpec, _shown, coerce_layers
 
 __all__ = ["OverlapResult", "overlap", "phase_sums", "phase_imbalance", "ratio_text",
@@ -53,8 +54,8 @@ __all__ = ["OverlapResult", "overlap", "phase_sums", "phase_imbalance", "ratio_t
 #: Longest 1-D count vector computed per axis: an interior period, an input size or a
 #: layer's finite output length (4 Mi entries, 32 MiB of int64). Checked before allocating.
 MAX_LENGTH = 1 << 22
-#: Element operations one layer may cost on one axis (about a second of numpy at most).
-MAX_WORK = 1 << 27
+#: Element operations the layers of one axis may cost together (a second of numpy at most).
+MAX_WORK = 1 << 25
 #: Entries of an N-D map materialised by ``interior``, ``finite`` or ``tile`` (16 Mi).
 MAX_DENSE = 1 << 24
 #: Bits of the largest count reported: exact Python integers, but Python refuses to print
@@ -88,6 +89,10 @@ def _fundamental_period(v: np.ndarray) -> int:
     return q
 
 
+class _TooLong(LimitError):
+    """One period would not fit in memory: :mod:`checkerfree.overlap_symbolic` takes over."""
+
+
 def _interior_axis(layers: list[tuple[int, int, int, int, int]], axis: int) -> np.ndarray:
     """Counts over one fundamental period for an unbounded input, one axis.
 
@@ -97,13 +102,14 @@ def _interior_axis(layers: list[tuple[int, int, int, int, int]], axis: int) -> n
     stay within :data:`MAX_LENGTH`.
     """
     x = np.ones(1, dtype=np.int64)
+    work = 0
     for index, (k, s, p, _op, d) in enumerate(layers, 1):
         q = x.shape[0]
         if q * s > MAX_LENGTH:
-            raise LimitError(
+            raise _TooLong(
                 f"after layer {index} the interior counts on axis {axis} would repeat only every "
                 f"{q * s} outputs, beyond the limit of {MAX_LENGTH} (checkerfree.overlap."
-                f"MAX_LENGTH); analyse fewer uneven layers"
+                f"MAX_LENGTH)"
             )
         # Taps landing on the same output phase from the same input shift (mod q) add the
         # same rolled copy: group them, so the cost is min(k, s q) rolls, not k.
@@ -112,9 +118,10 @@ def _interior_axis(layers: list[tuple[int, int, int, int, int]], axis: int) -> n
             r0 = (j * d - p) % s
             key = (r0, ((r0 + p - j * d) // s) % q)
             groups[key] = groups.get(key, 0) + 1
-        if len(groups) * q * s > MAX_WORK:
-            raise LimitError(
-                f"layer {index} would cost {len(groups) * q * s} operations on axis {axis}, "
+        work += (len(groups) + 2) * q * s  # the rolls, and the period search
+        if work > MAX_WORK:
+            raise _TooLong(
+                f"layers 1 to {index} would cost {work} operations on axis {axis}, "
                 f"beyond the limit of {MAX_WORK} (checkerfree.overlap.MAX_WORK)"
             )
         taps = [0] * s
@@ -128,6 +135,20 @@ def _interior_axis(layers: list[tuple[int, int, int, int, int]], axis: int) -> n
             y[r0::s] += rolled if c == 1 else rolled * c
         x = y[: _fundamental_period(y)]
     return x
+
+
+def _axis_summary(layers, axis: int) -> tuple[np.ndarray, int, int, int]:
+    """``(counts, max, min, period)`` of one axis: one materialised period while it fits in
+    :data:`MAX_LENGTH`, else the exact numbers from transfer matrices and the period's head."""
+    try:
+        v = _interior_axis(layers, axis)
+        return v, int(v.max()), int(v.min()), v.shape[0]
+    except _TooLong as exc:
+        try:
+            s = axis_summary(layers, axis)
+        except LimitError as again:
+            raise LimitError(f"{exc}, and {again}") from None
+        return s.head, s.max, s.min, s.period
 
 
 def _finite_lengths(layers, n: int, axis: int) -> list[int]:
@@ -184,8 +205,15 @@ def _outer(vectors: tuple[np.ndarray, ...], what: str, per_axis: str) -> np.ndar
     return reduce(np.multiply.outer, vectors)
 
 
-def _tiled(vectors, repeats: tuple[int, ...], what: str) -> np.ndarray:
+def _tiled(vectors, repeats: tuple[int, ...], what: str, periods=None) -> np.ndarray:
     """The outer product of each vector repeated ``repeats`` times, size checked first."""
+    for a, (v, q) in enumerate(zip(vectors, periods or ())):
+        if v.shape[0] != q:
+            raise LimitError(
+                f"the {what} map repeats every {q} outputs on axis {a}, beyond the limit of "
+                f"{MAX_LENGTH} (checkerfree.overlap.MAX_LENGTH); axis_interior holds only the "
+                f"first {v.shape[0]} counts of that period"
+            )
     size = math.prod(v.shape[0] * r for v, r in zip(vectors, repeats))
     if size > MAX_DENSE:
         shape = "x".join(str(v.shape[0] * r) for v, r in zip(vectors, repeats))
@@ -231,7 +259,10 @@ class OverlapResult:
         layers: the stack, one :class:`TransposedConvSpec` per layer.
         axis_interior: per axis, the counts over one fundamental period (length ``period``)
             for an unbounded input: output ``o`` gets ``axis_interior[a][o % period[a]]``.
-            The N-D interior map is their outer product.
+            The N-D interior map is their outer product. When a period is longer than
+            :data:`MAX_LENGTH`, that axis holds only the counts of outputs
+            ``0 .. HEAD - 1`` (:mod:`checkerfree.overlap_symbolic`); ``max``, ``min`` and
+            ``period`` stay exact, and ``interior`` / ``tile`` refuse.
         period: per axis, the fundamental period of the interior counts (1 = flat).
         lattice_period: per axis, the product of the strides (a multiple of ``period``; it
             may be astronomically large for a deep even stack, whose ``period`` is 1).
@@ -264,7 +295,7 @@ class OverlapResult:
         """
         return _tiled(self.axis_interior,
                       tuple(n // q for n, q in zip(self.lattice_period, self.period)),
-                      "interior")
+                      "interior", self.period)
 
     @property
     def finite(self) -> np.ndarray:
@@ -279,7 +310,7 @@ class OverlapResult:
         """The interior map of the fundamental period repeated ``repeats`` times per axis."""
         if not isinstance(repeats, int) or isinstance(repeats, bool) or repeats < 1:
             raise InvalidArgumentError(f"repeats must be a positive integer, got {_shown(repeats)}")
-        return _tiled(self.axis_interior, (repeats,) * self.dims, "tiled interior")
+        return _tiled(self.axis_interior, (repeats,) * self.dims, "tiled interior", self.period)
 
     def to_dict(self) -> dict:
         """A JSON-ready summary (no maps larger than 4096 entries)."""
@@ -329,13 +360,13 @@ def overlap(layers, dims: int | None = None, size=None) -> OverlapResult:
     specs, dims = coerce_layers(layers, dims)
     per_axis = [[s.axis(a) for s in specs] for a in range(dims)]
     cache: dict = {}
-    axis_interior = []
+    summaries = []  # per axis: (counts, max, min, period)
     for axis_layers in per_axis:
         key = tuple(axis_layers)
         if key not in cache:
-            cache[key] = _interior_axis(axis_layers, len(axis_interior))
-        axis_interior.append(cache[key])
-    axis_interior = tuple(axis_interior)
+            cache[key] = _axis_summary(axis_layers, len(summaries))
+        summaries.append(cache[key])
+    axis_interior = tuple(v for v, *_ in summaries)
 
     axis_finite = None
     if size is not None:
@@ -354,8 +385,8 @@ def overlap(layers, dims: int | None = None, size=None) -> OverlapResult:
             _finite_lengths(al, n, a)
         axis_finite = tuple(_finite_axis(al, n, a) for a, (al, n) in enumerate(zip(per_axis, size)))
 
-    hi = math.prod(int(v.max()) for v in axis_interior)
-    lo = math.prod(int(v.min()) for v in axis_interior)
+    hi = math.prod(h for _, h, _, _ in summaries)
+    lo = math.prod(m for _, _, m, _ in summaries)
     if hi.bit_length() > MAX_COUNT_BITS:
         raise LimitError(
             f"the largest count of this stack is about 2^{hi.bit_length() - 1}, beyond the limit "
@@ -364,9 +395,12 @@ def overlap(layers, dims: int | None = None, size=None) -> OverlapResult:
     uneven = hi != lo
     try:
         ratio = None if lo == 0 else hi / lo
-    except OverflowError:  # pragma: no cover - needs a ratio beyond 1e308 within the limits
-        raise LimitError(f"the ratio {ratio_text(hi, lo)} is beyond a float") from None
-    period = tuple(v.shape[0] for v in axis_interior)
+    except OverflowError:  # max / min beyond 1e308: only deep stacks reach it
+        raise LimitError(
+            f"the ratio max/min is about 2^{hi.bit_length() - lo.bit_length()}, beyond a "
+            "float (about 2^1024)"
+        ) from None
+    period = tuple(q for *_, q in summaries)
     lattice = tuple(math.prod(s.stride[a] for s in specs) for a in range(dims))
     return OverlapResult(
         dims=dims,
