@@ -2,7 +2,9 @@
 
 Both contenders compute the 2D contribution map of n stacked k=3, s=2 layers; brute force
 needs an input large enough that its interior holds one full period (2^n per axis), so it
-is run only while that fits in memory. Then deep even stacks (k=4, s=2, p=1), overlap only.
+is run only while that fits in memory; beyond a period of 2^22 (past about 20 layers) overlap
+answers from transfer matrices (checkerfree.overlap_symbolic). Then deep even stacks (k=4,
+s=2, p=1), overlap only.
 Prints one JSON document.
 
     python benchmarks/overlap.py [--json] [--repeats 5] [--max-brute 10]
@@ -47,7 +49,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(1)
     rows = []
-    for n in (1, 2, 4, 8, 10, 12, 16, 20):
+    for n in (1, 2, 4, 8, 10, 12, 16, 20, 40, 100):
         layers = [(3, 2)] * n
         t_exact = timed(lambda: overlap(layers, dims=2), args.repeats)
         row = {"layers": n, "kind": "k=3 s=2", "overlap_ms": round(t_exact * 1e3, 3),
