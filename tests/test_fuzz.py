@@ -146,7 +146,7 @@ _LAYER = st.one_of(st.tuples(*[_FIELD] * 2), st.tuples(*[_FIELD] * 5),
 @given(layers=st.one_of(_LAYER, st.lists(_LAYER, max_size=5),
                         st.lists(st.sampled_from(["3:2", "3:2:1:1", "4:2:1", "5:3"]),
                                  max_size=40)),
-       dims=st.one_of(st.none(), st.integers(-1, 4), st.floats()),
+       dims=st.one_of(st.none(), st.integers(-1, 4), st.floats(), st.sampled_from([1.0, True])),
        size=st.one_of(st.none(), _INTS, st.lists(_INTS, max_size=3), st.text(max_size=3)))
 def test_overlap_specs(layers, dims, size):
     start = time.perf_counter()

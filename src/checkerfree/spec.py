@@ -259,7 +259,8 @@ def coerce_layers(layers, dims: int | None = None) -> tuple[tuple[TransposedConv
     >>> dims, specs[0].kernel_size
     (2, (3, 3))
     """
-    if dims is not None and dims not in (1, 2, 3):
+    if dims is not None and (not isinstance(dims, int) or isinstance(dims, bool)
+                             or dims not in (1, 2, 3)):
         raise SpecError(f"dims must be 1, 2 or 3, got {_shown(dims)}")
     if isinstance(layers, nn.Module) and not isinstance(layers, _CONV_TRANSPOSE):
         items: list = [m for m in layers.modules() if isinstance(m, _CONV_TRANSPOSE)]
