@@ -156,7 +156,7 @@ def _front(vectors, larger: bool, budget: _Budget, axis: int) -> list[tuple[int,
     return keep
 
 
-def _extremes(layers, windows, mats, budget, axis) -> tuple[int, int]:
+def _extremes(windows, mats, budget, axis) -> tuple[int, int]:
     ones = (1,) * (windows[0][1] - windows[0][0] + 1)
     hi, lo = [ones], [ones]
     for m in mats:
@@ -283,6 +283,6 @@ def axis_summary(layers, axis: int = 0) -> AxisSummary:
     windows = _windows(layers, axis)
     mats = [_matrices(layers[i - 1], windows[i], windows[i - 1])
             for i in range(1, len(layers) + 1)]
-    hi, lo = _extremes(layers, windows, mats, budget, axis)
+    hi, lo = _extremes(windows, mats, budget, axis)
     period = 1 if hi == lo else _period(layers, windows, mats, budget)
     return AxisSummary(hi, lo, period, _head(layers, windows, mats, min(period, HEAD), budget))
