@@ -13,7 +13,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from checkerfree import overlap
-from checkerfree.errors import InvalidArgumentError, ShapeError, SpecError
+from checkerfree.errors import InvalidArgumentError, LimitError, ShapeError, SpecError
 from checkerfree.spec import TransposedConvSpec
 
 _CONV_T = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
@@ -123,22 +123,27 @@ def test_finite_map_equals_brute_force(dims, data):
 def test_interior_equals_the_middle_of_a_long_input(specs):
     r = overlap(specs, dims=1)
     lattice = r.lattice_period[0]
-    # Borders reach at most sum(d*(k-1)+p) positions inwards, magnified by later strides.
-    margin = sum((s.dilation[0] * (s.kernel_size[0] - 1) + s.padding[0] + 1) for s in specs)
+    # Borders reach at most sum(d*(k-1)+p+op) positions inwards, magnified by later strides.
+    # output_padding appends up to op border positions at the end, so it counts too.
+    margin = sum((s.dilation[0] * (s.kernel_size[0] - 1) + s.padding[0] + s.output_padding[0]
+                  + 1) for s in specs)
     margin *= math.prod(s.stride[0] for s in specs)
     n = 2 * margin // max(1, math.prod(s.stride[0] for s in specs)) + 4 * lattice + 4
     finite = brute_force(specs, (n,), 1)
     lo, hi = margin, finite.shape[0] - margin
     assume(hi - lo >= lattice)
     positions = np.arange(lo, hi)
-    np.testing.assert_array_equal(finite[lo:hi], r.axis_interior[0][positions % lattice])
+    np.testing.assert_array_equal(finite[lo:hi], r.axis_interior[0][positions % r.period[0]])
+    np.testing.assert_array_equal(finite[lo:hi], r.interior[positions % lattice])
 
 
 @given(specs=stack(2))
 def test_2d_interior_is_product_of_axes(specs):
     r = overlap(specs, dims=2)
     a, b = r.axis_interior
-    np.testing.assert_array_equal(r.interior, np.outer(a, b))
+    np.testing.assert_array_equal(r.tile(1), np.outer(a, b))
+    (la, lb), (qa, qb) = r.lattice_period, r.period
+    np.testing.assert_array_equal(r.interior, np.outer(a[np.arange(la) % qa], b[np.arange(lb) % qb]))
     assert r.max == a.max() * b.max() and r.min == a.min() * b.min()
     assert r.uneven == (r.interior.max() != r.interior.min())
 
@@ -177,7 +182,7 @@ def test_deep_stack_is_exact_without_huge_tensors():
     a = r.axis_interior[0]
     assert a.shape == (2**20,)
     assert r.max == int(a.max()) ** 3
-    with pytest.raises(ShapeError):
+    with pytest.raises(LimitError):
         r.interior  # 2**60 entries: refused, not attempted
 
 

@@ -1,9 +1,13 @@
 """Image files in: decoded to float32 grey levels, refused with a typed error when unsafe or bad.
 
-:func:`read_image` opens PNG, JPEG, WebP and TIFF files (8- and 16-bit; grey, RGB, RGBA,
-palette) and returns a float32 ``(C, H, W)`` array in ``0..255`` grey levels, the unit of
+:func:`read_image` opens PNG, JPEG, WebP and TIFF files (1- to 16-bit; grey, RGB, RGBA,
+grey + alpha, palette; TIFF also signed and 32-bit integers) and returns a float32
+``(C, H, W)`` array in ``0..255`` grey levels, the unit of
 :func:`~checkerfree.score.checkerboard_score`: 16-bit files are divided by 257 (65535 -> 255),
-so a score reads the same whether a picture was saved with 8 or 16 bits. Grey stays one
+so a score reads the same whether a picture was saved with 8 or 16 bits. Every sample keeps
+its stored depth: 16-bit colour goes through pypng or tifffile, which Pillow would cut to the
+high byte; signed and 32-bit integer TIFFs keep their values as they are, one level per unit
+(:mod:`checkerfree.bitdepth` has the rule for every depth). Grey stays one
 channel; alpha is dropped (the score measures the colours, not the mask; the returned
 :class:`ImageInfo` says it was); palettes are expanded to RGB.
 
@@ -26,14 +30,24 @@ model loading (safetensors, ``torch.load(weights_only=True)``) to this module.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
+import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from checkerfree.bitdepth import (
+    DecodeError,
+    is_tiff,
+    png_header,
+    read_png16,
+    read_tiff,
+    tiff_needs_depth,
+)
 from checkerfree.errors import InvalidArgumentError, require
 
 __all__ = [
@@ -75,7 +89,11 @@ class ImageFileError(InvalidArgumentError):
 @dataclass(frozen=True)
 class ImageInfo:
     """What a file was before decoding: ``format``, Pillow ``mode``, ``bit_depth`` per sample,
-    ``size`` ``(H, W)``, ``channels`` kept, and whether an alpha channel was dropped."""
+    ``size`` ``(H, W)``, ``channels`` kept, and whether an alpha channel was dropped.
+
+    ``bit_depth`` is the depth stored in the file (1, 2, 4, 8, 16, 32). For files decoded at
+    full depth outside Pillow, ``mode`` is Pillow's notation with that depth (``RGB;16``,
+    ``LA;16``, ``L;32S`` for signed 32-bit)."""
 
     format: str
     mode: str
@@ -89,8 +107,8 @@ def _pixels(image, path) -> tuple[np.ndarray, int, bool]:
     """Decoded ``(H, W, C)`` float32 grey levels, bit depth, and whether alpha was dropped."""
     mode = image.mode
     if mode in _SIXTEEN_BIT:
-        # "I" is how some Pillow versions open 16-bit grey PNG and TIFF files.
-        array = np.asarray(image, dtype=np.float32) * np.float32(1 / 257)
+        # 16-bit grey PNG ("I" in some Pillow versions; TIFFs beyond 8 bits never get here).
+        array = np.asarray(image, dtype=np.float32) / np.float32(257)
         return array[..., None], 16, False
     if mode == "F":
         raise ImageFileError(path, "32-bit float images are not supported (8- or 16-bit only)")
@@ -107,6 +125,15 @@ def _pixels(image, path) -> tuple[np.ndarray, int, bool]:
     if array.ndim == 2:
         array = array[..., None]
     return array, 8, alpha
+
+
+@contextlib.contextmanager
+def _quiet():
+    """No library warnings: Pillow warns about corrupt EXIF, skipped tags and large sizes on
+    stderr; what matters becomes our error, the rest would be noise in a batch's output."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
 
 
 def read_image(
@@ -147,29 +174,53 @@ def read_image(
         # Pillow refuses on its own at 2x its limit before we see the header; follow the
         # caller when they deliberately allow more (a process-wide setting of Pillow's).
         Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS, max_pixels)
+
+    def check(width: int, height: int) -> None:
+        if max_pixels is not None and width * height > max_pixels:
+            raise ImageFileError(
+                path,
+                f"refused as a possible decompression bomb: {width}x{height} = "
+                f"{width * height} pixels > limit {max_pixels} (raise it with --max-pixels)",
+            )
+        if min(width, height) < min_size:
+            raise ImageFileError(
+                path,
+                f"too small: {width}x{height}, the periods asked need at least "
+                f"{min_size} pixels per side",
+            )
+
     try:
-        with Image.open(path, formats=_FORMATS) as image:
+        with _quiet(), Image.open(path, formats=_FORMATS) as image:
             width, height = image.size
-            if max_pixels is not None and width * height > max_pixels:
-                raise ImageFileError(
-                    path,
-                    f"refused as a possible decompression bomb: {width}x{height} = "
-                    f"{width * height} pixels > limit {max_pixels} (raise it with --max-pixels)",
-                )
-            if min(width, height) < min_size:
-                raise ImageFileError(
-                    path,
-                    f"too small: {width}x{height}, the periods asked need at least "
-                    f"{min_size} pixels per side",
-                )
-            image.load()
+            check(width, height)
             fmt, mode = image.format or "?", image.mode
-            array, depth, alpha = _pixels(image, path)
+            header = png_header(path) if fmt == "PNG" else None
+            if header is not None and header[0] == 16 and header[1] in (2, 4, 6):
+                # 16-bit colour: Pillow would keep the high byte only.
+                array, depth, alpha, mode = read_png16(path)
+            elif fmt == "TIFF" and tiff_needs_depth(image):
+                # Pillow narrows 16-bit colour and reads signed / 32-bit integers as "I".
+                array, depth, alpha, mode = read_tiff(path, check)
+            else:
+                image.load()
+                array, depth, alpha = _pixels(image, path)
+                if header is not None and header[1] == 0 and header[0] < 8:
+                    depth = header[0]  # 1, 2 or 4-bit grey, which Pillow spreads over 0..255
     except ImageFileError:
         raise
+    except DecodeError as exc:
+        raise ImageFileError(path, f"cannot decode ({exc})") from None
     except Image.DecompressionBombError as exc:
         raise ImageFileError(path, f"refused as a possible decompression bomb: {exc}") from None
     except Image.UnidentifiedImageError:
+        if is_tiff(path):  # a TIFF layout Pillow does not know (grey + alpha at 16 bits, ...)
+            try:
+                array, depth, alpha, mode = read_tiff(path, check)
+            except DecodeError as exc:
+                raise ImageFileError(path, f"cannot decode ({exc})") from None
+            chw = np.ascontiguousarray(array.transpose(2, 0, 1))
+            info = ImageInfo("TIFF", mode, depth, chw.shape[1:], chw.shape[0], alpha)
+            return chw, info
         raise ImageFileError(
             path, "not a PNG, JPEG, WebP or TIFF image (unrecognised or unsupported format)"
         ) from None

@@ -13,9 +13,14 @@ the period-``P s`` count::
 
     y[o] = sum over taps j with (o + p - j d) = 0 (mod s) of x[((o + p - j d) / s) mod P]
 
-so the interior map costs ``O(P k)`` per layer and axis, never a tensor the size of an output.
-The all-ones kernel and input are separable, so in 2D and 3D the count is the outer product of
-the per-axis counts: the axes' patterns multiply (k=3, s=2 is 2:1 in 1D and 4:1 in 2D).
+and ``y`` is cut back to its fundamental period before the next layer, so a layer costs
+``O(q s min(k, q s))`` for the current period ``q``, never a tensor the size of an output: an
+even stack stays one number however deep, and time and memory are linear in the number of
+layers. Every size is checked before it is allocated (:data:`MAX_LENGTH`, :data:`MAX_WORK`,
+:data:`MAX_DENSE`, and :data:`checkerfree.spec.LIMITS` per field), with a
+:class:`~checkerfree.errors.LimitError` naming the limit. The all-ones kernel and input are
+separable, so in 2D and 3D the count is the outer product of the per-axis counts: the axes'
+patterns multiply (k=3, s=2 is 2:1 in 1D and 4:1 in 2D).
 
 >>> r = overlap([(3, 2)], dims=1)
 >>> r.interior.tolist(), r.ratio, r.uneven
@@ -25,6 +30,8 @@ the per-axis counts: the axes' patterns multiply (k=3, s=2 is 2:1 in 1D and 4:1 
 >>> r = overlap([(3, 2), (3, 2)], dims=1)
 >>> r.period, r.ratio
 ((4,), 3.0)
+>>> overlap([(4, 2, 1)] * 1000, dims=1).period   # lattice period 2**1000, never built
+(1,)
 """
 
 from __future__ import annotations
@@ -38,51 +45,150 @@ import torch
 import torch.nn as nn
 
 from checkerfree.arguments import check_flag
-from checkerfree.errors import InvalidArgumentError, InvalidTypeError, ShapeError
+from checkerfree.errors import InvalidArgumentError, InvalidTypeError, LimitError, ShapeError
 from checkerfree.finite import check_finite, check_power, require_values
-from checkerfree.spec import TransposedConvSpec, coerce_layers
+from checkerfree.overlap_symbolic import axis_summary
+from checkerfree.spec import TransposedConvSpec, _shown, coerce_layers
 
-__all__ = ["OverlapResult", "overlap", "phase_sums", "phase_imbalance"]
+__all__ = ["OverlapResult", "overlap", "phase_sums", "phase_imbalance", "ratio_text",
+           "MAX_LENGTH", "MAX_WORK", "MAX_DENSE", "MAX_COUNT_BITS"]
 
-# Materialising the N-D interior map is refused beyond this many entries; the per-axis
-# vectors (``axis_interior``) are always available and are what max/min/ratio use.
-_MAX_DENSE = 1 << 24
+#: Longest 1-D count vector computed per axis: an interior period, an input size or a
+#: layer's finite output length (4 Mi entries, 32 MiB of int64). Checked before allocating.
+MAX_LENGTH = 1 << 22
+#: Element operations the layers of one axis may cost together (a second of numpy at most).
+MAX_WORK = 1 << 25
+#: Entries of an N-D map materialised by ``interior``, ``finite`` or ``tile`` (16 Mi).
+MAX_DENSE = 1 << 24
+#: Bits of the largest count reported: exact Python integers, but Python refuses to print
+#: one beyond 4300 decimal digits (about 14000 bits), and text and JSON print them.
+MAX_COUNT_BITS = 12000
 _INT64_SAFE = 1 << 62
 
 
-def _count_dtype(bound: int):
-    """int64 while counts provably fit, Python ints (object arrays) beyond."""
-    return np.int64 if bound < _INT64_SAFE else object
+def _prime_factors(n: int) -> list[int]:
+    out, f = [], 2
+    while f * f <= n:
+        if n % f == 0:
+            out.append(f)
+            while n % f == 0:
+                n //= f
+        f += 1
+    return out + ([n] if n > 1 else [])
 
 
-def _interior_axis(layers: list[tuple[int, int, int, int, int]]) -> np.ndarray:
-    """Counts over one lattice period ``prod(strides)`` for an unbounded input, one axis."""
-    bound = math.prod(k for k, *_ in layers)
-    x = np.ones(1, dtype=_count_dtype(bound))
-    for k, s, p, _op, d in layers:
-        period = x.shape[0]
-        y = np.zeros(period * s, dtype=x.dtype)
+def _fundamental_period(v: np.ndarray) -> int:
+    """Smallest ``q`` with ``v`` (read cyclically) periodic of period ``q``.
+
+    The periods that divide ``len(v)`` are the multiples of the smallest one, so dividing
+    ``len(v)`` by its prime factors while the shifted vector still matches finds it in
+    ``O(len(v) log len(v))``.
+    """
+    n = q = v.shape[0]
+    for prime in _prime_factors(n):
+        while q % prime == 0 and np.array_equal(v[q // prime:], v[: n - q // prime]):
+            q //= prime
+    return q
+
+
+class _TooLong(LimitError):
+    """One period would not fit in memory: :mod:`checkerfree.overlap_symbolic` takes over."""
+
+
+def _interior_axis(layers: list[tuple[int, int, int, int, int]], axis: int) -> np.ndarray:
+    """Counts over one fundamental period for an unbounded input, one axis.
+
+    Each layer maps the period-``q`` counts ``x`` to period-``q s`` counts, which are cut
+    back to their fundamental period before the next layer: an even stack stays one number
+    whatever its depth, and the work is linear in the number of layers while the periods
+    stay within :data:`MAX_LENGTH`.
+    """
+    x = np.ones(1, dtype=np.int64)
+    work = 0
+    for index, (k, s, p, _op, d) in enumerate(layers, 1):
+        q = x.shape[0]
+        if q * s > MAX_LENGTH:
+            raise _TooLong(
+                f"after layer {index} the interior counts on axis {axis} would repeat only every "
+                f"{q * s} outputs, beyond the limit of {MAX_LENGTH} (checkerfree.overlap."
+                f"MAX_LENGTH)"
+            )
+        # Taps landing on the same output phase from the same input shift (mod q) add the
+        # same rolled copy: group them, so the cost is min(k, s q) rolls, not k.
+        groups: dict[tuple[int, int], int] = {}
         for j in range(k):
-            # Outputs o = r0 + s*m receive tap j from input (r0 + p - j*d)/s + m.
             r0 = (j * d - p) % s
-            shift = (r0 + p - j * d) // s
-            y[r0::s] += np.roll(x, -shift)
-        x = y
+            key = (r0, ((r0 + p - j * d) // s) % q)
+            groups[key] = groups.get(key, 0) + 1
+        work += (len(groups) + 2) * q * s  # the rolls, and the period search
+        if work > MAX_WORK:
+            raise _TooLong(
+                f"layers 1 to {index} would cost {work} operations on axis {axis}, "
+                f"beyond the limit of {MAX_WORK} (checkerfree.overlap.MAX_WORK)"
+            )
+        taps = [0] * s
+        for (r0, _), c in groups.items():
+            taps[r0] += c
+        if x.dtype != object and int(x.max()) * max(taps) >= _INT64_SAFE:
+            x = x.astype(object)  # exact Python integers once int64 could overflow
+        y = np.zeros(q * s, dtype=x.dtype)
+        for (r0, shift), c in groups.items():
+            rolled = np.roll(x, -shift)
+            y[r0::s] += rolled if c == 1 else rolled * c
+        x = y[: _fundamental_period(y)]
     return x
 
 
-def _finite_axis(layers: list[tuple[int, int, int, int, int]], n: int) -> np.ndarray:
-    """Counts for an all-ones input of length ``n``, one axis (PyTorch's cropping)."""
-    bound = math.prod(k for k, *_ in layers)
-    x = np.ones(n, dtype=_count_dtype(bound))
-    for index, (k, s, p, op, d) in enumerate(layers):
-        length = x.shape[0]
+def _axis_summary(layers, axis: int) -> tuple[np.ndarray, int, int, int]:
+    """``(counts, max, min, period)`` of one axis: one materialised period while it fits in
+    :data:`MAX_LENGTH`, else the exact numbers from transfer matrices and the period's head."""
+    try:
+        v = _interior_axis(layers, axis)
+        return v, int(v.max()), int(v.min()), v.shape[0]
+    except _TooLong as exc:
+        try:
+            s = axis_summary(layers, axis)
+        except LimitError as again:
+            raise LimitError(f"{exc}, and {again}") from None
+        return s.head, s.max, s.min, s.period
+
+
+def _finite_lengths(layers, n: int, axis: int) -> list[int]:
+    """Input length of every layer and the last output length, checked before any work."""
+    if n > MAX_LENGTH:
+        raise LimitError(
+            f"size must be at most {MAX_LENGTH} per axis (checkerfree.overlap.MAX_LENGTH), "
+            f"got {_shown(n)} on axis {axis}"
+        )
+    lengths = [n]
+    for index, (k, s, p, op, d) in enumerate(layers, 1):
+        length = lengths[-1]
         out = (length - 1) * s - 2 * p + d * (k - 1) + op + 1
         if out < 1:
             raise ShapeError(
-                f"layer {index + 1} (k={k} s={s} p={p} op={op} d={d}) turns length {length} "
+                f"layer {index} (k={k} s={s} p={p} op={op} d={d}) turns length {length} "
                 f"into {out}; the input is too small for this stack"
             )
+        full = max((length - 1) * s + d * (k - 1) + 1, p + out)
+        if full > MAX_LENGTH or k * length > MAX_WORK:
+            raise LimitError(
+                f"layer {index} would turn length {length} into {full} positions on axis "
+                f"{axis} ({k * length} operations), beyond the limit of {MAX_LENGTH} "
+                f"positions (checkerfree.overlap.MAX_LENGTH) or {MAX_WORK} operations; "
+                "ask for a smaller size"
+            )
+        lengths.append(out)
+    return lengths
+
+
+def _finite_axis(layers: list[tuple[int, int, int, int, int]], n: int, axis: int) -> np.ndarray:
+    """Counts for an all-ones input of length ``n``, one axis (PyTorch's cropping)."""
+    lengths = _finite_lengths(layers, n, axis)
+    x = np.ones(n, dtype=np.int64)
+    for (k, s, p, _op, d), out in zip(layers, lengths[1:]):
+        length = x.shape[0]
+        if x.dtype != object and int(x.max()) * k >= _INT64_SAFE:
+            x = x.astype(object)  # exact Python integers once int64 could overflow
         full = np.zeros(max((length - 1) * s + d * (k - 1) + 1, p + out), dtype=x.dtype)
         for j in range(k):
             full[j * d: j * d + (length - 1) * s + 1: s] += x
@@ -90,24 +196,45 @@ def _finite_axis(layers: list[tuple[int, int, int, int, int]], n: int) -> np.nda
     return x
 
 
-def _fundamental_period(v: np.ndarray) -> int:
-    """Smallest ``q`` dividing ``len(v)`` with ``v`` periodic of period ``q``."""
-    n = v.shape[0]
-    small = [q for q in range(1, math.isqrt(n) + 1) if n % q == 0]
-    for q in sorted(set(small) | {n // q for q in small}):
-        if np.array_equal(v, np.roll(v, q)):
-            return q
-    return n  # pragma: no cover - q = n always matches
-
-
-def _outer(vectors: tuple[np.ndarray, ...]) -> np.ndarray:
+def _outer(vectors: tuple[np.ndarray, ...], what: str, per_axis: str) -> np.ndarray:
     size = math.prod(v.shape[0] for v in vectors)
-    if size > _MAX_DENSE:
-        raise ShapeError(
-            f"the full map would hold {size} entries (shape {tuple(v.shape[0] for v in vectors)});"
-            " use the per-axis vectors (axis_interior / axis_finite) instead"
+    if size > MAX_DENSE:
+        raise LimitError(
+            f"the {what} map would hold {size} entries "
+            f"({'x'.join(str(v.shape[0]) for v in vectors)}), beyond the limit of {MAX_DENSE} "
+            f"(checkerfree.overlap.MAX_DENSE); read it per axis from {per_axis}"
         )
     return reduce(np.multiply.outer, vectors)
+
+
+def _tiled(vectors, repeats: tuple[int, ...], what: str, periods=None) -> np.ndarray:
+    """The outer product of each vector repeated ``repeats`` times, size checked first."""
+    for a, (v, q) in enumerate(zip(vectors, periods or ())):
+        if v.shape[0] != q:
+            raise LimitError(
+                f"the {what} map repeats every {q} outputs on axis {a}, beyond the limit of "
+                f"{MAX_LENGTH} (checkerfree.overlap.MAX_LENGTH); axis_interior holds only the "
+                f"first {v.shape[0]} counts of that period"
+            )
+    size = math.prod(v.shape[0] * r for v, r in zip(vectors, repeats))
+    if size > MAX_DENSE:
+        shape = "x".join(str(v.shape[0] * r) for v, r in zip(vectors, repeats))
+        raise LimitError(
+            f"the {what} map would hold {size} entries ({shape}), beyond the limit of "
+            f"{MAX_DENSE} (checkerfree.overlap.MAX_DENSE); read one period per axis from "
+            "axis_interior"
+        )
+    return reduce(np.multiply.outer, [np.tile(v, r) for v, r in zip(vectors, repeats)])
+
+
+def ratio_text(hi: int, lo: int) -> str:
+    """``max:min`` of two counts reduced to lowest terms, e.g. ``2:1`` for counts 4 and 2.
+
+    >>> ratio_text(4, 2), ratio_text(1024, 16), ratio_text(3, 0)
+    ('2:1', '64:1', '1:0')
+    """
+    g = math.gcd(int(hi), int(lo)) or 1
+    return f"{int(hi) // g}:{int(lo) // g}"
 
 
 def _layer_verdict(spec: TransposedConvSpec) -> str | None:
@@ -132,10 +259,15 @@ class OverlapResult:
     Attributes:
         dims: number of spatial axes.
         layers: the stack, one :class:`TransposedConvSpec` per layer.
-        axis_interior: per axis, the counts over one lattice period (length = product of the
-            strides) for an unbounded input; the N-D interior map is their outer product.
+        axis_interior: per axis, the counts over one fundamental period (length ``period``)
+            for an unbounded input: output ``o`` gets ``axis_interior[a][o % period[a]]``.
+            The N-D interior map is their outer product. When a period is longer than
+            :data:`MAX_LENGTH`, that axis holds only the counts of outputs
+            ``0 .. HEAD - 1`` (:mod:`checkerfree.overlap_symbolic`); ``max``, ``min`` and
+            ``period`` stay exact, and ``interior`` / ``tile`` refuse.
         period: per axis, the fundamental period of the interior counts (1 = flat).
-        lattice_period: per axis, the product of the strides.
+        lattice_period: per axis, the product of the strides (a multiple of ``period``; it
+            may be astronomically large for a deep even stack, whose ``period`` is 1).
         max, min: largest and smallest interior count (exact integers).
         ratio: ``max / min``, or None when the interior has holes (``min == 0``).
         uneven: whether the interior counts differ from position to position.
@@ -159,8 +291,13 @@ class OverlapResult:
 
     @property
     def interior(self) -> np.ndarray:
-        """The steady-state map over one lattice period, shape ``lattice_period``."""
-        return _outer(self.axis_interior)
+        """The steady-state map over one lattice period, shape ``lattice_period``.
+
+        Refused with :class:`~checkerfree.errors.LimitError` beyond :data:`MAX_DENSE` entries.
+        """
+        return _tiled(self.axis_interior,
+                      tuple(n // q for n, q in zip(self.lattice_period, self.period)),
+                      "interior", self.period)
 
     @property
     def finite(self) -> np.ndarray:
@@ -169,12 +306,13 @@ class OverlapResult:
             raise InvalidArgumentError(
                 "this result has no finite map; call overlap(layers, size=...) to get one"
             )
-        return _outer(self.axis_finite)
+        return _outer(self.axis_finite, "finite", "axis_finite")
 
     def tile(self, repeats: int = 2) -> np.ndarray:
         """The interior map of the fundamental period repeated ``repeats`` times per axis."""
-        return _outer(tuple(np.tile(v[:q], repeats) for v, q in
-                            zip(self.axis_interior, self.period)))
+        if not isinstance(repeats, int) or isinstance(repeats, bool) or repeats < 1:
+            raise InvalidArgumentError(f"repeats must be a positive integer, got {_shown(repeats)}")
+        return _tiled(self.axis_interior, (repeats,) * self.dims, "tiled interior", self.period)
 
     def to_dict(self) -> dict:
         """A JSON-ready summary (no maps larger than 4096 entries)."""
@@ -224,13 +362,13 @@ def overlap(layers, dims: int | None = None, size=None) -> OverlapResult:
     specs, dims = coerce_layers(layers, dims)
     per_axis = [[s.axis(a) for s in specs] for a in range(dims)]
     cache: dict = {}
-    axis_interior = []
+    summaries = []  # per axis: (counts, max, min, period)
     for axis_layers in per_axis:
         key = tuple(axis_layers)
         if key not in cache:
-            cache[key] = _interior_axis(axis_layers)
-        axis_interior.append(cache[key])
-    axis_interior = tuple(axis_interior)
+            cache[key] = _axis_summary(axis_layers, len(summaries))
+        summaries.append(cache[key])
+    axis_interior = tuple(v for v, *_ in summaries)
 
     axis_finite = None
     if size is not None:
@@ -240,18 +378,32 @@ def overlap(layers, dims: int | None = None, size=None) -> OverlapResult:
                 or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 1
                            for n in size)):
             raise InvalidArgumentError(
-                f"size must be a positive integer or {dims} of them (one per axis), got {size!r}"
+                f"size must be a positive integer or {dims} of them (one per axis), got "
+                f"{_shown(size)}"
             )
         size = tuple(size)
-        axis_finite = tuple(_finite_axis(al, n) for al, n in zip(per_axis, size))
+        # Every axis is sized before any is computed: a refusal costs nothing.
+        for a, (al, n) in enumerate(zip(per_axis, size)):
+            _finite_lengths(al, n, a)
+        axis_finite = tuple(_finite_axis(al, n, a) for a, (al, n) in enumerate(zip(per_axis, size)))
 
-    hi = math.prod(int(v.max()) for v in axis_interior)
-    lo = math.prod(int(v.min()) for v in axis_interior)
+    hi = math.prod(h for _, h, _, _ in summaries)
+    lo = math.prod(m for _, _, m, _ in summaries)
+    if hi.bit_length() > MAX_COUNT_BITS:
+        raise LimitError(
+            f"the largest count of this stack is about 2^{hi.bit_length() - 1}, beyond the limit "
+            f"of 2^{MAX_COUNT_BITS} (checkerfree.overlap.MAX_COUNT_BITS)"
+        )
     uneven = hi != lo
-    ratio = None if lo == 0 else hi / lo
-    periods = {id(v): _fundamental_period(v) for v in cache.values()}
-    period = tuple(periods[id(v)] for v in axis_interior)
-    lattice = tuple(v.shape[0] for v in axis_interior)
+    try:
+        ratio = None if lo == 0 else hi / lo
+    except OverflowError:  # max / min beyond 1e308: only deep stacks reach it
+        raise LimitError(
+            f"the ratio max/min is about 2^{hi.bit_length() - lo.bit_length()}, beyond a "
+            "float (about 2^1024)"
+        ) from None
+    period = tuple(q for *_, q in summaries)
+    lattice = tuple(math.prod(s.stride[a] for s in specs) for a in range(dims))
     return OverlapResult(
         dims=dims,
         layers=specs,
@@ -278,7 +430,8 @@ def _explain(specs, hi: int, lo: int, period: tuple[int, ...]) -> str:
         return f"even: {where}, but the layers after it even the counts out"
     if lo == 0:
         return f"holes: {where or 'the stack'}; some outputs get no contribution (period {shape})"
-    return f"uneven {hi}:{lo} (period {shape}): {where or 'the stack'}"
+    counts = "" if math.gcd(hi, lo) == 1 else f", counts {hi} and {lo}"
+    return f"uneven {ratio_text(hi, lo)} (period {shape}{counts}): {where or 'the stack'}"
 
 
 def _weight_and_geometry(weight, stride, dilation, groups):

@@ -14,36 +14,73 @@ TransposedConvSpec(kernel_size=(3,), stride=(2,), padding=(1,), output_padding=(
 
 from __future__ import annotations
 
+import itertools
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Sequence, Sized
 from dataclasses import dataclass
 
 import torch.nn as nn
 
-from checkerfree.errors import InvalidTypeError, SpecError
+from checkerfree.errors import InvalidTypeError, LimitError, SpecError
 
-__all__ = ["TransposedConvSpec", "coerce_layers"]
+__all__ = ["TransposedConvSpec", "coerce_layers", "LIMITS", "MAX_AXES", "MAX_LAYERS"]
 
 _FIELDS = ("kernel_size", "stride", "padding", "output_padding", "dilation")
+
+#: Largest value accepted per field and axis. Far beyond any layer a network uses (kernels
+#: and strides of a few units to a few dozen), small enough that analysing one layer stays a
+#: fraction of a second: the overlap costs grow with kernel * stride, and padding only with
+#: the length of a finite map. Checked before anything is allocated.
+LIMITS = {"kernel_size": 4096, "stride": 4096, "padding": 1 << 24, "output_padding": 4096,
+          "dilation": 4096}
+#: Spatial axes of a layer: ConvTranspose1d/2d/3d.
+MAX_AXES = 3
+#: Layers in one stack (a generator network has a handful).
+MAX_LAYERS = 1024
+# A decimal field longer than this cannot be within LIMITS; refused before int() reads it
+# (Python refuses to convert more than 4300 digits, and would spend time on fewer).
+_MAX_DIGITS = 9
 _CONV_TRANSPOSE = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
 
 
 def _as_tuple(name: str, value, dims: int | None) -> tuple[int, ...]:
     """One integer per axis: broadcast a scalar, check a sequence's length and element types."""
     if isinstance(value, bool):
-        raise SpecError(f"{name} must be an integer or one integer per axis, got {value!r}")
+        raise SpecError(f"{name} must be an integer or one integer per axis, got {_shown(value)}")
     if isinstance(value, int):
         return (value,) * (dims or 1)
     if isinstance(value, Sequence) and not isinstance(value, str):
         items = tuple(value)
         if not items or not all(isinstance(v, int) and not isinstance(v, bool) for v in items):
-            raise SpecError(f"{name} must be an integer or one integer per axis, got {value!r}")
+            raise SpecError(
+                f"{name} must be an integer or one integer per axis, got {_shown(value)}"
+            )
         if dims is not None and len(items) == 1:
             return items * dims
         if dims is not None and len(items) != dims:
-            raise SpecError(f"{name} has {len(items)} values {value!r}, expected 1 or {dims}")
+            raise SpecError(f"{name} has {len(items)} values {_shown(value)}, expected 1 or {dims}")
         return items
-    raise SpecError(f"{name} must be an integer or one integer per axis, got {value!r}")
+    raise SpecError(f"{name} must be an integer or one integer per axis, got {_shown(value)}")
+
+
+def _shown(value, limit: int = 80) -> str:
+    """``repr`` for a message: never fails on a huge integer, cut to ``limit`` characters."""
+    if isinstance(value, int) and abs(value) >= 10**12:
+        return _short((value,))[1:-2]
+    try:
+        text = repr(value)
+    except ValueError:  # an integer beyond 4300 digits inside a container
+        text = f"<a {type(value).__name__} holding a number too long to print>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _short(values: tuple[int, ...]) -> str:
+    """A field's values for a message, huge integers abbreviated to their digit count."""
+    # str() of an integer over 4300 digits raises ValueError: size it by its bits instead.
+    text = [str(v) if abs(v) < 10**12 else
+            f"<a {'negative ' if v < 0 else ''}number of about "
+            f"{int(abs(v).bit_length() * 0.30103) + 1} digits>" for v in values]
+    return "(" + ", ".join(text) + ("," if len(text) == 1 else "") + ")"
 
 
 @dataclass(frozen=True)
@@ -81,13 +118,23 @@ class TransposedConvSpec:
                 f"number of axes, got {self._raw()}"
             )
         dims = lengths.pop() if lengths else 1
+        if dims > MAX_AXES:
+            raise LimitError(
+                f"a layer has at most {MAX_AXES} spatial axes (the limit "
+                f"checkerfree.spec.MAX_AXES), got {dims}"
+            )
         for f in _FIELDS:
             object.__setattr__(self, f, _as_tuple(f, getattr(self, f), dims))
         for f, low in (("kernel_size", 1), ("stride", 1), ("dilation", 1),
                        ("padding", 0), ("output_padding", 0)):
             values = getattr(self, f)
             if any(v < low for v in values):
-                raise SpecError(f"{f} must be >= {low} on every axis, got {values}")
+                raise SpecError(f"{f} must be >= {low} on every axis, got {_short(values)}")
+            if any(v > LIMITS[f] for v in values):
+                raise LimitError(
+                    f"{f} must be at most {LIMITS[f]} (the limit checkerfree.spec.LIMITS"
+                    f"[{f!r}]) on every axis, got {_short(values)}"
+                )
         for op, s, d in zip(self.output_padding, self.stride, self.dilation):
             if op >= max(s, d):
                 raise SpecError(
@@ -97,7 +144,7 @@ class TransposedConvSpec:
                 )
 
     def _raw(self) -> str:
-        return ", ".join(f"{f}={getattr(self, f)!r}" for f in _FIELDS)
+        return ", ".join(f"{f}={_shown(getattr(self, f))}" for f in _FIELDS)
 
     @property
     def dims(self) -> int:
@@ -148,9 +195,18 @@ class TransposedConvSpec:
                                                          text):
             raise SpecError(
                 f"layer spec must look like K:S[:P[:OP[:D]]] with integers "
-                f"(per axis as AxB, e.g. 3x4:2), got {text!r}"
+                f"(per axis as AxB, e.g. 3x4:2), got {_shown(text)}"
             )
-        fields = [tuple(int(v) for v in part.split("x")) for part in text.strip().split(":")]
+        parts = [part.split("x") for part in text.strip().split(":")]
+        for name, part in zip(_FIELDS, parts):
+            for v in part:
+                if len(v.lstrip("-")) > _MAX_DIGITS:
+                    raise LimitError(
+                        f"{name} must be at most {LIMITS[name]} (the limit checkerfree.spec."
+                        f"LIMITS[{name!r}]), got a {len(v.lstrip('-'))}-digit number "
+                        f"{v[:12]}{'...' if len(v) > 12 else ''}"
+                    )
+        fields = [tuple(int(v) for v in part) for part in parts]
         return cls(*(f[0] if len(f) == 1 else f for f in fields))
 
     @classmethod
@@ -177,14 +233,18 @@ class TransposedConvSpec:
         elif isinstance(layer, dict):
             unknown = set(layer) - set(_FIELDS)
             if unknown:
-                raise SpecError(f"unknown layer fields {sorted(unknown)}; expected {_FIELDS}")
+                raise SpecError(
+                    f"unknown layer fields {sorted(map(repr, unknown))}; expected {_FIELDS}"
+                )
+            if "kernel_size" not in layer:
+                raise SpecError(f"a layer given as a dict needs 'kernel_size', got {_shown(layer)}")
             spec = cls(**layer)
         elif isinstance(layer, Sequence) and 2 <= len(layer) <= 5:
             spec = cls(*layer)
         else:
             raise InvalidTypeError(
                 "a layer must be a TransposedConvSpec, 'K:S[:P[:OP[:D]]]' text, a tuple "
-                f"(k, s[, p[, op[, d]]]), a dict or an nn.ConvTranspose module; got {layer!r}"
+                f"(k, s[, p[, op[, d]]]), a dict or an nn.ConvTranspose module; got {_shown(layer)}"
             )
         return spec if dims is None else spec.broadcast(dims)
 
@@ -202,7 +262,7 @@ def coerce_layers(layers, dims: int | None = None) -> tuple[tuple[TransposedConv
     """
     if dims is not None and (not isinstance(dims, int) or isinstance(dims, bool)
                              or dims not in (1, 2, 3)):
-        raise SpecError(f"dims must be 1, 2 or 3, got {dims!r}")
+        raise SpecError(f"dims must be 1, 2 or 3, got {_shown(dims)}")
     if isinstance(layers, nn.Module) and not isinstance(layers, _CONV_TRANSPOSE):
         items: list = [m for m in layers.modules() if isinstance(m, _CONV_TRANSPOSE)]
         if not items:
@@ -214,11 +274,18 @@ def coerce_layers(layers, dims: int | None = None) -> tuple[tuple[TransposedConv
     ):
         items = [layers]
     elif isinstance(layers, Iterable):
-        items = list(layers)
+        # Never more than one past the limit is read: a generator may be endless.
+        items = list(itertools.islice(layers, MAX_LAYERS + 1))
     else:
-        raise InvalidTypeError(f"expected a layer or a sequence of layers, got {layers!r}")
+        raise InvalidTypeError(f"expected a layer or a sequence of layers, got {_shown(layers)}")
     if not items:
         raise SpecError("expected at least one layer, got an empty sequence")
+    if len(items) > MAX_LAYERS:
+        got = len(layers) if isinstance(layers, Sized) else f"more than {MAX_LAYERS}"
+        raise LimitError(
+            f"a stack has at most {MAX_LAYERS} layers (the limit checkerfree.spec.MAX_LAYERS), "
+            f"got {got}"
+        )
     specs = [TransposedConvSpec.coerce(item) for item in items]
     native = {s.dims for s in specs if s.dims > 1}
     native |= {

@@ -19,6 +19,7 @@ import torch.nn as nn
 from checkerfree.audit.inventory import ResamplingSite
 from checkerfree.audit.snapshot import detached_deepcopy
 from checkerfree.errors import InvalidArgumentError
+from checkerfree.overlap import ratio_text
 
 __all__ = ["with_hold", "energy", "advice_for"]
 
@@ -83,7 +84,7 @@ def _why(site: ResamplingSite) -> str:
     if site.kind == "conv_transpose":
         if site.overlap is not None and site.overlap.uneven:
             return ("with holes" if site.overlap.ratio is None
-                    else f"overlaps {site.overlap.max}:{site.overlap.min}")
+                    else f"overlaps {ratio_text(site.overlap.max, site.overlap.min)}")
         imb = site.phase_imbalance
         return ("overlaps evenly but its weights' phase sums differ"
                 + (f" (phase imbalance {imb:.2f})" if imb is not None else ""))

@@ -24,7 +24,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from checkerfree.audit.checks import check_finite, check_output_dtype
+from checkerfree.audit.checks import (
+    MAX_SEEDS,  # noqa: F401  (re-exported: the limit's old home)
+    check_finite,
+    check_input_shape,
+    check_output_dtype,
+    check_seeds,
+)
 from checkerfree.errors import InvalidArgumentError, ShapeError
 from checkerfree.score import checkerboard_score
 
@@ -231,6 +237,9 @@ def probe_inputs(shape, seeds: int = 3, kind: str | None = None) -> list[ProbeIn
         raise ShapeError(f"input shape must be (N, C, *spatial) with positive sizes, got {shape}")
     if seeds < 1:
         raise InvalidArgumentError(f"seeds must be >= 1, got {seeds}")
+    # Checked before any tensor exists: 2,4,100000,100000 would ask for 320 GB.
+    check_input_shape(shape)
+    check_seeds(seeds)
     spatial = shape[2:]
     if kind is None:
         if not spatial or max(spatial) <= 4:

@@ -63,8 +63,10 @@ def run(args: argparse.Namespace) -> int:
     state = {k: v.clone() for k, v in state.items()}
     blob = st.save(state)
     outputs.write(args.out, blob)
-    rebuild = (f"import checkerfree; model = checkerfree.convert(<build {args.target}>, "
-               f"to={args.to!r}); checkerfree.targets.load_weights(model, {args.out!r})")
+    # Python that runs as printed: the same TARGET rebuilt, converted, then given these weights.
+    rebuild = ("import checkerfree, checkerfree.targets as t; "
+               f"model = checkerfree.convert(t.load_target({args.target!r})[0], to={args.to!r}); "
+               f"t.load_weights(model, {args.out!r})")
     doc = {"target": args.target, "to": args.to, "out": args.out,
            "converted": [{"name": c.name, "from": type(c.old).__name__} for c in plan],
            "rebuild": rebuild}
@@ -76,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         for c in plan:
             print(f"converted {c.name}: {type(c.old).__name__} -> {args.to}")
         print(f"wrote {args.out}")
-        print(f"rebuild with: {rebuild}")
+        print(f"rebuild in Python with: {rebuild}")
     return 0
 
 

@@ -63,7 +63,7 @@ def _cases():
 
 
 def run(args: argparse.Namespace) -> int:
-    from checkerfree.overlap import overlap
+    from checkerfree.overlap import overlap, ratio_text
     from checkerfree.report.overlap_plots import (
         plot_overlap_1d,
         plot_overlap_2d,
@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
         summary.append({"name": name, "title": title, "figure": png.name, **result.to_dict()})
         if args.json:
             continue
-        ratio = "holes" if result.ratio is None else f"{result.max}:{result.min}"
+        ratio = "holes" if result.ratio is None else ratio_text(result.max, result.min)
         print(f"[{n}/{len(cases)}] {title}\n        ratio {ratio}, period "
               f"{'x'.join(map(str, result.period))} -> {png}", file=say)
         if dims <= 2 and all(q <= 8 for q in result.period):

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
-from checkerfree.errors import SpecError
-from checkerfree.overlap import overlap
+from checkerfree.errors import CheckerfreeError, LimitError
+from checkerfree.overlap import MAX_DENSE, overlap
 from checkerfree.spec import TransposedConvSpec
 
 HELP = "exact overlap (contribution counts) of stacked transposed convolutions"
@@ -30,7 +31,7 @@ examples:
 def _layer(text: str) -> TransposedConvSpec:
     try:
         return TransposedConvSpec.parse(text)
-    except SpecError as exc:
+    except CheckerfreeError as exc:  # a bad spec or one beyond the limits: argparse's one line
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
@@ -67,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
 
     layers = " + ".join(s.describe() for s in result.layers)
     print(f"{result.dims}D stack: {layers}")
-    if result.size is not None and result.finite.size <= 4096:
+    # Sizes come from the per-axis vectors: a big finite map is never built just to be skipped.
+    if result.size is not None and math.prod(len(v) for v in result.axis_finite) <= 4096:
         shown, label = result.finite, f"finite map for input {'x'.join(map(str, result.size))}"
     elif all(q <= 32 for q in result.period):
         shown, label = result.tile(2), "interior map, 2 periods per axis"
@@ -90,10 +92,18 @@ def run(args: argparse.Namespace) -> int:
 def _write_png(result, path: str, outputs) -> None:
     import io
 
+    import numpy as np
+
     from checkerfree.report.overlap_plots import plot_overlap_1d, plot_overlap_2d
 
+    cells = _figure_cells(result)
+    if cells > MAX_DENSE:
+        raise LimitError(
+            f"the --png figure would draw {cells} cells, beyond the limit of {MAX_DENSE} "
+            "(checkerfree.overlap.MAX_DENSE); ask for a smaller --size or fewer uneven layers"
+        )
     if result.dims == 1:
-        fig, _ = plot_overlap_1d(result.layers, size=result.size or 6)
+        fig, _ = plot_overlap_1d(result.layers, size=result.size[0] if result.size else 6)
     elif result.dims == 2:
         fig, _ = plot_overlap_2d(result)
     else:
@@ -101,7 +111,12 @@ def _write_png(result, path: str, outputs) -> None:
 
         plt = _pyplot()
         fig, ax = plt.subplots(figsize=(4.8, 4.0))
-        data = result.tile(2)[0] if result.size is None else result.finite[result.finite.shape[0] // 2]
+        if result.size is None:  # the first depth slice of 2 periods per axis
+            z, y, x = result.axis_interior
+            data = z[0] * np.multiply.outer(np.tile(y, 2), np.tile(x, 2))
+        else:  # the middle depth slice, built from the per-axis vectors (never the full cube)
+            z, y, x = result.axis_finite
+            data = z[len(z) // 2] * np.multiply.outer(y, x)
         im = ax.imshow(data, cmap="magma", vmin=0, interpolation="nearest")
         fig.colorbar(im, ax=ax, label="contributions")
         ax.set_title("3D map, one depth slice", fontsize=10)
@@ -111,3 +126,14 @@ def _write_png(result, path: str, outputs) -> None:
 
     plt.close(fig)
     outputs.write(path, buf.getvalue())
+
+
+def _figure_cells(result) -> int:
+    """Cells a 2D figure (or one slice of a 3D one) would draw, from the per-axis lengths."""
+    if result.dims == 1:
+        return 0  # plot_overlap_1d counts its own bars
+    if result.size is not None:
+        lengths = [len(v) for v in result.axis_finite]
+    else:  # plot_overlap_2d tiles 4 periods per axis, the 3D slice 2
+        lengths = [len(v) * (4 if result.dims == 2 else 2) for v in result.axis_interior]
+    return math.prod(lengths[-2:])

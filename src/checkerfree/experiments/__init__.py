@@ -1,6 +1,6 @@
 """Experiments behind ``checkerfree reproduce``: one module per group of claims.
 
-Each claim of ``CLAIMS.md`` (and each finding of our own) is a function ``(Context) -> Claim``
+Each claim of ``docs/claims.md`` (and each finding of our own) is a function ``(Context) -> Claim``
 listed in :mod:`checkerfree.experiments.registry`; :mod:`checkerfree.experiments.runner`
 runs them with a cache and writes the report.
 

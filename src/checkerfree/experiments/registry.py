@@ -1,6 +1,6 @@
 """Every claim ``checkerfree reproduce`` measures: its id and the function that measures it.
 
-The first thirteen ids are those of ``CLAIMS.md`` (the article and the seed notes), in its
+The first thirteen ids are those of ``docs/claims.md`` (the article and the seed notes), in its
 order; ``finding-*`` ids are our own measurements beyond them. Functions are named as
 ``module:function`` and imported when run, so listing ids costs nothing.
 
@@ -75,7 +75,7 @@ def figure_names(ids) -> list[str]:
     return list(names)
 
 
-#: The ids of CLAIMS.md, in its order.
+#: The ids of docs/claims.md, in its order.
 ARTICLE_IDS = tuple(i for i in REGISTRY if not i.startswith("finding-"))
 
 

@@ -15,9 +15,22 @@ import sys
 
 import numpy as np
 
-from checkerfree.errors import InvalidArgumentError, require
-from checkerfree.overlap import OverlapResult, overlap
+from checkerfree.errors import InvalidArgumentError, LimitError, require
+from checkerfree.overlap import OverlapResult, overlap, ratio_text
 from checkerfree.spec import coerce_layers
+
+#: Rows (layers) one figure draws: each row is a panel, and the figure grows with them.
+MAX_PANELS = 12
+#: Bars :func:`plot_overlap_1d` may draw (one per input position and output position).
+MAX_BARS = 20000
+
+
+def _check_panels(n: int) -> None:
+    if n > MAX_PANELS:
+        raise LimitError(
+            f"a figure draws at most {MAX_PANELS} layers (checkerfree.report.overlap_plots."
+            f"MAX_PANELS), got {n}"
+        )
 
 __all__ = ["plot_overlap_1d", "plot_overlap_2d", "plot_overlap_stack"]
 
@@ -37,7 +50,7 @@ def _title(result: OverlapResult) -> str:
     shape = "x".join(map(str, result.period))
     if result.ratio is None:
         return f"{layers}: holes, period {shape}"
-    return f"{layers}: max:min {result.max}:{result.min}, period {shape}"
+    return f"{layers}: max:min {ratio_text(result.max, result.min)}, period {shape}"
 
 
 def plot_overlap_1d(layers, size: int = 6):
@@ -56,6 +69,18 @@ def plot_overlap_1d(layers, size: int = 6):
     specs, _ = coerce_layers(layers, dims=1)
     if not isinstance(size, int) or size < 1:
         raise InvalidArgumentError(f"size must be a positive integer, got {size!r}")
+    _check_panels(len(specs))
+    bars, length = 0, size
+    for index, spec in enumerate(specs, 1):
+        out = spec.output_size(length)[0]
+        if out < 1:
+            break  # the loop below draws an empty row, as PyTorch would refuse the layer
+        bars, length = bars + length * out, out
+        if bars > MAX_BARS:
+            raise LimitError(
+                f"the figure would draw more than {MAX_BARS} bars by layer {index} "
+                f"(checkerfree.report.overlap_plots.MAX_BARS); use a smaller size, got {size}"
+            )
     fig, axes = plt.subplots(len(specs), 1, figsize=(8, 1.9 * len(specs) + 0.4), squeeze=False)
     axes = axes[:, 0]
     cmap = plt.get_cmap("tab10")
@@ -124,13 +149,17 @@ def plot_overlap_stack(layers, dims: int = 2, tiles: int = 2):
     specs, dims = coerce_layers(layers, dims)
     if dims != 2:
         raise InvalidArgumentError(f"plot_overlap_stack draws 2D maps, got dims={dims}")
+    _check_panels(len(specs))
     fig, axes = plt.subplots(1, len(specs), figsize=(3.4 * len(specs), 3.4), squeeze=False)
     axes = axes[0]
     for n, ax in enumerate(axes, 1):
         r = overlap(specs[:n], dims=2)
-        data = r.tile(tiles) if np.prod(r.period) <= 4096 else r.interior[:64, :64]
+        if np.prod(r.period) <= 4096:
+            data = r.tile(tiles)
+        else:  # a 64x64 corner of one period, from the per-axis vectors
+            data = np.multiply.outer(*(v[:64] for v in r.axis_interior))
         ax.imshow(data, cmap="magma", vmin=0, interpolation="nearest")
-        ratio = "holes" if r.ratio is None else f"{r.max}:{r.min}"
+        ratio = "holes" if r.ratio is None else ratio_text(r.max, r.min)
         ax.set_title(f"after {n}: {ratio}, period {r.period[0]}", fontsize=10)
         ax.set_xticks([])
         ax.set_yticks([])

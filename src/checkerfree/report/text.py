@@ -1,6 +1,7 @@
 """Terminal rendering of contribution maps with shade characters.
 
-Counts are mapped linearly from the map's minimum (lightest) to its maximum (darkest). 2D
+Counts are mapped linearly from the map's minimum (lightest) to its maximum (darkest), and
+the legend gives the range of counts each shade stands for on the map shown. 2D
 cells are two characters wide so that squares look square in a terminal; a 3D map is shown
 one depth slice after another.
 
@@ -10,6 +11,9 @@ one depth slice after another.
 >>> print(render_map([2, 1, 2, 1], legend=True))
 █░█░
 ░ = 1  █ = 2
+>>> print(render_map([1, 3, 0, 4, 6, 9, 25], legend=True))
+░░ ░▒▒█
+(blank) = 0  ░ = 1..4  ▒ = 6..9  █ = 25
 """
 
 from __future__ import annotations
@@ -38,6 +42,17 @@ def _rows(idx: np.ndarray, zero: np.ndarray, width: int) -> list[str]:
     ]
 
 
+def _legend(a: np.ndarray, idx: np.ndarray, zero: np.ndarray) -> str:
+    """Each shade with the range of counts it stands for on this map (blank = 0)."""
+    entries = ["(blank) = 0"] if zero.any() else []
+    for i, ch in enumerate(SHADES):
+        values = a[(idx == i) & ~zero]
+        if values.size:
+            lo, hi = int(values.min()), int(values.max())
+            entries.append(f"{ch} = {lo}" if lo == hi else f"{ch} = {lo}..{hi}")
+    return "  ".join(entries)
+
+
 def render_map(counts, *, legend: bool = False) -> str:
     """Render a 1D, 2D or 3D array of counts as shade characters (zeros as blanks)."""
     a = np.asarray(counts)
@@ -54,11 +69,5 @@ def render_map(counts, *, legend: bool = False) -> str:
             lines.append(f"depth {z}:")
             lines.extend(_rows(idx[z], zero[z], 2))
     if legend:
-        values = sorted({int(v) for v in np.unique(a)})
-        shown = {}
-        for v in values:
-            i = _shade_index(np.array([a.min(), v, a.max()]))[1] if a.max() > a.min() else 3
-            shown.setdefault(SHADES[i] if v else " ", v)
-        lines.append("  ".join(f"{ch if ch != ' ' else '(blank)'} = {v}"
-                               for ch, v in shown.items()))
+        lines.append(_legend(a, idx, zero))
     return "\n".join(lines)
