@@ -75,7 +75,7 @@ def _read(data: bytes):
             assert str(exc).startswith(path) and "\n" not in str(exc)
             return None
         finally:
-            assert time.perf_counter() - start < 10
+            assert time.perf_counter() - start < 60  # "returns", not a speed test
         assert pixels.dtype == np.float32 and pixels.ndim == 3
         assert pixels.shape[0] == info.channels and pixels.shape[1:] == info.size
         return pixels
@@ -157,7 +157,7 @@ def test_overlap_specs(layers, dims, size):
     else:
         assert isinstance(result, OverlapResult)
         assert result.min <= result.max and len(result.period) == result.dims
-    assert time.perf_counter() - start < 10
+    assert time.perf_counter() - start < 60  # "returns", not a speed test
 
 
 @FUZZ
