@@ -71,7 +71,13 @@ def test_icnr_like_subpixel_is_balanced_and_random_is_not():
         base = torch.randn(3, 2, 3, 3)
         model[0].weight.copy_(base.repeat_interleave(4, dim=0))  # interleaved copies
     (site,) = find_resampling(model, torch.randn(1, 2, 4, 4))
-    assert not site.uneven and site.phase_imbalance == 0.0
+    # Balanced weights, but the 4 phases of each channel still have their own random bias.
+    assert site.uneven and site.phase_imbalance == 0.0 and site.bias_imbalance > 0.01
+    assert "biases differ" in site.reason
+    with torch.no_grad():
+        model[0].bias.copy_(torch.randn(3).repeat_interleave(4))
+    (site,) = find_resampling(model, torch.randn(1, 2, 4, 4))
+    assert not site.uneven and site.phase_imbalance == 0.0 and site.bias_imbalance == 0.0
 
 
 def test_reshape_shuffle_inside_a_module_is_found():
