@@ -452,7 +452,8 @@ class _Recorder(TorchFunctionMode):
                 t = f(t)
             return t
 
-        found = classify(new.root_shape, tuple(out.shape), run)
+        hint = None if new.producer is None else (1 if new.producer[0] == "conv" else -1)
+        found = classify(new.root_shape, tuple(out.shape), run, hint)
         if found is None:
             return True
         new.matched = True

@@ -170,11 +170,15 @@ def _analyse(m: torch.Tensor, hi: tuple, ch_h: int, ch_l: int) -> Rearrangement 
     return Rearrangement("", tuple(factor), spatial, ch_l, raster, channels)
 
 
-def classify(root_shape, end_shape, replay: Callable) -> Rearrangement | None:
+def classify(root_shape, end_shape, replay: Callable,
+             root_channel_axis: int | None = None) -> Rearrangement | None:
     """Read a layout chain from ``root_shape`` to ``end_shape`` as space-to-depth or the reverse.
 
-    ``replay(t)`` applies the chain to a tensor of ``root_shape``. Returns None when the chain
-    is neither (or is too large to replay: :data:`MAX_ELEMENTS` per batch item).
+    ``replay(t)`` applies the chain to a tensor of ``root_shape``. ``root_channel_axis``, when
+    known (1 for a convolution's output, -1 for a linear layer's), settles the readings a
+    rank-3 tensor allows (``(N, C, L)`` or ``(N, L, C)``); otherwise channels-first on both
+    sides is preferred. Returns None when the chain is neither (or is too large to replay:
+    :data:`MAX_ELEMENTS` per batch item).
     """
     root_shape, end_shape = tuple(root_shape), tuple(end_shape)
     numel = math.prod(root_shape)
@@ -192,7 +196,9 @@ def classify(root_shape, end_shape, replay: Callable) -> Rearrangement | None:
     end_idx = replay(torch.arange(numel).reshape(root_shape))
     if tuple(end_idx.shape) != end_shape:
         return None
-    inverse = None
+    if root_channel_axis is not None:
+        root_channel_axis %= len(root_shape)
+    inverse, best, best_score = None, None, -1
     for kind in ("space_to_depth", "depth_to_space"):
         if kind == "space_to_depth":
             hi, m = root_shape, end_idx
@@ -203,8 +209,12 @@ def classify(root_shape, end_shape, replay: Callable) -> Rearrangement | None:
             hi, m = end_shape, inverse.reshape(root_shape)
         for ch_h in _channel_axes(len(hi)):
             for ch_l in _channel_axes(m.dim()):
+                root_axis = ch_h if kind == "space_to_depth" else ch_l
+                if root_channel_axis is not None and root_axis != root_channel_axis:
+                    continue
                 found = _analyse(m, hi, ch_h, ch_l)
-                if found is not None:
+                score = (ch_h == 1) + (ch_l == 1)
+                if found is not None and score > best_score:
                     found.kind = kind
-                    return found
-    return None
+                    best, best_score = found, score
+    return best
