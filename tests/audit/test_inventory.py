@@ -6,6 +6,8 @@ import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from hypothesis import assume, event, given, settings
+from hypothesis import strategies as st
 
 from checkerfree.audit.inventory import find_resampling, subpixel_transposed_weight
 from checkerfree.errors import InvalidTypeError
@@ -123,31 +125,6 @@ def test_hooks_removed_when_forward_fails():
 def test_exception():
     with pytest.raises(InvalidTypeError):
         find_resampling(lambda x: x, torch.randn(1))
-
-
-def test_monai_basicunet_each_upsample_mode():
-    from monai.networks.nets import BasicUNet
-
-    verdicts = {}
-    for mode in ("deconv", "pixelshuffle", "nontrainable"):
-        net = BasicUNet(spatial_dims=2, in_channels=1, out_channels=1,
-                        features=(4, 4, 8, 8, 16, 4), upsample=mode)
-        up = [s for s in find_resampling(net, torch.randn(1, 1, 32, 32)) if s.direction == "up"]
-        assert len(up) == 4
-        verdicts[mode] = {s.kind: s.uneven for s in up}
-    assert verdicts == {"deconv": {"conv_transpose": True}, "pixelshuffle": {"subpixel": False},
-                        "nontrainable": {"interpolate": False}}
-
-
-def test_diffusers_autoencoder():
-    from diffusers import AutoencoderKL
-
-    vae = AutoencoderKL(block_out_channels=(8, 16), down_block_types=("DownEncoderBlock2D",) * 2,
-                        up_block_types=("UpDecoderBlock2D",) * 2, norm_num_groups=4,
-                        latent_channels=2)
-    sites = find_resampling(vae, torch.randn(1, 3, 16, 16))
-    kinds = [(s.kind, s.direction) for s in sites]
-    assert ("strided_conv", "down") in kinds and ("interpolate", "up") in kinds
 
 
 # -- every kind of resampling ---------------------------------------------------------------
@@ -470,10 +447,6 @@ def _constant_out_is_constant(model, dims, cin, n, margin) -> bool:
     inner = y[(slice(None), slice(None), *([slice(margin, -margin)] * dims))]
     spread = inner.flatten(2).amax(-1) - inner.flatten(2).amin(-1)
     return bool((spread <= 1e-9 * (1 + y.abs().amax())).all())
-
-
-from hypothesis import assume, event, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 
 
 @settings(max_examples=60, deadline=None)
