@@ -49,8 +49,8 @@ __all__ = ["ResamplingSite", "find_resampling", "subpixel_transposed_weight"]
 # ~1e-7 in float32, random kernels at 0.5 to 0.9.
 IMBALANCE_TOLERANCE = 1e-3
 # Per-phase bias spread below this (in units of the response to a unit constant input,
-# :func:`checkerfree.audit.fixed_filter.bias_imbalance`) is read as equal; MONAI's randomly
-# initialised sub-pixel biases sit near 0.5, copies at 0.
+# :func:`checkerfree.audit.fixed_filter.bias_imbalance`) is read as equal: copies sit at 0,
+# randomly initialised sub-pixel biases (MONAI's SubpixelUpsample, ESPCN) at a few hundredths.
 BIAS_TOLERANCE = 1e-3
 
 _CONV = {torch.conv1d: 1, torch.conv2d: 2, torch.conv3d: 3,
@@ -803,11 +803,8 @@ def _hidden_upsamplers(recorder: _Recorder) -> list[ResamplingSite]:
     innermost = [r for r in candidates
                  if not any(c is not r and c[0] != r[0] and contains(r[0], c[0])
                             for c in candidates)]
-    sites, seen = [], set()
+    sites = []
     for name, mtype, shape_in, shape_out, conv, _linear in innermost:
-        if name in seen:
-            continue  # a module run several times is one site
-        seen.add(name)
         scale = _scale(shape_in, shape_out)
         dims = len(shape_in) - 2
         if conv is not None and conv[1].shape[0] == shape_out[1] * scale**dims:
