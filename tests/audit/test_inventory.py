@@ -482,3 +482,41 @@ def test_static_verdict_is_whether_a_constant_stays_constant(
     linear = model[:-1]
     assert site.uneven == (not _constant_out_is_constant(linear, dims, cin, n, margin)), \
         site.reason
+
+
+def test_fixed_filter_on_a_side_branch_does_not_even_the_site():
+    class Branch(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.up = nn.ConvTranspose2d(2, 3, 3, stride=2)
+            self.fir = _Fixed(3, [1.0, 3.0, 3.0, 1.0])
+
+        def forward(self, x):
+            y = self.up(x)
+            side = self.fir(y)  # filtered copy ...
+            return torch.relu(y)[..., 2:-1, 2:-1] + side  # ... and the raw output too
+
+    (site,) = find_resampling(Branch(), torch.randn(1, 2, 8, 8))
+    assert site.uneven and site.followed_by is None
+
+
+def test_reshaping_weights_is_not_resampling():
+    class Weights(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(torch.randn(2, 12, 4, 4))
+
+        def forward(self, x):
+            w = self.w.reshape(2, 3, 2, 2, 4, 4).permute(0, 1, 4, 2, 5, 3).reshape(2, 3, 8, 8)
+            return x * w[:, :, ::2, ::2].sum()
+
+    assert find_resampling(Weights(), torch.randn(2, 3, 8, 8)) == []
+
+
+def test_noise_sampled_in_forward_is_data():
+    class Sampler(nn.Module):
+        def forward(self, x):
+            z = torch.randn(x.shape[0], 8, 4, 4)
+            return z.reshape(-1, 2, 2, 2, 4, 4).permute(0, 1, 4, 2, 5, 3).reshape(-1, 2, 8, 8)
+
+    assert _kinds(Sampler(), torch.randn(1, 1)) == [("depth_to_space", "up", (2, 2))]

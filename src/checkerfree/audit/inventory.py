@@ -76,6 +76,10 @@ _UNPOOL = {F.max_unpool1d, F.max_unpool2d, F.max_unpool3d}
 _SHUFFLE = {torch.pixel_shuffle, F.pixel_shuffle}
 _UNSHUFFLE = {torch.pixel_unshuffle, F.pixel_unshuffle}
 _LINEAR = {F.linear, torch._C._nn.linear}
+# Noise drawn inside forward is data too (a generator that samples its own latent).
+_RANDOM = {getattr(torch, n) for n in ("randn", "rand", "randint", "normal", "randn_like",
+                                       "rand_like", "randint_like", "bernoulli")} | {
+    getattr(torch.Tensor, n) for n in ("normal_", "uniform_", "bernoulli_", "random_")}
 _KEEPS = {getattr(torch.Tensor, n) for n in ("contiguous", "clone", "detach", "to")}
 # Made afresh from shape alone: a constant whatever tensor they are called on.
 _FACTORY_METHODS = {getattr(torch.Tensor, n) for n in
@@ -223,6 +227,7 @@ class _Tail:
     current: weakref.ref
     steps: list = field(default_factory=list)
     filters: list = field(default_factory=list)
+    earlier: list = field(default_factory=list)  # the tensors before ``current``
 
 
 class _Recorder(TorchFunctionMode):
@@ -241,6 +246,7 @@ class _Recorder(TorchFunctionMode):
         self.linear_inside: dict[int, int] = {}
         self.covered: set[str] = set()  # modules whose resampling a site already describes
         self.derived = _Ids()  # tensors computed from parameters or inputs: not fixed
+        self.data = _Ids()  # tensors computed from the inputs
         self.chains = _Ids()
         self.tails: list[_Tail] = []
         self.slices = _Ids()
@@ -270,18 +276,27 @@ class _Recorder(TorchFunctionMode):
         return out
 
     def _observe(self, func, args, kwargs, out) -> None:
-        result = out[0] if isinstance(out, tuple) and out and func in _POOL else out
-        if isinstance(result, tuple) and func in _ADAPTIVE:
-            result = result[0]
-        if not isinstance(result, torch.Tensor):
-            return
         ins = list(_tensors(args)) + list(_tensors(kwargs.values()))
-        if func not in _FACTORY_METHODS and any(
-                isinstance(t, nn.Parameter) or self.derived.find(t, False) for t in ins):
-            self.derived.put(result)
+        outs = [out] if isinstance(out, torch.Tensor) else list(
+            _tensors(out if isinstance(out, (tuple, list)) else ()))
+        if not outs:
+            return
+        if func not in _FACTORY_METHODS:
+            # Provenance: a kernel computed from neither a parameter nor the input is fixed;
+            # only tensors computed from the input are looked at as data.
+            if any(isinstance(t, nn.Parameter) or self.derived.find(t, False) for t in ins):
+                for t in outs:
+                    self.derived.put(t)
+            if func in _RANDOM or any(self.data.find(t, False) for t in ins):
+                for t in outs:
+                    self.data.put(t)
+        result = outs[0]  # pools and unpools with indices return (values, indices)
+        if not isinstance(out, torch.Tensor) and func not in _POOL and func not in _ADAPTIVE:
+            return
         self._follow_tails(func, args, kwargs, ins, result)
         x = args[0] if args else kwargs.get("input")
-        if isinstance(x, torch.Tensor) and self._follow_chain(func, args, kwargs, x, result):
+        if isinstance(x, torch.Tensor) and self.data.find(x, False) and \
+                self._follow_chain(func, args, kwargs, x, result):
             return
         name, mtype = self._where()
         shape_in = tuple(x.shape) if isinstance(x, torch.Tensor) else ()
@@ -489,8 +504,8 @@ class _Recorder(TorchFunctionMode):
 
     def _slice(self, x, index, name, mtype, shape_out) -> None:
         steps = _slice_steps(index, x.dim())
-        if steps is None:
-            return
+        if steps is None or not self.data.find(x, False):
+            return  # slicing a weight is not resampling the data
         sliced = {a: (st, off) for a, (st, off) in steps.items() if st > 1 and a > 0}
         if not sliced or set(sliced) == {1}:
             return  # a step on axis 1 alone is read as a channel split
@@ -606,6 +621,11 @@ class _Recorder(TorchFunctionMode):
                 self.tails.remove(tail)
                 self.finish(tail)
                 continue
+            if any(t is e() and t is not cur for t in ins for e in tail.earlier):
+                # The site's output also feeds another branch: the filter is not the only
+                # way out of the site, so it is judged alone.
+                self.tails.remove(tail)
+                continue
             if not any(t is cur for t in ins):
                 continue
             step = ff.tail_step(func, args, kwargs, cur, self.is_fixed)
@@ -616,7 +636,9 @@ class _Recorder(TorchFunctionMode):
             tail.steps.append(step)
             if func in ff.FILTERS:
                 tail.filters.append(func.__name__)
-            tail.current = weakref.ref(out)
+            if out is not cur:  # ``x.to(x.device)`` returns ``x`` itself
+                tail.earlier.append(tail.current)
+                tail.current = weakref.ref(out)
 
     def finish(self, tail: _Tail) -> None:
         """Compose the site with the fixed filter after it (if any) and judge it again."""
@@ -766,6 +788,7 @@ def find_resampling(model: nn.Module, example_input, **forward_kwargs) -> list[R
     inputs = example_input if isinstance(example_input, tuple) else (example_input,)
     for t in _tensors(list(inputs) + list(forward_kwargs.values())):
         recorder.derived.put(t)
+        recorder.data.put(t)
     with torch.no_grad(), _module_stack(model, recorder), recorder:
         model(*inputs, **forward_kwargs)
     # Outside the mode: composing replays operations that must not be recorded.
