@@ -520,3 +520,35 @@ def test_noise_sampled_in_forward_is_data():
             return z.reshape(-1, 2, 2, 2, 4, 4).permute(0, 1, 4, 2, 5, 3).reshape(-1, 2, 8, 8)
 
     assert _kinds(Sampler(), torch.randn(1, 1)) == [("depth_to_space", "up", (2, 2))]
+
+
+def test_einsum_unpatchify_after_linear_is_subpixel():
+    class DiTHead(nn.Module):  # diffusers' DiT / PixArt unpatchify
+        def __init__(self):
+            super().__init__()
+            self.proj_out = nn.Linear(6, 2 * 2 * 3)
+
+        def forward(self, t):
+            x = self.proj_out(t).reshape(-1, 4, 4, 2, 2, 3)
+            return torch.einsum("nhwpqc->nchpwq", x).reshape(-1, 3, 8, 8)
+
+    (site,) = find_resampling(DiTHead(), torch.randn(2, 16, 6))
+    assert (site.name, site.kind, site.stride) == ("proj_out", "subpixel", (2, 2))
+
+
+def test_a_shuffle_checkerfree_cannot_see_is_still_folded_with_its_conv():
+    class NumpyShuffle(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(2, 4, 3, padding=1)
+
+        def forward(self, x):
+            y = self.conv(x).numpy()  # leaves torch: no function is recorded
+            n, _, h, w = y.shape
+            y = y.reshape(n, 1, 2, 2, h, w).transpose(0, 1, 4, 2, 5, 3).reshape(n, 1, 2 * h, 2 * w)
+            return torch.from_numpy(y.copy())
+
+    (site,) = find_resampling(nn.Sequential(NumpyShuffle()), torch.randn(1, 2, 4, 4))
+    assert (site.kind, site.name, site.output_module, site.stride) == (
+        "subpixel", "0.conv", "0", (2, 2))
+    assert site.uneven and site.bias_imbalance > 0.01  # four random biases, one channel

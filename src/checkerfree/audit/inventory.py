@@ -295,6 +295,8 @@ class _Recorder(TorchFunctionMode):
             return
         self._follow_tails(func, args, kwargs, ins, result)
         x = args[0] if args else kwargs.get("input")
+        if func is torch.einsum and len(ins) == 1:
+            x = ins[0]  # einsum(equation, tensor)
         if isinstance(x, torch.Tensor) and self.data.find(x, False) and \
                 self._follow_chain(func, args, kwargs, x, result):
             return
@@ -540,7 +542,7 @@ class _Recorder(TorchFunctionMode):
         if not scale or all(s == 1 for s in scale):
             return  # a warp at the same size does not resample
         direction = "up" if all(s >= 1 for s in scale) else "down"
-        stride = tuple(max(1, int(round(s))) if s >= 1 else int(round(1 / s)) for s in scale)
+        stride = tuple(max(1, round(s)) if s >= 1 else round(1 / s) for s in scale)
         why = (f"{mode} resize has equal phases (no weights)" if kind == "interpolate"
                else f"{mode} sampling on a given grid: not judged")
         self.sites.append(ResamplingSite(
@@ -566,7 +568,7 @@ class _Recorder(TorchFunctionMode):
         i, o = shape_in[2:], shape_out[2:]
         if not o or all(n == 1 for n in o) or all(a <= b for a, b in zip(i, o)):
             return  # global pooling leaves no lattice; same size or larger is no downsampling
-        stride = tuple(max(1, int(round(a / b))) for a, b in zip(i, o))
+        stride = tuple(max(1, round(a / b)) for a, b in zip(i, o))
         exact = all(a % b == 0 for a, b in zip(i, o))
         mode = _ADAPTIVE[func]
         self.sites.append(ResamplingSite(
