@@ -552,3 +552,15 @@ def test_a_shuffle_checkerfree_cannot_see_is_still_folded_with_its_conv():
     assert (site.kind, site.name, site.output_module, site.stride) == (
         "subpixel", "0.conv", "0", (2, 2))
     assert site.uneven and site.bias_imbalance > 0.01  # four random biases, one channel
+
+
+def test_patches_by_tensor_unfold():
+    def patchify(x):  # (N, C, H, W) -> (N, L, C*p*p) through non-overlapping windows
+        p = x.unfold(2, 4, 4).unfold(3, 4, 4)  # (N, C, h, w, 4, 4)
+        return p.permute(0, 2, 3, 1, 4, 5).reshape(x.shape[0], -1, x.shape[1] * 16)
+
+    assert _kinds(_Slicer(patchify), torch.randn(1, 3, 16, 16)) == [
+        ("space_to_depth", "down", (4, 4))]
+    # Overlapping windows (step < size) are a filter bank, not a rearrangement.
+    assert _kinds(_Slicer(lambda x: x.unfold(2, 4, 2).permute(0, 2, 1, 3, 4).flatten(2)),
+                  torch.randn(1, 3, 16, 16)) == []

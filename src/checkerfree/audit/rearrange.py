@@ -1,7 +1,8 @@
 """Space-to-depth and depth-to-space done by reshape and permute, read off an index map.
 
 A chain of layout operations (``reshape``, ``view``, ``permute``, ``transpose``, ``flatten``,
-a one-operand ``einsum``, einops' ``rearrange``, which is made of these) is a bijection
+a one-operand ``einsum``, ``Tensor.unfold`` into windows that tile the axis, einops'
+``rearrange``, which is made of these) is a bijection
 between the elements of its first and its last tensor; replaying the chain on
 ``arange(numel)`` gives that bijection exactly. Call the tensor with more spatial positions
 the high side. The chain is a **space-to-depth** of factor ``p = (p_1, ..., p_d)`` (a patch
@@ -45,7 +46,7 @@ for _n in _METHODS:
 # Ops that reorder elements (a chain of reshapes alone keeps memory order: no resampling).
 REORDERING: set = {f for f in LAYOUT_OPS if f.__name__ in
                    ("permute", "transpose", "swapaxes", "swapdims", "movedim", "moveaxis")}
-REORDERING.add(torch.einsum)
+REORDERING.update({torch.einsum, torch.Tensor.unfold})
 
 
 class _Self:
@@ -90,6 +91,14 @@ def layout_step(func, args, kwargs, x: torch.Tensor) -> Callable | None:
         lhs, _, rhs = args[0].replace(" ", "").partition("->")
         if not rhs or "," in lhs or sorted(lhs) != sorted(rhs) or len(set(lhs)) != len(lhs):
             return None
+    elif func is torch.Tensor.unfold:
+        # Windows that tile an axis exactly (step = size) are a reshape, not a filter.
+        if len(args) != 4 or kwargs or args[0] is not x:
+            return None
+        dim, size, step = (int(a) for a in args[1:])
+        if size != step or size < 1 or x.shape[dim] % size:
+            return None
+        return lambda t: t.unfold(dim, size, step)
     elif func not in LAYOUT_OPS or not args or args[0] is not x:
         return None
     if func in (torch.Tensor.view,) and any(isinstance(a, torch.dtype) for a in args[1:]):
