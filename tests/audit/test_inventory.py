@@ -564,3 +564,20 @@ def test_patches_by_tensor_unfold():
     # Overlapping windows (step < size) are a filter bank, not a rearrangement.
     assert _kinds(_Slicer(lambda x: x.unfold(2, 4, 2).permute(0, 2, 1, 3, 4).flatten(2)),
                   torch.randn(1, 3, 16, 16)) == []
+
+
+def test_merging_heads_of_one_token_is_not_depth_to_space():
+    from einops.layers.torch import Rearrange
+
+    merge = Rearrange("b h l d -> b l (h d)")  # MONAI SABlock's out_rearrange
+    for tokens in (1, 16):
+        assert find_resampling(merge, torch.randn(1, 2, tokens, 12)) == []
+
+
+def test_a_cast_inside_a_rearrangement():
+    def patchify(x):
+        return x.to(torch.float64).reshape(1, 3, 4, 2, 4, 2).permute(0, 3, 5, 1, 2, 4).reshape(
+            1, 12, 4, 4)
+
+    assert _kinds(_Slicer(patchify), torch.randn(1, 3, 8, 8)) == [
+        ("space_to_depth", "down", (2, 2))]

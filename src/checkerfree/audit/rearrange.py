@@ -13,7 +13,10 @@ by reshape) when the same holds with input and output swapped. The channel axis 
 the last axis (channels-first images, channels-last images and ``(N, L, C)`` token tensors);
 both are tried. Two rules keep the test free of false positives: batch maps to batch (a
 window partition folds blocks into the batch and is undone before anything mixes them), and
-every ``p_a > 1`` (splitting a feature axis into attention heads is not resampling).
+every ``p_a > 1`` (splitting a feature axis into attention heads is not resampling); a
+one-channel 1-D high side is only read when the chain starts at a convolution's or linear
+layer's output (with one token, merging heads looks like a depth-to-space of a ``(1, 1, C)``
+"signal").
 
 >>> ops = lambda t: t.reshape(1, 3, 4, 2, 4, 2).permute(0, 3, 5, 1, 2, 4).reshape(1, 12, 4, 4)
 >>> r = classify((1, 3, 8, 8), (1, 12, 4, 4), ops)
@@ -108,6 +111,10 @@ def layout_step(func, args, kwargs, x: torch.Tensor) -> Callable | None:
         kw = {k: _strip(v, x) for k, v in kwargs.items()}
     except LookupError:
         return None
+    if func is torch.Tensor.to:
+        # A cast or a move reorders nothing; an index map (int64, on the CPU) keeps its own.
+        return lambda t: t if t.dtype == torch.long else func(
+            *_sub(rest, t), **{k: _sub(v, t) for k, v in kw.items()})
     return lambda t: func(*_sub(rest, t), **{k: _sub(v, t) for k, v in kw.items()})
 
 
@@ -134,12 +141,16 @@ def _channel_axes(rank: int) -> list[int]:
     return [1] if rank - 1 == 1 else [1, rank - 1]
 
 
-def _analyse(m: torch.Tensor, hi: tuple, ch_h: int, ch_l: int) -> Rearrangement | None:
+def _analyse(m: torch.Tensor, hi: tuple, ch_h: int, ch_l: int,
+             known: bool = False) -> Rearrangement | None:
     """Blocks gathered by each low-side pixel; ``m`` maps a low element to a high flat index."""
     lo = tuple(m.shape)
     c_l, c_h = lo[ch_l], hi[ch_h]
     spatial = tuple(a for a in range(1, len(hi)) if a != ch_h)
-    if c_l % c_h or c_l == c_h:
+    if c_l % c_h or c_l == c_h or (len(hi) == 3 and c_h == 1 and not known):
+        # A one-channel 1-D side is read as a feature vector (a token of attention heads),
+        # not as a signal, unless a convolution or linear layer says where channels are:
+        # merging the heads of one token would look like depth-to-space.
         return None
     big = c_l // c_h
     pixels = math.prod(lo[1:]) // c_l
@@ -221,7 +232,7 @@ def classify(root_shape, end_shape, replay: Callable,
                 root_axis = ch_h if kind == "space_to_depth" else ch_l
                 if root_channel_axis is not None and root_axis != root_channel_axis:
                     continue
-                found = _analyse(m, hi, ch_h, ch_l)
+                found = _analyse(m, hi, ch_h, ch_l, known=root_channel_axis is not None)
                 score = (ch_h == 1) + (ch_l == 1)
                 if found is not None and score > best_score:
                     found.kind = kind
