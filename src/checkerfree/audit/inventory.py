@@ -38,7 +38,7 @@ import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
 from checkerfree.audit import fixed_filter as ff
-from checkerfree.audit.rearrange import REORDERING, classify, layout_step
+from checkerfree.audit.rearrange import REORDERING, classify, layout_step, reorders
 from checkerfree.errors import InvalidTypeError
 from checkerfree.layers.subpixel import subpixel_transposed_weight
 from checkerfree.overlap import OverlapResult, overlap, phase_imbalance, phase_sums
@@ -457,11 +457,12 @@ class _Recorder(TorchFunctionMode):
         chain = self.chains.find(x)
         if chain is None:
             chain = _Chain(tuple(x.shape), self.producers.find(x), [])
+        moves = func in REORDERING and (chain.reorders or reorders(step, tuple(x.shape)))
         new = _Chain(chain.root_shape, chain.producer, chain.steps + [step],
-                     chain.reorders or func in REORDERING, chain.matched)
+                     chain.reorders or moves, chain.matched)
         self.chains.put(out, new)
-        if not new.reorders or new.matched or out.dim() < 3:
-            return True
+        if not new.reorders or new.matched or not 3 <= out.dim() <= 5:
+            return True  # the 6- to 8-axis middles of a 2-D or 3-D shuffle are never the end
         steps = new.steps
 
         def run(t):
@@ -795,7 +796,10 @@ def find_resampling(model: nn.Module, example_input, **forward_kwargs) -> list[R
         model(*inputs, **forward_kwargs)
     # Outside the mode: composing replays operations that must not be recorded.
     for tail in recorder.tails:
-        recorder.finish(tail)
+        try:
+            recorder.finish(tail)
+        except Exception:  # pragma: no cover - an unreadable filter leaves the bare verdict
+            pass
     return recorder.sites + _hidden_upsamplers(recorder)
 
 

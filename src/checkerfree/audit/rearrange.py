@@ -32,11 +32,12 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["Rearrangement", "classify", "layout_step", "MAX_ELEMENTS"]
+__all__ = ["Rearrangement", "classify", "layout_step", "reorders", "MAX_ELEMENTS"]
 
 #: Chains over more elements per batch item than this are not replayed (the index map costs
 #: a few int64 copies of one item).
 MAX_ELEMENTS = 1 << 22
+_SAMPLE = 1 << 16  # elements of the low side checked (whole pixels, evenly spread)
 
 _METHODS = ("reshape", "view", "permute", "transpose", "swapaxes", "swapdims", "movedim",
             "moveaxis", "contiguous", "flatten", "unflatten", "squeeze", "unsqueeze", "clone",
@@ -118,6 +119,24 @@ def layout_step(func, args, kwargs, x: torch.Tensor) -> Callable | None:
     return lambda t: func(*_sub(rest, t), **{k: _sub(v, t) for k, v in kw.items()})
 
 
+def reorders(step: Callable, shape) -> bool:
+    """Whether a layout step changes the memory order of the elements of a contiguous tensor.
+
+    Moving only axes of size 1 (``(N, H, W, 1) -> (N, 1, H, W)``) keeps it: a reshape.
+
+    >>> reorders(lambda t: t.permute(0, 3, 1, 2), (2, 5, 5, 1))
+    False
+    >>> reorders(lambda t: t.permute(0, 3, 1, 2), (2, 5, 5, 3))
+    True
+    """
+    try:
+        out = step(torch.empty(tuple(shape), device="meta"))
+    except Exception:  # noqa: BLE001 - a step meta tensors cannot take: assume it reorders
+        return True
+    strides = [st for n, st in zip(out.shape, out.stride()) if n > 1]
+    return strides != sorted(strides, reverse=True)
+
+
 @dataclass
 class Rearrangement:
     """What a layout chain does: which kind, by which factor, on which axes.
@@ -157,6 +176,11 @@ def _analyse(m: torch.Tensor, hi: tuple, ch_h: int, ch_l: int,
     if pixels < 2 or math.prod(hi[a] for a in spatial) != big * pixels:
         return None
     g = m[0].movedim(ch_l - 1, -1).reshape(pixels, c_l)  # one batch item: (pixels, C_l)
+    # Layout chains are affine index maps: evenly spread pixels show any irregularity, at a
+    # bounded cost.
+    every = max(1, pixels // max(2, _SAMPLE // c_l))
+    which = torch.arange(0, pixels, every)
+    g = g[which]
     strides = [math.prod(hi[a + 1:]) for a in range(len(hi))]
     coord = [(g // strides[a]) % hi[a] for a in range(len(hi))]
     if bool((coord[0] != 0).any()):
@@ -176,7 +200,7 @@ def _analyse(m: torch.Tensor, hi: tuple, ch_h: int, ch_l: int,
     cell = torch.zeros_like(cells[0])
     for c, n in zip(cells, grid):
         cell = cell * n + c
-    raster = bool((cell == torch.arange(pixels)).all())
+    raster = bool((cell == which).all())
     channels = None
     if raster:
         # (c, phase) of every low channel; the same for every pixel when the chain is a shuffle.
@@ -208,8 +232,15 @@ def classify(root_shape, end_shape, replay: Callable,
         return None
 
     def plausible(hi, lo):
-        return any(lo[cl] % hi[ch] == 0 and lo[cl] > hi[ch] for ch in _channel_axes(len(hi))
-                   for cl in _channel_axes(len(lo)))
+        for ch in _channel_axes(len(hi)):
+            for cl in _channel_axes(len(lo)):
+                if lo[cl] % hi[ch] or lo[cl] <= hi[ch]:
+                    continue
+                pixels = math.prod(lo[1:]) // lo[cl]
+                spatial = math.prod(hi[1:]) // hi[ch]
+                if pixels >= 2 and spatial == lo[cl] // hi[ch] * pixels:
+                    return True
+        return False
 
     if not (plausible(root_shape, end_shape) or plausible(end_shape, root_shape)):
         return None
