@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 import torch.nn.functional as F
 
 from checkerfree.audit import fixed_filter as ff
 from checkerfree.overlap import phase_sums
 
+
+
+@pytest.fixture(autouse=True)
+def _global_rng_as_found():
+    # These tests draw (and seed) at will; later tests and doctests see the RNG untouched.
+    with torch.random.fork_rng():
+        yield
 
 def test_impulse_response_of_a_depthwise_fir_is_its_kernel():
     k = torch.rand(3, 1, 3, 4, dtype=torch.float64)

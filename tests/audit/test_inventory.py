@@ -14,6 +14,13 @@ from checkerfree.errors import InvalidTypeError
 from checkerfree.overlap import phase_imbalance
 
 
+
+@pytest.fixture(autouse=True)
+def _global_rng_as_found():
+    # These tests draw (and seed) at will; later tests and doctests see the RNG untouched.
+    with torch.random.fork_rng():
+        yield
+
 def test_finds_every_kind_in_order():
     model = nn.Sequential(
         nn.Conv2d(3, 8, 3, 2, 1), nn.ConvTranspose2d(8, 8, 3, 2, 1, 1), nn.Upsample(scale_factor=2),
