@@ -34,8 +34,8 @@ import torch
 
 __all__ = ["Rearrangement", "classify", "layout_step", "reorders", "MAX_ELEMENTS"]
 
-#: Chains over more elements per batch item than this are not replayed (the index map costs
-#: a few int64 copies of one item).
+#: Chains over more elements per batch item than this (or four times this in all) are not
+#: replayed: the index map costs a few int64 copies of the tensor.
 MAX_ELEMENTS = 1 << 22
 _SAMPLE = 1 << 16  # elements of the low side checked (whole pixels, evenly spread)
 
@@ -228,7 +228,7 @@ def classify(root_shape, end_shape, replay: Callable,
     numel = math.prod(root_shape)
     if (len(root_shape) < 3 or len(end_shape) < 3 or root_shape[0] != end_shape[0]
             or numel != math.prod(end_shape) or numel == 0
-            or numel // root_shape[0] > MAX_ELEMENTS):
+            or numel // root_shape[0] > MAX_ELEMENTS or numel > 4 * MAX_ELEMENTS):
         return None
 
     def plausible(hi, lo):
