@@ -4,13 +4,13 @@
    (:func:`checkerfree.overlap`) and weights (:func:`checkerfree.phase_imbalance`);
 2. probes: the model's output and its input gradient on structured inputs, scored in grey
    levels of the contrast-stretched picture (:mod:`checkerfree.audit.probes`);
-3. attribution: each candidate layer ablated in turn with a zero-order hold, the probe
-   re-measured, the drop in lattice energy giving its share
-   (:mod:`checkerfree.audit.attribution`);
+3. attribution: every up- (forward) or downsampling (gradient) site ablated in turn by
+   phase-averaging, on one batch stacking every probe kind, the drop in lattice energy giving
+   its share (:mod:`checkerfree.audit.attribution`);
 4. advice: the concrete change per culprit.
 
 The model is used in its own train/eval mode (the report says which), on its own device and
-dtype; it is never modified (ablations run on copies).
+dtype; it is never modified (ablations act on one pass, not on the weights).
 
 >>> from checkerfree.zoo import decoder
 >>> report = audit(decoder(dims=1), input_shape=(2, 16, 32), seeds=1)
@@ -25,12 +25,10 @@ from collections.abc import Callable
 import torch
 import torch.nn as nn
 
-from checkerfree.audit.attribution import advice_for, with_hold
+from checkerfree.audit.attribution import MIN_SHARE, advice_for, blame, stacked_probe
 from checkerfree.audit.inventory import find_resampling
 from checkerfree.audit.probes import (
     AUDIT_THRESHOLD,
-    probe_forward,
-    probe_gradient,
     probe_inputs,
     run_probes,
     useful_periods,
@@ -39,11 +37,6 @@ from checkerfree.audit.report import AuditReport, LayerFinding
 from checkerfree.errors import InvalidArgumentError, InvalidTypeError, ShapeError
 
 __all__ = ["audit"]
-
-# A layer is named when holding it removes at least this share of a loud period's energy.
-MIN_RELATIVE_DROP = 0.25
-
-
 
 
 def _device_dtype(model: nn.Module) -> tuple[torch.device, torch.dtype]:
@@ -79,10 +72,11 @@ def audit(model: nn.Module, example_input: torch.Tensor | None = None, *,
         periods: periods to measure (default: 2, 4, 8 and the model's strides).
         objective: ``objective(output) -> scalar`` for the gradient probe (default: sum).
         gradient: probe input gradients too.
-        attribute: ablate candidate layers to find the culprits and their shares.
+        attribute: ablate every site to find the culprits and their shares.
         probe: force the probe inputs' kind (``latent``, ``photo``, ``smooth``).
-        threshold: verdict threshold in grey levels of the contrast-stretched picture
-            (:data:`~checkerfree.audit.probes.AUDIT_THRESHOLD`).
+        threshold: the score's flag threshold in grey levels of the contrast-stretched
+            picture (:data:`~checkerfree.audit.probes.AUDIT_THRESHOLD`, the score's
+            calibrated :data:`~checkerfree.score.DEFAULT_THRESHOLD`).
 
     Returns:
         :class:`~checkerfree.audit.report.AuditReport`.
@@ -149,12 +143,17 @@ def _audit(model, inputs, first, shape, device, dtype, periods, objective, gradi
     verdict = "artifacts" if "artifacts" in (fwd.verdict, grad.verdict) else "clean"
     if fwd.verdict == "artifacts" and not any(f.culprit and f.site.direction == "up"
                                               for f in findings):
-        advice.append("output artifacts were measured but no single upsampling layer explains "
-                      "them; convert(model, to='resize') replaces every transposed convolution")
+        transposed = any(f.site.kind == "conv_transpose" for f in findings)
+        advice.append("output artifacts were measured but no single upsampling site's ablation "
+                      "removes them" + ("; convert(model, to='resize') replaces every transposed "
+                                        "convolution" if transposed else
+                                        "; look for a fixed pattern added after the last "
+                                        "upsampling (a per-position bias or embedding)"))
     if grad.verdict == "artifacts" and not any(f.culprit and f.site.direction == "down"
                                                for f in findings):
-        advice.append("gradient artifacts were measured but no single downsampling layer "
-                      "explains them; blur before strided layers (ZeroOrderHold) or average-pool")
+        advice.append("gradient artifacts were measured but no single downsampling site's "
+                      "ablation removes them; blur before strided layers (ZeroOrderHold) or "
+                      "average-pool")
     if not sites:
         notes.append("no up- or downsampling operation was found; nothing to attribute")
     return AuditReport(
@@ -174,44 +173,48 @@ def _audit(model, inputs, first, shape, device, dtype, periods, objective, gradi
 
 
 def _attribute(model, findings, inputs, periods, fwd, grad, objective, threshold,
-               forward_kwargs, notes) -> None:
-    """Ablate each candidate with a hold; the drop in lattice energy is its share."""
-    # One probe batch per ablation keeps the audit within a small multiple of one pass.
-    few = inputs[:1]
-    for probe, base, ups in (("forward", fwd, True), ("gradient", grad, False)):
+               forward_kwargs, notes, device=None, dtype=None) -> None:
+    """Ablate every site of the measured direction on one stacked batch of every probe kind.
+
+    Forward artifacts: each upsampling site's output phase-averaged; gradient artifacts:
+    each downsampling site's input gradient phase-averaged (:func:`blame`). A site whose
+    ablation removes at least :data:`MIN_SHARE` of the measured pattern is a culprit.
+    """
+    x, kinds = stacked_probe(inputs)
+    p = next(iter(model.parameters()), None)
+    if p is not None:
+        x = x.to(device=p.device, dtype=p.dtype if p.is_floating_point() else x.dtype)
+    sites = [f.site for f in findings]
+    for probe, base, direction in (("forward", fwd, "up"), ("gradient", grad, "down")):
         if base.verdict != "artifacts":
             continue
-        if probe == "forward":
-            base = probe_forward(model, few, periods, threshold, **forward_kwargs)
-            # Only layers uneven by construction can be culprits of output artifacts.
-            candidates = [f for f in findings if f.site.direction == "up" and f.site.uneven]
-        else:
-            base = probe_gradient(model, few, periods, objective, threshold, **forward_kwargs)
-            candidates = [f for f in findings if f.site.direction == "down"]
-        loud = {s: v for s, v in base.periods.items() if v > threshold}
-        drops: dict[int, dict[int, float]] = {}
-        for f in candidates:
-            site = f.site
-            if not site.output_module:
-                continue
-            held = with_hold(model, site.output_module, max(site.stride), after=ups,
-                             dims=site.dims)
-            if probe == "forward":
-                r = probe_forward(held, few, periods, threshold, **forward_kwargs)
-            else:
-                r = probe_gradient(held, few, periods, objective, threshold, **forward_kwargs)
-            drops[id(f)] = {s: max(0.0, v * v - r.periods.get(s, 0.0) ** 2)
-                            for s, v in loud.items()}
-        total = sum(sum(d.values()) for d in drops.values())
-        for f in candidates:
-            if id(f) not in drops:
-                # Not ablatable: fall back on the static verdict.
-                f.culprit = f.culprit or (f.site.uneven and ups)
-                continue
-            # A culprit removes at least a quarter of some loud period's lattice energy.
-            relative = max((d / loud[s] ** 2 for s, d in drops[id(f)].items()), default=0.0)
-            share = sum(drops[id(f)].values()) / total if total > 0 else 0.0
-            if relative >= MIN_RELATIVE_DROP and (f.site.uneven or not ups):
-                f.culprit, f.share, f.probe = True, share, probe
-        if total == 0:
-            notes.append(f"no single layer's hold lowered the {probe} artifacts")
+        if not any(s.direction == direction for s in sites):
+            continue
+        try:
+            shares, info = blame(model, sites, x, periods, direction=direction,
+                                 objective=objective, forward_kwargs=forward_kwargs,
+                                 threshold=threshold)
+        except Exception as exc:  # a stacked batch the model rejects: one batch instead
+            if len(inputs) < 2:
+                raise
+            first = inputs[0].tensor.to(device=x.device, dtype=x.dtype)
+            try:
+                shares, info = blame(model, sites, first, periods, direction=direction,
+                                     objective=objective, forward_kwargs=forward_kwargs,
+                                     threshold=threshold)
+            except Exception:
+                raise exc from None
+        for i, share in shares.items():
+            f = findings[i]
+            f.share, f.probe = share, probe
+            f.culprit = share >= MIN_SHARE
+        names = [sites[i].name for i in info["skipped"]]
+        if names:
+            notes.append(f"could not ablate {', '.join(f'`{n}`' for n in names)} in the "
+                         f"{probe} probe; not blamed")
+        if not info["flagged"]:
+            notes.append(f"the stacked {probe} probe batch showed no flagged item; "
+                         "nothing to attribute")
+        elif not any(share >= MIN_SHARE for share in shares.values()):
+            notes.append(f"no single site's ablation removed {MIN_SHARE:.0%} of the {probe} "
+                         "pattern")
