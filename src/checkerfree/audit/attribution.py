@@ -144,7 +144,7 @@ def ablated(model: nn.Module, sites: list[ResamplingSite], index: int | None, *,
     rec = _Ablation(names, index if by_call else None, site)
     handles = []
     if site is not None and not by_call:
-        if not site.output_module:
+        if site.output_module is None:
             raise InvalidArgumentError(f"site {site.name!r} has no module to ablate")
         module = model.get_submodule(site.output_module)
 
@@ -185,7 +185,7 @@ def stacked_probe(inputs) -> tuple[torch.Tensor, list[str]]:
 
 
 def _pass(model, x, direction, objective, forward_kwargs, seed):
-    """The output (``up``) or the input gradient (``down``) of one pass, RNG seeded."""
+    """The output (``up``: forward probe) or the input gradient (``down``) of one pass."""
     from checkerfree.audit.probes import first_tensor
 
     devices = [x.device] if x.device.type == "cuda" else []
@@ -204,12 +204,14 @@ def _pass(model, x, direction, objective, forward_kwargs, seed):
 
 
 def blame(model: nn.Module, sites: list[ResamplingSite], x: torch.Tensor, periods, *,
-          direction: str, objective=None, forward_kwargs=None, threshold: float | None = None,
-          seed: int = 0) -> tuple[dict[int, float], dict]:
-    """Each ``direction`` site's share of the measured pattern, by ablating it alone.
+          probe: str, candidates=None, objective=None, forward_kwargs=None,
+          threshold: float | None = None, seed: int = 0) -> tuple[dict[int, float], dict]:
+    """Each candidate site's share of the measured pattern, by ablating it alone.
 
-    ``x`` is the (stacked) probe batch; ``direction`` ``"up"`` measures the output and
-    ablates upsampling sites, ``"down"`` the input gradient and downsampling sites. Per
+    ``x`` is the (stacked) probe batch; ``probe`` ``"forward"`` measures the output,
+    ``"gradient"`` the input gradient; ``candidates`` are site indices (default: the
+    upsampling sites for ``forward``, the downsampling ones for ``gradient``), each ablated
+    by its direction (:func:`ablated`). Per
     item flagged in the unablated pass (:func:`~checkerfree.audit.probes.item_values`), the
     energy is the sum over its flagged periods of the squared (added) value; the ablated
     pass is read on the unablated one's display scale. A site's share is the mean over the
@@ -220,8 +222,11 @@ def blame(model: nn.Module, sites: list[ResamplingSite], x: torch.Tensor, period
     from checkerfree.audit.probes import (AUDIT_THRESHOLD, _grad_ready, display_scale,
                                           item_values, stretch)
 
-    if direction not in ("up", "down"):
-        raise InvalidArgumentError(f"direction must be 'up' or 'down', got {direction!r}")
+    if probe not in ("forward", "gradient"):
+        raise InvalidArgumentError(f"probe must be 'forward' or 'gradient', got {probe!r}")
+    direction = "up" if probe == "forward" else "down"
+    if candidates is None:
+        candidates = [i for i, s in enumerate(sites) if s.direction == direction]
     threshold = AUDIT_THRESHOLD if threshold is None else threshold
     forward_kwargs = forward_kwargs or {}
     with ablated(model, sites, None) as rec:
@@ -249,10 +254,11 @@ def blame(model: nn.Module, sites: list[ResamplingSite], x: torch.Tensor, period
 
     e_base = energy_of(ref)
     shares = {}
-    for i, site in enumerate(sites):
-        if site.direction != direction or all(v == 1 for v in site.stride):
+    for i in candidates:
+        site = sites[i]
+        if all(v == 1 for v in site.stride):
             continue
-        if i >= recorded and not site.output_module:
+        if i >= recorded and site.output_module is None:
             info["skipped"].append(i)
             continue
         with ablated(model, sites, i, recorded=recorded) as rec:

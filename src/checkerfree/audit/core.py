@@ -149,7 +149,7 @@ def _audit(model, inputs, first, shape, device, dtype, periods, objective, gradi
                                         "convolution" if transposed else
                                         "; look for a fixed pattern added after the last "
                                         "upsampling (a per-position bias or embedding)"))
-    if grad.verdict == "artifacts" and not any(f.culprit and f.site.direction == "down"
+    if grad.verdict == "artifacts" and not any(f.shares.get("gradient", 0) >= MIN_SHARE
                                                for f in findings):
         advice.append("gradient artifacts were measured but no single downsampling site's "
                       "ablation removes them; blur before strided layers (ZeroOrderHold) or "
@@ -173,12 +173,13 @@ def _audit(model, inputs, first, shape, device, dtype, periods, objective, gradi
 
 
 def _attribute(model, findings, inputs, periods, fwd, grad, objective, threshold,
-               forward_kwargs, notes, device=None, dtype=None) -> None:
+               forward_kwargs, notes) -> None:
     """Ablate every site of the measured direction on one stacked batch of every probe kind.
 
     Forward artifacts: each upsampling site's output phase-averaged; gradient artifacts:
-    each downsampling site's input gradient phase-averaged (:func:`blame`). A site whose
-    ablation removes at least :data:`MIN_SHARE` of the measured pattern is a culprit.
+    each downsampling site's input gradient phase-averaged, then, if none of them explains
+    the pattern, each upsampling site's output (:func:`blame`). A site whose ablation
+    removes at least :data:`MIN_SHARE` of the measured pattern is a culprit.
     """
     x, kinds = stacked_probe(inputs)
     p = next(iter(model.parameters()), None)
@@ -188,26 +189,29 @@ def _attribute(model, findings, inputs, periods, fwd, grad, objective, threshold
     for probe, base, direction in (("forward", fwd, "up"), ("gradient", grad, "down")):
         if base.verdict != "artifacts":
             continue
-        if not any(s.direction == direction for s in sites):
-            continue
-        try:
-            shares, info = blame(model, sites, x, periods, direction=direction,
-                                 objective=objective, forward_kwargs=forward_kwargs,
-                                 threshold=threshold)
-        except Exception as exc:  # a stacked batch the model rejects: one batch instead
-            if len(inputs) < 2:
-                raise
-            first = inputs[0].tensor.to(device=x.device, dtype=x.dtype)
-            try:
-                shares, info = blame(model, sites, first, periods, direction=direction,
-                                     objective=objective, forward_kwargs=forward_kwargs,
-                                     threshold=threshold)
-            except Exception:
-                raise exc from None
+        rounds = [[i for i, s in enumerate(sites) if s.direction == direction]]
+        if probe == "gradient":
+            # An upsampling site's forward pattern reaches the input gradient too, through
+            # the nonlinearities after it (their derivative is patterned): tried when no
+            # downsampling site explains the gradient pattern.
+            rounds.append([i for i, s in enumerate(sites) if s.direction == "up"])
+        shares: dict[int, float] = {}
+        info = {"flagged": 0, "skipped": []}
+        for candidates in rounds:
+            if not candidates or any(v >= MIN_SHARE for v in shares.values()):
+                continue
+            found, info = _blame(model, sites, x, inputs, periods, probe, candidates,
+                                 objective, forward_kwargs, threshold)
+            shares.update(found)
         for i, share in shares.items():
             f = findings[i]
-            f.share, f.probe = share, probe
-            f.culprit = share >= MIN_SHARE
+            f.shares[probe] = share
+            if f.share is None or share > f.share:
+                f.share, f.probe = share, probe
+            f.culprit = f.culprit or share >= MIN_SHARE
+            if share >= MIN_SHARE and f.site.direction == "up" and probe == "gradient":
+                notes.append(f"`{f.site.name}`'s output pattern also explains {share:.0%} of "
+                             "the gradient pattern (through the nonlinearities after it)")
         names = [sites[i].name for i in info["skipped"]]
         if names:
             notes.append(f"could not ablate {', '.join(f'`{n}`' for n in names)} in the "
@@ -218,3 +222,19 @@ def _attribute(model, findings, inputs, periods, fwd, grad, objective, threshold
         elif not any(share >= MIN_SHARE for share in shares.values()):
             notes.append(f"no single site's ablation removed {MIN_SHARE:.0%} of the {probe} "
                          "pattern")
+
+
+def _blame(model, sites, x, inputs, periods, probe, candidates, objective, forward_kwargs,
+           threshold):
+    kwargs = dict(probe=probe, candidates=candidates, objective=objective,
+                  forward_kwargs=forward_kwargs, threshold=threshold)
+    try:
+        return blame(model, sites, x, periods, **kwargs)
+    except Exception as exc:  # a stacked batch the model rejects: its first batch instead
+        if len(inputs) < 2:
+            raise
+        first = inputs[0].tensor.to(device=x.device, dtype=x.dtype)
+        try:
+            return blame(model, sites, first, periods, **kwargs)
+        except Exception:
+            raise exc from None

@@ -47,6 +47,7 @@ _POOL = {F.max_pool1d: ("max", 1), F.max_pool2d: ("max", 2), F.max_pool3d: ("max
          torch.max_pool3d: ("max", 3), torch.avg_pool1d: ("avg", 1),
          torch._C._nn.avg_pool2d: ("avg", 2), torch._C._nn.avg_pool3d: ("avg", 3)}
 _SHUFFLE = {torch.pixel_shuffle, F.pixel_shuffle}
+_UNSHUFFLE = {torch.pixel_unshuffle, F.pixel_unshuffle}
 
 
 @dataclass
@@ -179,6 +180,15 @@ class _Recorder(TorchFunctionMode):
                            f"{max(stride)}"))
         elif func in _SHUFFLE:
             self._shuffle(params, x, name, mtype, shape_in, tuple(out.shape))
+        elif func in _UNSHUFFLE:
+            factor = int(params.get("downscale_factor", 1))
+            if factor > 1:
+                self.sites.append(ResamplingSite(
+                    name=name, kind="pixel_unshuffle", direction="down", dims=2,
+                    stride=(factor, factor), module_type=mtype, input_shape=shape_in,
+                    output_shape=tuple(out.shape),
+                    reason="its input gradient is a pixel shuffle: each phase gets the "
+                           "gradient of its own channels"))
         elif func is F.interpolate:
             dims = x.dim() - 2
             scale = [o / i for o, i in zip(out.shape[2:], x.shape[2:])]
@@ -285,6 +295,7 @@ def _bind(func, args, kwargs) -> dict:
         **{f: ("input", "weight", "bias", "stride", "padding", "dilation", "groups")
            for f in _CONV},
         **{f: ("input", "upscale_factor") for f in _SHUFFLE},
+        **{f: ("input", "downscale_factor") for f in _UNSHUFFLE},
         F.interpolate: ("input", "size", "scale_factor", "mode", "align_corners"),
         **{f: ("input", "kernel_size", "stride", "padding") for f in _POOL},
     }.get(func, ())
