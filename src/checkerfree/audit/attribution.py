@@ -5,7 +5,10 @@ are not touched): an upsampling site's output is *phase-averaged* — each ``s^d
 replaced by the block's mean, broadcast back (:func:`phase_average`) — which makes it a
 nearest-neighbour upsampling of something, so it paints no position-locked period-``s``
 pattern (the box of width ``s`` has zeros at every non-zero multiple of ``1/s``; Sugawara et
-al.; Kinoshita and Kiya 2020). A downsampling site keeps its forward pass and has the gradient
+al.; Kinoshita and Kiya 2020). So is the output of each fixed linear operation after it up
+to the next nonlinearity (stride-1 convolutions, normalisations): a nearest resize followed
+by a convolution has unequal phase variances, which the next nonlinearity turns into a
+pattern, so the site is judged with the convolution that follows it. A downsampling site keeps its forward pass and has the gradient
 flowing back into its input phase-averaged instead (:class:`PhaseAveragedGradient`): its
 backward pass, a transposed convolution of its stride, is where gradient checkerboards come
 from. The site is found by the call that recorded it in the inventory (a
@@ -43,6 +46,12 @@ __all__ = ["with_hold", "energy", "advice_for", "phase_average", "PhaseAveragedG
 MIN_SHARE = 0.25
 
 _AVG_POOL = {1: F.avg_pool1d, 2: F.avg_pool2d, 3: F.avg_pool3d}
+# Operations that act alike at every position (linear on the grid, or a normalisation whose
+# statistics are shared by all positions): they carry an ablated site's output on.
+_LINEAR = {torch.conv1d, torch.conv2d, torch.conv3d, F.conv1d, F.conv2d, F.conv3d,
+           F.group_norm, torch.group_norm, F.batch_norm, torch.batch_norm, F.layer_norm,
+           torch.layer_norm, F.instance_norm, torch.instance_norm, F.dropout, F.dropout2d,
+           F.dropout3d}
 
 
 def phase_average(x: torch.Tensor, stride) -> torch.Tensor:
@@ -97,18 +106,39 @@ class _Ablation(_Recorder):
     def __init__(self, names, target: int | None = None, site: ResamplingSite | None = None):
         super().__init__(names)
         self.target, self.site, self.applied = target, site, False
+        # The ablated output and what the fixed linear operations after it made of it: a
+        # stride-1 convolution of a block-constant tensor has unequal phases again (nearest
+        # resize + convolution), so each one's output is phase-averaged too, up to the next
+        # nonlinearity.
+        self.tainted: list[torch.Tensor] = []
+
+    def _follow(self, func, args, kwargs, out):
+        x = args[0] if args else kwargs.get("input")
+        if func not in _LINEAR or not isinstance(out, torch.Tensor) \
+                or not any(x is t for t in self.tainted):
+            return out
+        stride = self.site.stride
+        if out.dim() != len(stride) + 2 or not all(
+                2 * o > i and o < 2 * i for o, i in zip(out.shape[2:], x.shape[2:])):
+            return out  # not the same grid any more (a strided or transposed convolution)
+        out = phase_average(out, stride)
+        self.tainted.append(out)
+        return out
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         before = len(self.sites)
         out = super().__torch_function__(func, types, args, kwargs)
+        if self.tainted:
+            out = self._follow(func, args, kwargs, out)
         if self.target is None or not before <= self.target < len(self.sites):
             return out
         stride = self.site.stride
         if self.site.direction == "up":
             if isinstance(out, torch.Tensor) and out.dim() == len(stride) + 2:
                 self.applied = True
-                return phase_average(out, stride)
+                out = phase_average(out, stride)
+                self.tainted.append(out)
             return out
         x = args[0] if args else kwargs.get("input")
         if not isinstance(x, torch.Tensor) or x.dim() != len(stride) + 2:
