@@ -424,7 +424,12 @@ def run_probes(model: nn.Module, inputs: list[ProbeInput], periods=(2, 4, 8), *,
                                inputs=sorted({q.kind for q in inputs}))
         result = _summarise(items, periods, raw_inputs, threshold, kinds)
         result.inputs = sorted(set(kinds))
-        result.samples = items[0][:4].cpu()
+        # Shown on the page: the first items of each kind's first batch (a constant batch
+        # can decide the verdict on its own, so it is shown too), four at most.
+        first: dict[str, torch.Tensor] = {}
+        for item, kind in zip(items, kinds):
+            first.setdefault(kind, item[:2])
+        result.samples = torch.cat(list(first.values()))[:4].cpu()
         return result
 
     fwd = finish(outs, out_kinds, out_reason,
