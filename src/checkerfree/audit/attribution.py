@@ -182,7 +182,9 @@ def ablated(model: nn.Module, sites: list[ResamplingSite], index: int | None, *,
             if site.direction == "up" and isinstance(output, torch.Tensor) \
                     and output.dim() == len(site.stride) + 2:
                 rec.applied = True
-                return phase_average(output, site.stride)
+                out = phase_average(output, site.stride)
+                rec.tainted.append(out)  # and the fixed linear operations after it
+                return out
             return None
 
         def pre(_m, inputs):

@@ -91,12 +91,16 @@ def _samples_figure(samples: torch.Tensor, title: str, periods, vmax: float | No
     n = x.shape[0]
     heat = _heat(samples, periods)
     vmax = shared_scale(heat) if vmax is None else vmax
-    # Each item's own decision (the audit's rule) above its picture: a local amplitude map
-    # is not significance-tested, and an edge can light it up in a clean picture.
+    # Each item's own decision (the audit's rule) above its picture. A local amplitude map is
+    # not significance-tested: on a busy random-init picture its estimate fluctuates above
+    # the local floor by several grey levels anywhere. It says *where* a detected pattern
+    # is, so an item the score does not flag gets an empty map, not a noisy one.
     from checkerfree.audit.probes import item_values
 
     decided = item_values(samples[:4].float(), periods)
     flagged = decided["flagged"].tolist() if decided is not None else [None] * n
+    heat = torch.stack([h if f is not False else torch.zeros_like(h)
+                        for h, f in zip(heat, flagged)])
     fig, axes = plt.subplots(2, n, figsize=(2.6 * n + 0.8, 5.2), squeeze=False)
     im = None
     for i in range(n):
@@ -114,9 +118,15 @@ def _samples_figure(samples: torch.Tensor, title: str, periods, vmax: float | No
                 top.imshow((item.permute(1, 2, 0).clamp(0, 255) / 255).numpy(),
                            interpolation="nearest")
             else:
-                top.imshow(item.mean(0).numpy(), cmap="gray", interpolation="nearest")
+                # On the display scale itself (0..255): auto-contrast would blow a pattern of
+                # a few grey levels up to black and white, and make a clean picture look bad.
+                top.imshow(item.mean(0).numpy(), cmap="gray", interpolation="nearest", vmin=0,
+                           vmax=255)
             im = bottom.imshow(h.numpy(), cmap="inferno", interpolation="nearest", vmin=0.0,
                                vmax=vmax)
+            if flagged[i] is False:
+                bottom.text(0.5, 0.5, "not flagged:\nno pattern to locate", color="white",
+                            ha="center", va="center", fontsize=8, transform=bottom.transAxes)
             top.set_xticks([]), top.set_yticks([]), bottom.set_xticks([]), bottom.set_yticks([])
         state = {True: "flagged", False: "not flagged", None: ""}[flagged[i]]
         top.set_title(f"item {i}: {state}" if state else f"item {i}", fontsize=9,
