@@ -281,10 +281,16 @@ def blame(model: nn.Module, sites: list[ResamplingSite], x: torch.Tensor, period
         return {}, info
 
     def energy_of(r):
-        added = torch.stack([r["added"][s] for s in usable], -1)
+        added = torch.stack([r["added"][s] if s in r["added"] else torch.zeros_like(flagged,
+                                                                               dtype=torch.float)
+                             for s in usable], -1)
         return (added.square() * loud).sum(-1)[flagged]
 
     e_base = energy_of(ref)
+    # Ablated passes are scored only at the periods some item is flagged at, and at their
+    # divisors (a period's bins leave out those of the listed periods dividing it).
+    flagged_at = [s for j, s in enumerate(usable) if loud[:, j].any()]
+    needed = [s for s in usable if any(f % s == 0 for f in flagged_at)]
     shares = {}
     for i in candidates:
         site = sites[i]
@@ -298,7 +304,7 @@ def blame(model: nn.Module, sites: list[ResamplingSite], x: torch.Tensor, period
         if not rec.applied or out is None or out.shape != base.shape:
             info["skipped"].append(i)
             continue
-        r = item_values(display_scale(out, scale), usable, raw, threshold)
+        r = item_values(display_scale(out, scale), needed, raw, threshold)
         drop = (1 - energy_of(r) / e_base.clamp_min(1e-12)).clamp(0, 1)
         shares[i] = float(drop.mean())
     return shares, info

@@ -134,10 +134,10 @@ def _samples_figure(samples: torch.Tensor, title: str, periods, vmax: float | No
         bottom.set_title("local amplitude", fontsize=9)
     if im is not None:
         bar = fig.colorbar(im, ax=list(axes[1]), fraction=0.046, pad=0.04)
-        bar.set_label("local amplitude (grey levels, shared scale)", fontsize=8)
         bar.ax.axhline(DEFAULT_THRESHOLD, color="white", lw=1.2)
-        bar.ax.text(1.6, DEFAULT_THRESHOLD, "threshold", fontsize=7, va="center",
+        bar.ax.text(-0.4, DEFAULT_THRESHOLD, "threshold", fontsize=6, va="center", ha="right",
                     transform=bar.ax.get_yaxis_transform())
+        bar.set_label("local amplitude (grey levels, shared scale)", fontsize=8, labelpad=8)
     fig.suptitle(title + " (borders dropped, as scored)"
                  + (", middle depth slice" if dims == 3 else ""), fontsize=11)
     return fig
