@@ -15,6 +15,13 @@ from checkerfree.errors import (
     SpecError,
 )
 from checkerfree.layers import (
+    BlurConv1d,
+    BlurConv2d,
+    BlurConv3d,
+    BlurPool1d,
+    BlurPool2d,
+    BlurPool3d,
+    blur_pool,
     HeldConvTranspose1d,
     HeldConvTranspose2d,
     HeldConvTranspose3d,
@@ -41,6 +48,12 @@ from checkerfree.spec import TransposedConvSpec
 __version__ = "0.1.0"
 
 __all__ = [
+    "BlurConv1d",
+    "BlurConv2d",
+    "BlurConv3d",
+    "BlurPool1d",
+    "BlurPool2d",
+    "BlurPool3d",
     "CheckerboardScore",
     "CheckerfreeError",
     "HeldConvTranspose1d",
@@ -70,6 +83,7 @@ __all__ = [
     "SpecError",
     "TransposedConvSpec",
     "average_spectrum",
+    "blur_pool",
     "checkerboard_heatmap",
     "checkerboard_loss",
     "checkerboard_score",

@@ -34,7 +34,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from checkerfree.errors import InvalidArgumentError
+from checkerfree.arguments import check_threshold
+from checkerfree.errors import InvalidArgumentError, NonFiniteError
+from checkerfree.finite import check_finite
 from checkerfree.files import write_atomic
 from checkerfree.io import DEFAULT_MAX_PIXELS, ImageFileError, ImageInfo, read_image
 from checkerfree.layout import check_periods
@@ -74,6 +76,18 @@ def error_row(path: str, reason: str, info: ImageInfo | None = None) -> dict:
     return row
 
 
+def _non_finite(pixels: np.ndarray) -> str | None:
+    """The reason an item's pixels cannot be scored (NaN or inf), or None when all are finite.
+
+    Checked per item before batching, so one NaN image is its own error row, not its batch's.
+    """
+    try:
+        check_finite(torch.from_numpy(np.asarray(pixels)), "the image")
+    except NonFiniteError as exc:
+        return str(exc)
+    return None
+
+
 def _info_fields(info: ImageInfo) -> dict:
     return {"size": list(info.size), "mode": info.mode, "bit_depth": info.bit_depth,
             "alpha_dropped": info.alpha_dropped}
@@ -109,7 +123,7 @@ class ImageScorer:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise InvalidArgumentError(f"batch_size must be a positive int, got {batch_size!r}")
         self.heatmap_dir = None if heatmap_dir is None else Path(heatmap_dir)
-        self.threshold = threshold
+        self.threshold = None if threshold is None else check_threshold(threshold)
         self.batch_size = batch_size
         self.max_pixels = max_pixels
         self.force = force
@@ -121,7 +135,8 @@ class ImageScorer:
         return 2 * max(self.periods)
 
     def decode(self, path: str | os.PathLike, file: str | os.PathLike | None = None) -> Decoded:
-        """Read one file (``file`` if given, else ``path``); never raises for a bad file."""
+        """Read one file (``file`` if given, else ``path``); never raises for a bad file: any
+        error opening or decoding it becomes its ``error``."""
         shown = os.fspath(path)
         try:
             pixels, info = read_image(
@@ -130,6 +145,13 @@ class ImageScorer:
             )
         except ImageFileError as exc:
             return Decoded(shown, error=exc.reason, file=None if file is None else os.fspath(file))
+        except OSError as exc:
+            # Permission denied on a folder above it, a loop, a vanished file: its row.
+            reason = f"cannot read: {exc.strerror or exc}"
+            return Decoded(shown, error=reason, file=None if file is None else os.fspath(file))
+        except Exception as exc:  # noqa: BLE001 - one bad file must not end the run
+            reason = f"cannot decode: {type(exc).__name__}: {exc}"
+            return Decoded(shown, error=reason, file=None if file is None else os.fspath(file))
         return Decoded(shown, pixels, info, file=None if file is None else os.fspath(file))
 
     def score_decoded(self, items: Sequence[Decoded]) -> list[dict]:
@@ -137,22 +159,30 @@ class ImageScorer:
         rows: list[dict | None] = [None] * len(items)
         groups: dict[tuple[int, ...], list[int]] = {}
         for i, item in enumerate(items):
-            if item.error is not None:
-                rows[i] = error_row(item.path, item.error, item.info)
+            error = item.error if item.error is not None else _non_finite(item.pixels)
+            if error is not None:
+                rows[i] = error_row(item.path, error, item.info)
             else:
                 groups.setdefault(item.pixels.shape, []).append(i)
         for shape, members in groups.items():
             per_call = max(1, min(self.batch_size, _BATCH_VALUES // math.prod(shape)))
             for start in range(0, len(members), per_call):
                 part = members[start : start + per_call]
-                try:
-                    scored = self._score_group([items[i] for i in part])
-                except Exception as exc:  # noqa: BLE001 - one bad batch must not end the run
-                    reason = f"scoring failed: {type(exc).__name__}: {exc}"
-                    scored = [error_row(items[i].path, reason, items[i].info) for i in part]
-                for i, row in zip(part, scored):
+                for i, row in zip(part, self._score_part([items[i] for i in part])):
                     rows[i] = row
         return rows  # type: ignore[return-value]
+
+    def _score_part(self, part: list[Decoded]) -> list[dict]:
+        """Rows of one scoring call; when it fails, each item alone, so only the bad one fails."""
+        try:
+            return self._score_group(part)
+        except Exception as exc:  # noqa: BLE001 - one bad batch must not end the run
+            if len(part) > 1:
+                return [row for item in part for row in self._score_part([item])]
+            if isinstance(exc, NonFiniteError):
+                return [error_row(part[0].path, str(exc), part[0].info)]
+            reason = f"scoring failed: {type(exc).__name__}: {exc}"
+            return [error_row(part[0].path, reason, part[0].info)]
 
     def _score_group(self, items: list[Decoded]) -> list[dict]:
         """Score same-shape images in one call; write their overlays when asked."""
@@ -202,8 +232,8 @@ class ImageScorer:
 
             files = batch.get("file")
             rows = self.score_paths(
-                [str(p) for p in batch["path"]],
-                None if files is None else [str(f) for f in files],
+                [_name(p) for p in batch["path"]],
+                None if files is None else [_name(f) for f in files],
             )
             if "index" in batch:
                 # Kept so that an engine which reorders batches can restore the input order.
@@ -214,6 +244,13 @@ class ImageScorer:
         if isinstance(batch, (str, os.PathLike)):
             batch = [batch]
         return self.score_paths(batch)
+
+
+def _name(value) -> str:
+    """A path from a column: Arrow strings arrive as str, raw file names as bytes."""
+    if isinstance(value, (bytes, bytearray)):
+        return os.fsdecode(bytes(value))
+    return str(value)
 
 
 def _int64():

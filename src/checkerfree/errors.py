@@ -19,6 +19,8 @@ __all__ = [
     "MissingDependencyError",
     "NonFiniteError",
     "LimitError",
+    "OutputError",
+    "OutputExistsError",
 ]
 
 
@@ -53,6 +55,17 @@ class LimitError(InvalidArgumentError):
     """A size (kernel, stride, layer count, output size, probe shape) beyond a stated limit.
 
     Raised before any allocation; the message names the limit and the value that arrived.
+    """
+
+
+class OutputError(CheckerfreeError, ValueError):
+    """A file a command would write that it must not: an input, a folder, or under a file."""
+
+
+class OutputExistsError(OutputError, FileExistsError):
+    """Files a command would write already exist and ``--force`` (``force=True``) was not given.
+
+    Also a ``FileExistsError``, so callers catching that keep working.
     """
 
 

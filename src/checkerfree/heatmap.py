@@ -36,7 +36,8 @@ from collections.abc import Iterable
 import torch
 import torch.nn.functional as F
 
-from checkerfree.errors import InvalidArgumentError
+from checkerfree.arguments import check_window
+from checkerfree.finite import check_finite, check_power
 from checkerfree.lattice import (
     PeriodicBins,
     lattice_coords,
@@ -184,18 +185,13 @@ def heat_power(
     # Periods whose crops coincide share the coarse grid: their coarse maps are summed before
     # the (linear) blur and interpolation, which then run once per crop shape.
     coarse: dict[tuple[int, ...], list] = {}
+    weights = _whitening(spectra, periods, d, floors) if whiten else {}
     for s in periods:
         spectrum = spectra[s]
         n = spectrum.n if isinstance(spectrum, PeriodicBins) else tuple(spectrum.shape[-d:])
         coords = lattice_coords(s, periods, d).to(device)
         if whiten:
-            if floors is not None and s in floors:
-                floor = floors[s]
-            else:
-                floor = lattice_excess(spectrum, s, periods, d)[1]
-            # A tenth of the mean floor added: bins far below it (a calm image) stay finite.
-            regular = _WHITE * floor.mean(-1, keepdim=True).clamp_min(_TINY)
-            weight = 1 / (floor.clamp_min(0) + regular)
+            weight = weights[s]
         else:
             weight = torch.ones((batch, len(coords)), dtype=dtype, device=device)
         bins = coords * torch.tensor([m // s for m in n], device=device)
@@ -228,6 +224,29 @@ def heat_power(
         excess_total = excess_total + maps[:, 0]
         floor_total = floor_total + maps[:, 1]
     return excess_total, floor_total
+
+
+def _whitening(spectra, periods: tuple[int, ...], d: int, floors) -> dict[int, torch.Tensor]:
+    """Per period, the weights ``1 / (F_b + mean F / 10)`` of :func:`heat_power`'s ``whiten``.
+
+    Every item's weights are then divided by the power of two just above their largest one
+    (all periods together): the hotspot is a ratio, so one factor per item changes nothing,
+    and a power of two changes no rounding either (the maps come out exactly scaled). Without
+    it an exact synthetic pattern, whose floors are 0 and whose weights are ``1 / 1e-31``,
+    overflows float32 once its power passes ``~1e7``.
+    """
+    weights = {}
+    for s in periods:
+        if floors is not None and s in floors:
+            floor = floors[s]
+        else:
+            floor = lattice_excess(spectra[s], s, periods, d)[1]
+        # A tenth of the mean floor added: bins far below it (a calm image) stay finite.
+        regular = _WHITE * floor.mean(-1, keepdim=True).clamp_min(_TINY)
+        weights[s] = 1 / (floor.clamp_min(0) + regular)
+    largest = torch.stack([w.amax(-1) for w in weights.values()], -1).amax(-1, keepdim=True)
+    exponent = torch.frexp(largest).exponent
+    return {s: torch.ldexp(w, -exponent).to(w.dtype) for s, w in weights.items()}
 
 
 def _grids(n: tuple[int, ...], s: int, window: float, dtype, device):
@@ -292,7 +311,9 @@ def checkerboard_heatmap(
 
     ``x`` is read as in :func:`~checkerfree.score.checkerboard_score`; ``window`` is the
     Gaussian's standard deviation in samples (larger: steadier, blurrier; keep it at least
-    the largest period so neighbouring lattice frequencies stay apart).
+    the largest period so neighbouring lattice frequencies stay apart), a finite number
+    ``> 0``. NaN or infinite input, or a float overflow of its local power, raises
+    :class:`~checkerfree.errors.NonFiniteError` (:mod:`checkerfree.finite`).
 
     >>> import torch
     >>> checkerboard_heatmap(torch.rand(3, 40, 40), spatial_dims=2).shape
@@ -300,8 +321,11 @@ def checkerboard_heatmap(
     """
     xb, d = as_batch(x, spatial_dims)
     periods = check_periods(periods, tuple(xb.shape[2:]))
-    if isinstance(window, bool) or not isinstance(window, (int, float)) or not window > 0:
-        raise InvalidArgumentError(f"window must be a positive number of samples, got {window!r}")
+    window = check_window(window)
+    check_finite(x, "x", batched=x.ndim == d + 2)
     shared: dict = {}
     spectra = {s: period_bins(xb, s, d, shared) for s in periods}
-    return amplitude(heat_power(spectra, periods, d, float(window), tuple(xb.shape[2:]))[0])
+    excess = heat_power(spectra, periods, d, window, tuple(xb.shape[2:]))[0]
+    # NaN compares false: an overflowed map would read 0 everywhere, so it is refused.
+    check_power(excess, xb, "the local (heat map) power of x")
+    return amplitude(excess)

@@ -26,6 +26,7 @@ model loading (safetensors, ``torch.load(weights_only=True)``) to this module.
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ __all__ = [
     "ImageInfo",
     "read_image",
     "find_images",
+    "walk_inputs",
 ]
 
 #: File name endings :func:`find_images` picks up in folders (compared case-insensitively).
@@ -191,7 +193,8 @@ def find_images(
     it gets its own row and error; a folder is walked recursively, sorted, picking the files
     whose name ends in one of ``extensions`` (case-insensitive). Hidden files and folders
     (names starting with ``.``: editor and macOS ``._`` copies, half-written temporaries)
-    are skipped; symbolic links to folders are not followed (no loops).
+    are skipped; symbolic links to folders are not followed (no loops). The paths of
+    :func:`walk_inputs`, without their errors.
 
     >>> import tempfile, pathlib
     >>> root = pathlib.Path(tempfile.mkdtemp())
@@ -200,25 +203,78 @@ def find_images(
     >>> [pathlib.Path(p).relative_to(root).as_posix() for p in find_images([root])]
     ['a.jpg', 'b/x.PNG']
     """
+    return [path for path, _ in walk_inputs(paths, extensions)]
+
+
+def walk_inputs(
+    paths: Iterable[str | os.PathLike], extensions: Iterable[str] = IMAGE_EXTENSIONS
+) -> list[tuple[str, str | None]]:
+    """Like :func:`find_images`, each path with the error met while walking to it, or None.
+
+    Walking never stops at one bad entry: a folder that cannot be listed is an entry with
+    error ``cannot list folder: ...``; an image-named symbolic link that is dangling or part
+    of a loop, or an image-named entry that is not a regular file (a FIFO), is an entry with
+    that error; the walk goes on.
+
+    >>> import tempfile, pathlib, os
+    >>> root = pathlib.Path(tempfile.mkdtemp())
+    >>> os.symlink("gone.png", root / "dangling.png"); os.symlink("loop.png", root / "loop.png")
+    >>> [(pathlib.Path(p).name, e) for p, e in walk_inputs([root])]
+    [('dangling.png', 'broken symbolic link (its target does not exist)'),
+     ('loop.png', 'symbolic link loop')]
+    """
     suffixes = tuple(e.lower() if e.startswith(".") else f".{e.lower()}" for e in extensions)
-    found: list[str] = []
+    found: list[tuple[str, str | None]] = []
     for item in paths:
         item = os.fspath(item)
         if os.path.isdir(item):
             found.extend(_walk(item, suffixes))
         else:
-            found.append(item)
+            found.append((item, _link_problem(item)))
     return found
 
 
-def _walk(root: str, suffixes: tuple[str, ...]) -> Iterator[str]:
-    """Files under ``root`` ending in ``suffixes``, depth-first in sorted order."""
-    with os.scandir(root) as listing:
-        entries = sorted(listing, key=lambda e: e.name)
+def _link_problem(path: str) -> str | None:
+    """Why a symbolic link cannot be followed (None: not a link, or a good one)."""
+    if not os.path.islink(path):
+        return None
+    try:
+        os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "symbolic link loop"
+        if exc.errno == errno.ENOENT:
+            return "broken symbolic link (its target does not exist)"
+        return f"cannot follow symbolic link: {exc.strerror or exc}"
+    return None
+
+
+def _walk(root: str, suffixes: tuple[str, ...]) -> Iterator[tuple[str, str | None]]:
+    """Entries under ``root`` ending in ``suffixes``, depth-first in sorted order."""
+    try:
+        with os.scandir(root) as listing:
+            entries = sorted(listing, key=lambda e: e.name)
+    except OSError as exc:
+        yield root, f"cannot list folder: {exc.strerror or exc}"
+        return
     for entry in entries:
         if entry.name.startswith("."):
             continue
-        if entry.is_dir(follow_symlinks=False):
+        try:
+            is_dir = entry.is_dir(follow_symlinks=False)
+        except OSError:
+            is_dir = False
+        if is_dir:
             yield from _walk(entry.path, suffixes)
-        elif entry.name.lower().endswith(suffixes) and entry.is_file():
-            yield entry.path
+            continue
+        if not entry.name.lower().endswith(suffixes):
+            continue
+        try:
+            if entry.is_file():
+                yield entry.path, None
+                continue
+            if entry.is_dir():  # a symbolic link to a folder: not followed
+                continue
+        except OSError:
+            pass  # a loop: reported below
+        yield entry.path, _link_problem(entry.path) or "not a regular file"

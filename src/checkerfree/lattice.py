@@ -23,6 +23,8 @@ import math
 
 import torch
 
+from checkerfree.errors import InvalidArgumentError, InvalidTypeError, LimitError, ShapeError
+
 __all__ = [
     "lattice_coords",
     "periodic_spectrum",
@@ -31,10 +33,61 @@ __all__ = [
     "PeriodicBins",
     "period_bins",
     "lattice_excess",
+    "check_lattice_size",
+    "MAX_LATTICE_BINS",
 ]
+
+#: Most lattice bins one period may have (``s**d``): periods up to 1024 for images, 101 for
+#: volumes. Beyond it the bin list alone (built in Python) takes seconds and its floor
+#: neighbourhoods gigabytes, so it is refused with a LimitError before any work.
+MAX_LATTICE_BINS = 1 << 20
 
 # Half-size, in bins, of the floor neighbourhood by the number of axes it spans.
 _RADIUS = {1: 16, 2: 3, 3: 2}
+
+
+def _check_geometry(s, d, x: torch.Tensor | None = None, low: int = 2,
+                    name: str = "the period s") -> None:
+    """Typed errors for a period ``s`` (an int ``>= low``), ``d`` spatial axes (1 to 3) and,
+    when given, a tensor ``x`` with at least ``d`` axes, each at least ``s`` long.
+
+    These functions are the score's building blocks; the score checks its own arguments
+    (:mod:`checkerfree.layout`), and this keeps a direct call from failing deep in torch.
+    """
+    if isinstance(d, bool) or not isinstance(d, int):
+        raise InvalidTypeError(f"d (the number of spatial axes) must be 1, 2 or 3, got {d!r}")
+    if d not in (1, 2, 3):
+        raise InvalidArgumentError(f"d (the number of spatial axes) must be 1, 2 or 3, got {d}")
+    if isinstance(s, bool) or not isinstance(s, int):
+        raise InvalidTypeError(f"{name} must be an int >= {low}, got {s!r}")
+    if s < low:
+        raise InvalidArgumentError(f"{name} must be an int >= {low}, got {s}")
+    if x is None:
+        return
+    if not isinstance(x, torch.Tensor):
+        raise InvalidTypeError(f"expected a torch.Tensor, got {type(x).__name__}")
+    if x.ndim < d or min(x.shape[-d:]) < s:
+        raise ShapeError(
+            f"expected a tensor whose last {d} axes are at least {name}={s} long, "
+            f"got shape {tuple(x.shape)}"
+        )
+
+
+def check_lattice_size(s: int, d: int) -> None:
+    """Raise :class:`~checkerfree.errors.LimitError` when period ``s`` in ``d`` axes has more
+    than :data:`MAX_LATTICE_BINS` lattice bins.
+
+    >>> check_lattice_size(2048, 2)
+    Traceback (most recent call last):
+    ...
+    checkerfree.errors.LimitError: period 2048 has 2048**2 = 4194304 lattice bins in 2-D; the limit is 1048576 (MAX_LATTICE_BINS), so periods up to 1024
+    """
+    if s**d > MAX_LATTICE_BINS:
+        largest = math.floor(MAX_LATTICE_BINS ** (1 / d) + 1e-9)
+        raise LimitError(
+            f"period {s} has {s}**{d} = {s**d} lattice bins in {d}-D; the limit is "
+            f"{MAX_LATTICE_BINS} (MAX_LATTICE_BINS), so periods up to {largest}"
+        )
 
 
 def crop_to_period(x: torch.Tensor, s: int, d: int) -> torch.Tensor:
@@ -47,6 +100,7 @@ def crop_to_period(x: torch.Tensor, s: int, d: int) -> torch.Tensor:
     >>> crop_to_period(torch.zeros(1, 1, 9, 10), 4, 2).shape
     torch.Size([1, 1, 8, 8])
     """
+    _check_geometry(s, d, x, low=1)
     index = (Ellipsis,) + tuple(slice(0, n - n % s) for n in x.shape[-d:])
     return x[index]
 
@@ -62,6 +116,14 @@ def lattice_coords(s: int, periods: tuple[int, ...], d: int) -> torch.Tensor:
     >>> lattice_coords(4, (2, 4), 1).tolist()
     [[1], [3]]
     """
+    _check_geometry(s, d)
+    check_lattice_size(s, d)
+    try:
+        periods = tuple(periods)
+    except TypeError:
+        raise InvalidTypeError(f"periods must be a sequence of ints, got {periods!r}") from None
+    if not all(isinstance(p, int) and not isinstance(p, bool) and p >= 1 for p in periods):
+        raise InvalidArgumentError(f"periods must be positive ints, got {periods!r}")
     divisors = [p for p in periods if p < s and s % p == 0]
     keep = []
     for k in itertools.product(range(s), repeat=d):
@@ -93,6 +155,9 @@ def periodic_spectrum(x: torch.Tensor, d: int, block: int = 1) -> torch.Tensor:
     >>> bool(cross(periodic_spectrum(ramp, 2)) < cross(torch.fft.fft2(ramp)) / 10)
     True
     """
+    _check_geometry(block, d, x, low=1, name="block")
+    if not x.is_floating_point():
+        raise InvalidTypeError(f"expected a real floating tensor, got dtype {x.dtype}")
     axes = tuple(range(x.ndim - d, x.ndim))
     spectrum = torch.fft.fftn(x, dim=axes)
     border = torch.zeros_like(spectrum)
@@ -131,6 +196,7 @@ def period_spectrum(x: torch.Tensor, s: int, d: int) -> torch.Tensor:
     >>> round(spec[0, 0, 5].real.item(), 6)
     1.0
     """
+    _check_geometry(s, d, x)
     crop = crop_to_period(x, s, d)
     return periodic_spectrum(crop, d, block=s) / math.prod(crop.shape[-d:])
 
@@ -281,6 +347,9 @@ def period_bins(
     ``cache`` (a dict, one per input) shares the ``rfftn`` between periods whose crops have
     the same shape (all of them when the size is a multiple of every period).
     """
+    _check_geometry(s, d, x)
+    if not x.is_floating_point():
+        raise InvalidTypeError(f"expected a real floating tensor, got dtype {x.dtype}")
     crop = crop_to_period(x, s, d)
     key = tuple(crop.shape[-d:])
     half = None if cache is None else cache.get(key)
@@ -374,11 +443,23 @@ def lattice_excess(
     >>> bool(torch.allclose(excess, excess2, atol=1e-6))
     True
     """
+    _check_geometry(s, d)
     if isinstance(spectrum, PeriodicBins):
         n, device = spectrum.n, spectrum.half.device
-    else:
+        if len(n) != d:
+            raise ShapeError(f"the bins have {len(n)} spatial axes, got d={d}")
+    elif isinstance(spectrum, torch.Tensor) and spectrum.is_complex():
+        _check_geometry(s, d, spectrum)
         n, device = tuple(spectrum.shape[-d:]), spectrum.device
-    coords, all_bins, groups = _excess_plan(n, s, periods, d, device)
+    else:
+        raise InvalidTypeError(
+            "spectrum must be a complex tensor (period_spectrum) or PeriodicBins (period_bins), "
+            f"got {type(spectrum).__name__}"
+        )
+    if any(m % s for m in n):
+        raise ShapeError(f"the spectrum's spatial shape {n} is not a multiple of s={s}; "
+                         "crop first (period_spectrum and period_bins do)")
+    coords, all_bins, groups = _excess_plan(n, s, tuple(periods), d, device)
     if isinstance(spectrum, PeriodicBins):
         values = spectrum.gather(all_bins)
         power = (values.real**2 + values.imag**2).mean(1)

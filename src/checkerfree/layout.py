@@ -23,6 +23,8 @@ from collections.abc import Iterable
 import torch
 
 from checkerfree.errors import InvalidArgumentError, InvalidTypeError, ShapeError
+from checkerfree.finite import require_values
+from checkerfree.lattice import check_lattice_size
 
 __all__ = ["as_batch", "check_periods"]
 
@@ -33,7 +35,8 @@ def as_batch(x: torch.Tensor, spatial_dims: int | None = None) -> tuple[torch.Te
     """Return ``x`` as a floating ``(N, C, *S)`` tensor and the number of spatial axes.
 
     Integer inputs become ``float32``; ``float16``/``bfloat16`` are computed in ``float32``
-    (FFTs in half precision are limited); ``float32``/``float64`` are kept.
+    (FFTs in half precision are limited); ``float32``/``float64`` are kept. Sparse and
+    ``meta`` tensors (no values) are refused.
 
     >>> import torch
     >>> y, d = as_batch(torch.zeros(8, 9))
@@ -44,6 +47,11 @@ def as_batch(x: torch.Tensor, spatial_dims: int | None = None) -> tuple[torch.Te
         raise InvalidTypeError(f"expected a torch.Tensor, got {type(x).__name__}")
     if x.is_complex() or x.dtype == torch.bool:
         raise InvalidTypeError(f"expected a real tensor, got dtype {x.dtype}")
+    if x.layout != torch.strided:
+        raise InvalidTypeError(
+            f"expected a dense (strided) tensor, got layout {x.layout}; pass x.to_dense()"
+        )
+    require_values(x, "x")
     if spatial_dims is None:
         if x.ndim not in _INFERRED:
             raise ShapeError(
@@ -78,7 +86,9 @@ def check_periods(periods: Iterable[int] | int, spatial: tuple[int, ...]) -> tup
 
     A period ``s`` needs at least two periods (``2 s`` samples) along every spatial axis:
     with fewer, every frequency of the cropped axis is a lattice frequency and there is no
-    neighbourhood left to estimate the floor from.
+    neighbourhood left to estimate the floor from. A period with more than
+    :data:`~checkerfree.lattice.MAX_LATTICE_BINS` lattice bins (``s**d``) raises
+    :class:`~checkerfree.errors.LimitError`.
 
     >>> check_periods((8, 2, 4, 2), (32, 32))
     (2, 4, 8)
@@ -103,4 +113,5 @@ def check_periods(periods: Iterable[int] | int, spatial: tuple[int, ...]) -> tup
                 f"period {s} needs at least {2 * s} samples (two periods) along every "
                 f"spatial axis, got spatial shape {tuple(spatial)}"
             )
+        check_lattice_size(s, len(spatial))
     return tuple(sorted(set(items)))

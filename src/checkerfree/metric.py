@@ -13,11 +13,14 @@ across processes, so ``compute()`` is the mean over every item seen, on one proc
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 import torch
 
-from checkerfree.errors import InvalidArgumentError, InvalidTypeError, require
+from checkerfree.arguments import check_threshold
+from checkerfree.errors import InvalidArgumentError, require
+from checkerfree.layout import check_periods
 from checkerfree.score import checkerboard_score
 
 torchmetrics = require("torchmetrics", "metrics")
@@ -51,18 +54,13 @@ class CheckerboardScore(torchmetrics.Metric):
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
-        if isinstance(periods, int) and not isinstance(periods, bool):
-            periods = (periods,)
-        try:
-            periods = tuple(sorted(set(periods)))
-        except TypeError:
-            raise InvalidTypeError(f"periods must be ints, got {periods!r}") from None
-        if not periods or any(isinstance(s, bool) or not isinstance(s, int) for s in periods):
-            raise InvalidTypeError(f"periods must be a non-empty sequence of ints, got {periods!r}")
-        if min(periods) < 2:
-            raise InvalidArgumentError(f"periods must be >= 2, got {periods!r}")
-        self.periods = periods
-        self.threshold = threshold
+        # Checked here, not at the first update: a bad argument should fail where it is given.
+        self.periods = check_periods(periods, (math.inf,))
+        self.threshold = None if threshold is None else check_threshold(threshold)
+        if spatial_dims is not None and (
+            isinstance(spatial_dims, bool) or spatial_dims not in (1, 2, 3)
+        ):
+            raise InvalidArgumentError(f"spatial_dims must be 1, 2 or 3, got {spatial_dims!r}")
         self.spatial_dims = spatial_dims
         zero = torch.tensor(0.0, dtype=torch.float64)
         self.add_state("score_sum", default=zero.clone(), dist_reduce_fx="sum")
@@ -72,7 +70,12 @@ class CheckerboardScore(torchmetrics.Metric):
         self.add_state("total", default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
 
     def update(self, x: torch.Tensor) -> None:
-        """Score a batch (hotspots are not needed and not computed)."""
+        """Score a batch (hotspots are not needed and not computed).
+
+        A batch with a NaN or infinite value (or whose power overflows) raises
+        :class:`~checkerfree.errors.NonFiniteError` before any state changes: it is never
+        counted as a score of 0.
+        """
         result = checkerboard_score(
             x,
             self.periods,
@@ -86,6 +89,26 @@ class CheckerboardScore(torchmetrics.Metric):
             [result.periods[s].sum() for s in self.periods]
         ).to(self.period_sum)
         self.total += result.score.shape[0]
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Score a batch, add it to the state, return the batch's values (``compute`` of it).
+
+        torchmetrics' forward resets the state, updates and merges the saved state back; a
+        batch that raises in between (non-finite, wrong shape) would lose every earlier
+        update, so the state is put back before the error goes on.
+        """
+        saved = {attr: getattr(self, attr).clone() for attr in self._defaults}
+        count, on_cpu = self._update_count, self.compute_on_cpu
+        try:
+            return super().forward(x)
+        except Exception:
+            for attr, value in saved.items():
+                setattr(self, attr, value)
+            # Where torchmetrics' forward leaves them when it completes.
+            self._update_count, self.compute_on_cpu = count, on_cpu
+            self._to_sync, self._should_unsync = self.sync_on_compute, True
+            self._enable_grad, self._computed = False, None
+            raise
 
     def compute(self) -> dict[str, torch.Tensor]:
         """Means over every item seen since the last ``reset()``."""

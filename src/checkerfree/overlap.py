@@ -37,7 +37,9 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from checkerfree.arguments import check_flag
 from checkerfree.errors import InvalidArgumentError, InvalidTypeError, ShapeError
+from checkerfree.finite import check_finite, check_power, require_values
 from checkerfree.spec import TransposedConvSpec, coerce_layers
 
 __all__ = ["OverlapResult", "overlap", "phase_sums", "phase_imbalance"]
@@ -292,6 +294,12 @@ def _weight_and_geometry(weight, stride, dilation, groups):
         )
     if not isinstance(weight, torch.Tensor):
         raise InvalidTypeError(f"weight must be a torch.Tensor, got {type(weight).__name__}")
+    if weight.is_complex() or weight.dtype == torch.bool:
+        raise InvalidTypeError(f"weight must be a real tensor, got dtype {weight.dtype}")
+    if not weight.is_floating_point():
+        # Integer weights (no ConvTranspose has them; a hand-written kernel may): float64 holds
+        # every integer up to 2**53 exactly, so their phase sums are exact.
+        weight = weight.to(torch.float64)
     dims = weight.dim() - 2
     if dims not in (1, 2, 3):
         raise ShapeError(
@@ -301,7 +309,10 @@ def _weight_and_geometry(weight, stride, dilation, groups):
     if stride is None:
         raise InvalidArgumentError("stride is required when weight is a tensor")
     spec = TransposedConvSpec(tuple(weight.shape[2:]), stride, 0, 0, dilation).broadcast(dims)
-    if not isinstance(groups, int) or groups < 1 or weight.shape[0] % groups:
+    if weight.numel() == 0:
+        raise ShapeError(f"weight must have at least one value, got shape {tuple(weight.shape)}")
+    if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1 \
+            or weight.shape[0] % groups:
         raise InvalidArgumentError(
             f"groups must be a positive divisor of in_channels={weight.shape[0]}, got {groups!r}"
         )
@@ -315,6 +326,8 @@ def phase_sums(weight, stride=None, *, dilation=1, groups: int = 1) -> torch.Ten
     ``j`` exactly when ``j * dilation = r + padding (mod s)``; the sum of those taps is what a
     constant input meets at that phase. Padding only permutes the phases, so it is left out:
     entry ``[o, c, *q]`` sums the taps with ``j * dilation = q (mod s)``. Differentiable.
+    Integer weights are summed in float64 (exact up to ``2**53``); NaN propagates (a sum of
+    taps, not a measurement: :func:`phase_imbalance` refuses it).
 
     >>> w = torch.ones(1, 1, 3)
     >>> phase_sums(w, 2).tolist()
@@ -352,21 +365,37 @@ def phase_imbalance(weight, stride=None, *, dilation=1, groups: int = 1,
             (then stride, dilation and groups come from it).
         stride: the layer's stride (int or one per axis).
 
+    Integer weights are read as float64 (exact up to ``2**53``). NaN or infinite weights, or a
+    float overflow of their squared sums (float32 weights near ``1e19``), raise
+    :class:`~checkerfree.errors.NonFiniteError` (:mod:`checkerfree.finite`): a NaN is never
+    "balanced". A ``meta`` weight (no values) raises
+    :class:`~checkerfree.errors.InvalidArgumentError`.
+
     >>> phase_imbalance(torch.ones(1, 1, 4, 4), 2)
     0.0
     >>> round(phase_imbalance(torch.ones(1, 1, 3), 2), 4)  # sums [2, 1]
     0.3162
     """
+    per_channel = check_flag(per_channel, "per_channel")
+    tensor, _spec, _groups = _weight_and_geometry(weight, stride, dilation, groups)
+    require_values(tensor, "weight", " (materialise the module first, e.g. "
+                   "module.to_empty(device='cpu'), and load its weights)")
+    check_finite(tensor, "weight")
     sums = phase_sums(weight, stride, dilation=dilation, groups=groups).detach()
     flat = sums.reshape(sums.shape[0], sums.shape[1], -1)
     dev = flat - flat.mean(dim=-1, keepdim=True)
     # Rounding in the mean leaves ~1e-8 on balanced float32 kernels; that is not an artifact.
     floor = 64 * torch.finfo(flat.dtype).eps
+    scale = "the imbalance does not depend on the weights' scale"
     if per_channel:
         num = dev.pow(2).sum(dim=(1, 2)).sqrt()
         den = flat.pow(2).sum(dim=(1, 2)).sqrt()
+        # inf / inf is NaN and NaN >= floor is false: an overflow would read "balanced".
+        check_power([num, den], tensor, "the squared phase sums of weight", scale)
         value = num / den.clamp_min(torch.finfo(den.dtype).tiny)
         return torch.where((den > 0) & (value >= floor), value, torch.zeros_like(value))
-    den = float(flat.pow(2).sum().sqrt())
-    value = float(dev.pow(2).sum().sqrt()) / den if den > 0 else 0.0
+    num, den = dev.pow(2).sum().sqrt(), flat.pow(2).sum().sqrt()
+    check_power([num, den], tensor, "the squared phase sums of weight", scale)
+    den = float(den)
+    value = float(num) / den if den > 0 else 0.0
     return value if value >= floor else 0.0

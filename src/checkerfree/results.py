@@ -4,24 +4,66 @@ A row is the dict of :data:`checkerfree.batch.ROW_KEYS`. The Arrow schema is fix
 periods (one ``periods`` struct field per period), so batches from different workers, and
 files that all failed, concatenate into one table with the same columns.
 
+Any file name can be written (:func:`portable_row`): JSON, CSV and Parquet want valid
+UTF-8 text, and a POSIX file name is bytes. ``path`` holds the name as text, each byte that
+is not UTF-8 written as the four characters ``\\xNN``; the extra field ``path_bytes`` holds
+the exact name, base64-encoded, for those names only (``None`` otherwise), so
+``base64.b64decode(path_bytes)`` gives back the bytes to open. Non-finite numbers are
+written as ``null`` (JSON has none; :mod:`checkerfree.jsontext`).
+
 >>> from checkerfree.batch import error_row
 >>> rows = [error_row("a.png", "empty file"),
 ...         {**error_row("b.png", None), "score": 3.0, "periods": {"2": 3.0}, "flagged": True,
 ...          "hotspot": [4, 5]}]
 >>> summarize(rows, periods=(2,), threshold=1.0)["failed"], csv_text(rows, (2,)).splitlines()[2]
-(1, 'b.png,3.0,True,4,5,3.0,,,,,')
+(1, 'b.png,3.0,True,4,5,3.0,,,,,,')
 """
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import math
+import os
 from collections.abc import Sequence
 
 from checkerfree.errors import require
+from checkerfree.jsontext import strict
 
-__all__ = ["summarize", "csv_text", "arrow_schema", "rows_to_arrow", "parquet_bytes"]
+__all__ = ["summarize", "csv_text", "arrow_schema", "rows_to_arrow", "parquet_bytes",
+           "portable_row", "path_bytes"]
+
+
+def path_bytes(path: str | None) -> str | None:
+    """Base64 of the bytes of a file name that is not valid UTF-8 text, else ``None``.
+
+    >>> import os, base64
+    >>> name = os.fsdecode(b"caf\\xe9.png")
+    >>> path_bytes("cafe.png") is None, base64.b64decode(path_bytes(name))
+    (True, b'caf\\xe9.png')
+    """
+    if path is None:
+        return None
+    try:
+        path.encode("utf-8")
+        return None
+    except UnicodeEncodeError:
+        return base64.b64encode(os.fsencode(path)).decode("ascii")
+
+
+def portable_row(row: dict) -> dict:
+    """``row`` as any encoder can write it: text-safe strings, ``None`` for non-finite
+    numbers, and ``path_bytes`` (see the module doc). Idempotent.
+
+    >>> import os
+    >>> r = portable_row({"path": os.fsdecode(b"\\xff.png"), "score": float("nan")})
+    >>> r["path"], r["path_bytes"], r["score"]
+    ('\\\\xff.png', '/y5wbmc=', None)
+    """
+    out = strict(row)
+    out["path_bytes"] = row.get("path_bytes") or path_bytes(row.get("path"))
+    return out
 
 
 def summarize(rows: Sequence[dict], *, periods: Sequence[int], threshold: float) -> dict:
@@ -44,20 +86,21 @@ def summarize(rows: Sequence[dict], *, periods: Sequence[int], threshold: float)
 
 def csv_text(rows: Sequence[dict], periods: Sequence[int]) -> str:
     """CSV with a header: ``path, score, flagged, hotspot_row, hotspot_col, period_<s>...,
-    width, height, mode, bit_depth, error``; empty cells where a value is missing."""
+    height, width, mode, bit_depth, error, path_bytes``; empty cells where a value is
+    missing."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["path", "score", "flagged", "hotspot_row", "hotspot_col",
                      *(f"period_{s}" for s in periods), "height", "width", "mode", "bit_depth",
-                     "error"])
-    for row in rows:
+                     "error", "path_bytes"])
+    for row in map(portable_row, rows):
         hotspot = row.get("hotspot") or [None, None]
         values = row.get("periods") or {}
         size = row.get("size") or [None, None]
         writer.writerow([_cell(v) for v in (
             row["path"], row.get("score"), row.get("flagged"), *hotspot,
             *(values.get(str(s)) for s in periods), *size, row.get("mode"),
-            row.get("bit_depth"), row.get("error"))])
+            row.get("bit_depth"), row.get("error"), row.get("path_bytes"))])
     return out.getvalue()
 
 
@@ -80,6 +123,7 @@ def arrow_schema(periods: Sequence[int], extra: Sequence[tuple] = ()):
         ("bit_depth", pa.int64()),
         ("alpha_dropped", pa.bool_()),
         ("heatmap", pa.string()),
+        ("path_bytes", pa.string()),
         *extra,
     ])
 
@@ -92,7 +136,8 @@ def rows_to_arrow(rows: Sequence[dict], periods: Sequence[int], extra: Sequence[
     'empty file'
     """
     pa = require("pyarrow", "ray")
-    return pa.Table.from_pylist(list(rows), schema=arrow_schema(periods, extra))
+    rows = [portable_row(row) for row in rows]
+    return pa.Table.from_pylist(rows, schema=arrow_schema(periods, extra))
 
 
 def parquet_bytes(rows: Sequence[dict], periods: Sequence[int]) -> bytes:

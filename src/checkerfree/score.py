@@ -48,6 +48,8 @@ from dataclasses import dataclass, field
 
 import torch
 
+from checkerfree.arguments import check_flag, check_threshold, check_window
+from checkerfree.finite import check_finite, check_power
 from checkerfree.heatmap import amplitude, heat_power, hotspot as find_hotspot
 from checkerfree.lattice import lattice_excess, period_bins
 from checkerfree.layout import as_batch, check_periods
@@ -162,6 +164,12 @@ def checkerboard_score(
     map's Gaussian window, which locates the ``hotspot`` (``hotspot=False`` skips it and
     returns zeros). Differentiable; the result follows ``x``'s device and (floating) dtype.
 
+    ``threshold`` is a number ``>= 0`` in the input's units (``None``: :data:`DEFAULT_THRESHOLD`;
+    ``inf`` flags nothing; NaN is refused). Non-finite input is never a measurement: a NaN or
+    infinite value in ``x``, or a float overflow of the power computed from it (float32 values
+    near ``1e19`` and beyond), raises :class:`~checkerfree.errors.NonFiniteError` saying how
+    many values and where (:mod:`checkerfree.finite`).
+
     >>> import torch
     >>> t = torch.arange(256.0)
     >>> signal = torch.sin(t / 9) * 20 + 2 * (t % 4 == 0)      # 1 sample in 4 is 2 higher
@@ -171,8 +179,12 @@ def checkerboard_score(
     """
     xb, d = as_batch(x, spatial_dims)
     periods = check_periods(periods, tuple(xb.shape[2:]))
-    threshold = DEFAULT_THRESHOLD if threshold is None else float(threshold)
+    threshold = check_threshold(threshold, DEFAULT_THRESHOLD)
+    window = check_window(window)
+    hotspot = check_flag(hotspot, "hotspot")
+    check_finite(x, "x", batched=x.ndim == d + 2)
     values, axes, significance, spectra, floors = {}, {}, {}, {}, {}
+    powers = []  # every intermediate the result is made of, checked at once for overflow
     shared: dict = {}  # one rfftn per crop shape, shared by the periods that crop alike
     for s in periods:
         spectra[s] = period_bins(xb, s, d, shared)
@@ -190,9 +202,13 @@ def checkerboard_score(
         # of a busy image, would swamp the plain sum's spread). Var(P_b) = F_b^2 for a complex
         # bin, and conjugate pairs are counted twice: the spreads are sqrt(2 sum F^2), sqrt(2K).
         tiny = torch.finfo(floor.dtype).tiny
-        plain = total / torch.sqrt(2 * (floor**2).sum(-1)).clamp_min(tiny)
+        spread = _chance_spread(floor)
+        plain = total / spread.clamp_min(tiny)
         whitened = (excess / floor.clamp_min(tiny)).sum(-1) / math.sqrt(2 * excess.shape[-1])
         significance[s] = torch.maximum(plain, whitened)
+        powers += [excess, floor, spread]
+    # NaN compares false, so an overflowed power would read 0 ("clean"): refuse it instead.
+    check_power(powers, xb, "the lattice power of x")
     score = torch.stack(list(values.values()), -1).amax(-1)
     flagged = torch.stack(
         [(values[s].detach() > threshold) & (significance[s].detach() > MIN_SIGNIFICANCE)
@@ -200,13 +216,30 @@ def checkerboard_score(
     ).any(-1)
     if hotspot:
         with torch.no_grad():
-            spots = find_hotspot(
-                *heat_power(spectra, periods, d, window, tuple(xb.shape[2:]), whiten=True,
-                            floors=floors)
-            )
+            local = heat_power(spectra, periods, d, window, tuple(xb.shape[2:]), whiten=True,
+                               floors=floors)
+            check_power(local, xb, "the local (heat map) power of x")
+            spots = find_hotspot(*local)
     else:
         spots = torch.zeros(xb.shape[0], d, dtype=torch.long, device=xb.device)
     return ScoreResult(score, values, axes, significance, flagged, spots, threshold)
+
+
+def _chance_spread(floor: torch.Tensor) -> torch.Tensor:
+    """``sqrt(2 sum_b F_b^2)`` per item, computed on ``F`` scaled by a power of two.
+
+    The squares of a float32 floor overflow once ``F`` passes ``~1e19`` (inputs near
+    ``1e12``); scaling by ``2^-e`` first (``2^e`` just above the largest ``F_b``) cannot
+    overflow and changes no rounding, so the result is bit for bit the plain formula's
+    wherever that one is finite.
+
+    >>> import torch
+    >>> round(_chance_spread(torch.tensor([[3e30, 4e30]])).item() / 5e30, 4)
+    1.4142
+    """
+    exponent = torch.frexp(floor.detach().abs().amax(-1, keepdim=True)).exponent
+    scaled = torch.ldexp(floor, -exponent).to(floor.dtype)
+    return torch.ldexp(torch.sqrt(2 * (scaled**2).sum(-1)), exponent[..., 0]).to(floor.dtype)
 
 
 def checkerboard_loss(
@@ -222,11 +255,18 @@ def checkerboard_loss(
     units; squaring avoids the square root's infinite slope at zero. ``reduction`` is
     ``"mean"``, ``"sum"`` or ``"none"`` (per item, ``(N,)``).
 
+    Unlike the measurements, the loss does not check for NaN or infinity: it keeps torch's
+    convention (NaN in, NaN out; an overflow gives inf or NaN), as every torch loss does, so
+    a training loop's own NaN handling (``torch.autograd.detect_anomaly``, a GradScaler's
+    skipped step) sees it.
+
     >>> import torch
     >>> x = torch.rand(2, 3, 32, 32, requires_grad=True)
     >>> checkerboard_loss(x).backward()
     >>> x.grad.shape
     torch.Size([2, 3, 32, 32])
+    >>> checkerboard_loss(torch.full((1, 1, 16, 16), float("nan"))).isnan().item()
+    True
     """
     from checkerfree.errors import InvalidArgumentError
 

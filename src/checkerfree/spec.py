@@ -69,8 +69,10 @@ class TransposedConvSpec:
     dilation: tuple[int, ...] | int = 1
 
     def __post_init__(self) -> None:
+        # Only sequences have a length; anything else (3.0, None) is _as_tuple's to refuse.
         lengths = {
-            len(v) for v in (getattr(self, f) for f in _FIELDS) if not isinstance(v, int)
+            len(v) for v in (getattr(self, f) for f in _FIELDS)
+            if isinstance(v, Sequence) and not isinstance(v, str)
         }
         lengths.discard(1)
         if len(lengths) > 1:
@@ -198,7 +200,8 @@ def coerce_layers(layers, dims: int | None = None) -> tuple[tuple[TransposedConv
     >>> dims, specs[0].kernel_size
     (2, (3, 3))
     """
-    if dims is not None and dims not in (1, 2, 3):
+    if dims is not None and (not isinstance(dims, int) or isinstance(dims, bool)
+                             or dims not in (1, 2, 3)):
         raise SpecError(f"dims must be 1, 2 or 3, got {dims!r}")
     if isinstance(layers, nn.Module) and not isinstance(layers, _CONV_TRANSPOSE):
         items: list = [m for m in layers.modules() if isinstance(m, _CONV_TRANSPOSE)]

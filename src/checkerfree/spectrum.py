@@ -23,7 +23,9 @@ from collections.abc import Iterable
 
 import torch
 
-from checkerfree.errors import InvalidArgumentError, ShapeError
+from checkerfree.arguments import check_eps
+from checkerfree.errors import InvalidArgumentError, InvalidTypeError, ShapeError
+from checkerfree.finite import check_finite, check_power
 from checkerfree.lattice import periodic_spectrum
 from checkerfree.layout import as_batch
 
@@ -41,18 +43,31 @@ def average_spectrum(
     ``images`` is a tensor read as in :func:`~checkerfree.score.checkerboard_score` or an
     iterable of such tensors of one spatial shape (a data loader's batches). Bin ``i`` of an
     axis of length ``n`` is frequency ``(i - n // 2) / n`` cycles per sample
-    (:func:`spectrum_frequencies`).
+    (:func:`spectrum_frequencies`). ``eps`` (a finite number ``> 0``, in power units) is added
+    before the logarithm so that an empty bin reads ``10 log10(eps)`` dB. NaN or infinite
+    input, or a float overflow of its power, raises :class:`~checkerfree.errors.NonFiniteError`
+    naming the batch (:mod:`checkerfree.finite`).
 
     >>> import torch
     >>> average_spectrum([torch.zeros(2, 1, 8, 8), torch.ones(1, 1, 8, 8)]).shape
     torch.Size([8, 8])
     """
-    batches = [images] if isinstance(images, torch.Tensor) else list(images)
+    eps = check_eps(eps)
+    if isinstance(images, torch.Tensor):
+        batches, names = [images], ["images"]
+    elif isinstance(images, Iterable) and not isinstance(images, (str, bytes)):
+        batches = list(images)
+        names = [f"images[{i}]" for i in range(len(batches))]
+    else:
+        raise InvalidTypeError(
+            f"images must be a tensor or an iterable of tensors, got {type(images).__name__}"
+        )
     if not batches:
         raise InvalidArgumentError("average_spectrum needs at least one image, got none")
     total, count, shape = None, 0, None
-    for batch in batches:
+    for batch, name in zip(batches, names):
         xb, d = as_batch(batch, spatial_dims)
+        check_finite(batch, name, batched=batch.ndim == d + 2)
         if shape is None:
             shape = tuple(xb.shape[2:])
         elif tuple(xb.shape[2:]) != shape:
@@ -62,6 +77,8 @@ def average_spectrum(
         spectrum = periodic_spectrum(xb, d)
         power = (spectrum.real**2 + spectrum.imag**2) / math.prod(shape)
         decibels = 10 * torch.log10(power + eps)
+        # An overflowed bin would be inf dB, or NaN after the average: refused instead.
+        check_power(decibels, xb, f"the power spectrum of {name}")
         part = decibels.sum((0, 1))
         total = part if total is None else total + part.to(total.device)
         count += xb.shape[0] * xb.shape[1]

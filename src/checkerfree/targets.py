@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import re
 import sys
+import warnings
 from pathlib import Path
 
 import torch
@@ -24,6 +26,16 @@ from checkerfree.errors import InvalidArgumentError, InvalidTypeError, ShapeErro
 from checkerfree.zoo import EXAMPLES, Example
 
 __all__ = ["load_target", "load_weights"]
+
+
+def _first_words(exc: BaseException) -> str:
+    """The error's class and first sentence, without terminal colour codes.
+
+    torch's weights-only refusal goes on to explain how to load the file unsafely; that
+    advice is not ours to repeat.
+    """
+    text = re.sub(r"\x1b\[[0-9;]*m", "", _one_line(exc))
+    return text.split(". ")[0].rstrip(".")
 
 
 def _one_line(exc: BaseException) -> str:
@@ -95,11 +107,17 @@ def load_weights(model: nn.Module, path: str | Path) -> nn.Module:
                                        f"{_one_line(exc)}") from exc
     else:
         try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
+            # torch warns about a raw pickle's protocol (three lines, suggesting
+            # weights_only=False); the one line below says what is wrong instead.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:
             raise InvalidArgumentError(
-                f"cannot read {str(path)!r} with torch.load(weights_only=True) (only tensors "
-                f"and plain containers are accepted): {_one_line(exc)}") from exc
+                f"cannot read {str(path)!r} with torch.load(weights_only=True): only tensors "
+                "and plain containers are accepted, never pickled objects (save "
+                f"model.state_dict() with torch.save or safetensors): {_first_words(exc)}"
+            ) from exc
         if isinstance(state, dict) and "state_dict" in state and isinstance(
                 state["state_dict"], dict):
             state = state["state_dict"]

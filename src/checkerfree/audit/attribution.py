@@ -29,13 +29,13 @@ over the flagged items; a site is a culprit when its share is at least
 from __future__ import annotations
 
 import contextlib
-import copy
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 from checkerfree.audit.inventory import ResamplingSite, _module_stack, _Recorder
+from checkerfree.audit.snapshot import detached_deepcopy
 from checkerfree.errors import InvalidArgumentError, ShapeError
 from checkerfree.score import MIN_SIGNIFICANCE
 
@@ -218,7 +218,7 @@ def stacked_probe(inputs) -> tuple[torch.Tensor, list[str]]:
 
 def _pass(model, x, direction, objective, forward_kwargs, seed):
     """The output (``up``: forward probe) or the input gradient (``down``) of one pass."""
-    from checkerfree.audit.probes import first_tensor
+    from checkerfree.audit.probes import first_tensor, stacked_as_batch
 
     devices = [x.device] if x.device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices):
@@ -227,7 +227,9 @@ def _pass(model, x, direction, objective, forward_kwargs, seed):
         torch.manual_seed(seed)
         if direction == "up":
             with torch.no_grad():
-                return first_tensor(model(x, **forward_kwargs))
+                y = first_tensor(model(x, **forward_kwargs))
+            # A deep-supervision stack (N, heads, C, *spatial) is N x heads pictures.
+            return None if y is None else stacked_as_batch(y, x)
         x = x.detach().requires_grad_(True)
         y = first_tensor(model(x, **forward_kwargs))
         loss = objective(y) if objective is not None else y.sum()
@@ -267,7 +269,10 @@ def blame(model: nn.Module, sites: list[ResamplingSite], x: torch.Tensor, period
     info = {"flagged": 0, "skipped": []}
     if base is None or base.dim() < 3:
         return {}, info
-    raw = x if direction == "up" and x.dim() == base.dim() and _grad_ready(x) else None
+    raw = None
+    if direction == "up" and x.dim() == base.dim() and _grad_ready(x) \
+            and base.shape[0] % x.shape[0] == 0:  # image-to-image, one input per head
+        raw = x.repeat_interleave(base.shape[0] // x.shape[0], 0)
     scale = stretch(base)
     ref = item_values(display_scale(base, scale), periods, raw, threshold)
     if ref is None:
@@ -325,7 +330,7 @@ def with_hold(model: nn.Module, name: str, scale: int, *, after: bool, dims: int
     """
     if not name:
         raise InvalidArgumentError("the model itself cannot be held; name a submodule")
-    new = copy.deepcopy(model)
+    new = detached_deepcopy(model)  # copy.deepcopy refuses graph tensors a forward left
     parent_name, _, child = name.rpartition(".")
     parent = new.get_submodule(parent_name) if parent_name else new
     old = parent.get_submodule(child)
@@ -349,31 +354,46 @@ def _layer_text(site: ResamplingSite) -> str:
 
 
 def advice_for(site: ResamplingSite) -> str:
-    """The concrete change for one culprit layer, in one line."""
-    d = f"{site.dims}d"
+    """The concrete change for one culprit layer, in one line: the fix ``--fix auto`` applies.
+
+    The fix is :func:`checkerfree.fix.plan_fix`'s (one choice per kind of site, shared with
+    :func:`checkerfree.fix.fix_sites`), after the site's static reason where it has one.
+
+    >>> from checkerfree.audit.inventory import ResamplingSite
+    >>> print(advice_for(ResamplingSite("enc.down", "strided_conv", "down", 2, (2, 2), (3, 3),
+    ...                                 module_type="Conv2d")))  # doctest: +ELLIPSIS
+    `enc.down` Conv2d k=3x3 s=2: ... -> BlurConv2d (...); --fix auto applies it
+    """
+    from checkerfree.fix import plan_fix
+
+    plan = plan_fix(site)
+    why = _why(site)
+    fix = plan.description.split(" -> ", 1)[-1] if " -> " in plan.description else None
+    if fix is None:  # nothing automatic: the plan says why and what to do by hand
+        return f"{_layer_text(site)}: {plan.description}"
+    return f"{_layer_text(site)}: {why} -> {fix}; --fix auto applies it"
+
+
+def _why(site: ResamplingSite) -> str:
+    """What makes this kind of site paint a checkerboard, in a few words."""
+    s = max(site.stride)
     if site.kind == "conv_transpose":
         if site.overlap is not None and site.overlap.uneven:
-            ratio = ("with holes" if site.overlap.ratio is None
-                     else f"overlaps {site.overlap.max}:{site.overlap.min}")
-            return (f"{_layer_text(site)} {ratio} -> ResizeConv{d[0]}d "
-                    f"(checkerfree.layers.ResizeConv{d[0]}d.from_conv_transpose), or "
-                    "convert(model, to='resize')")
-        return (f"{_layer_text(site)} overlaps evenly but its weights' phase sums differ "
-                f"(phase imbalance {site.phase_imbalance:.2f}) -> ResizeConv{d[0]}d, or keep "
-                "the weights and add a hold: convert(model, to='hold')")
+            return ("with holes" if site.overlap.ratio is None
+                    else f"overlaps {site.overlap.max}:{site.overlap.min}")
+        imb = site.phase_imbalance
+        return ("overlaps evenly but its weights' phase sums differ"
+                + (f" (phase imbalance {imb:.2f})" if imb is not None else ""))
     if site.kind == "subpixel":
-        return (f"{_layer_text(site)} sub-pixel convolution with unbalanced phases (phase "
-                f"imbalance {site.phase_imbalance:.2f}) -> initialise it with ICNR "
-                "(checkerfree.layers.icnr_) or use checkerfree.layers.SubPixelConv"
-                f"{d[0]}d")
+        imb = site.phase_imbalance
+        return ("sub-pixel convolution with unbalanced phases"
+                + (f" (phase imbalance {imb:.2f})" if imb is not None else ""))
     if site.kind == "strided_conv":
-        return (f"{_layer_text(site)} strided convolution: its backward pass is a transposed "
-                f"convolution -> blur before it (checkerfree.layers.ZeroOrderHold{d[0]}d("
-                f"{max(site.stride)}) in front) or downsample by average pooling")
+        return (f"strided convolution: its backward pass is a transposed convolution of "
+                f"stride {s}")
     if site.kind == "pool" and site.mode == "max":
-        return (f"{_layer_text(site)} max pooling routes gradients to one position per window "
-                f"-> average pooling, or a ZeroOrderHold{d[0]}d({max(site.stride)}) in front")
-    if site.kind == "interpolate" and site.direction == "up":
-        return (f"{_layer_text(site)} {site.mode} resize -> the artifact comes from the layers "
-                "around it; check the convolution that follows")
-    return f"{_layer_text(site)} -> replace it with a hold-filtered version and re-measure"
+        return "max pooling routes gradients to one position per window"
+    if site.direction == "down":
+        return (f"its backward pass spreads the gradient on a stride-{s} lattice (a "
+                "transposed convolution)")
+    return f"its output still carries a period-{s} pattern"

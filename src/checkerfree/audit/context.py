@@ -3,8 +3,9 @@
 Inside the ``with`` block every forward pass of the model is recorded: its output, and (after
 your ``backward()``) the gradient with respect to its input. ``report()`` scores them the way
 :func:`checkerfree.audit` scores its probes, with the layer inventory from the first input.
-Hooks are always removed on exit; the model's parameters and buffers are not changed by the
-audit (its one inventory pass restores batch-norm statistics).
+Hooks are always removed on exit; the audit's one inventory pass leaves the model and the
+random states as it found them (:func:`checkerfree.audit.snapshot.untouched`). Non-finite
+weights, outputs or gradients give the verdict ``"error"`` with a reason.
 
 >>> import torch
 >>> from checkerfree.zoo import decoder
@@ -23,15 +24,18 @@ import torch
 import torch.nn as nn
 
 from checkerfree.audit.attribution import advice_for
+from checkerfree.audit.checks import check_output_dtype, nonfinite, weights_problem
 from checkerfree.audit.inventory import find_resampling
 from checkerfree.audit.probes import (
     ProbeResult,
     _summarise,
     display_scale,
     first_tensor,
+    stacked_as_batch,
     useful_periods,
 )
 from checkerfree.audit.report import AuditReport, LayerFinding
+from checkerfree.audit.snapshot import untouched
 from checkerfree.errors import InvalidArgumentError, InvalidTypeError
 
 __all__ = ["ArtifactAudit"]
@@ -108,19 +112,36 @@ class ArtifactAudit:
         """Score what was recorded; the layer inventory comes from the first input seen."""
         if self._first is None:
             raise InvalidArgumentError("nothing was recorded: run the model inside the with block")
-        buffers = {n: b.detach().clone() for n, b in self.model.named_buffers()}
-        try:
+        p = next(iter(self.model.parameters()), None)
+        for y in self.outputs:
+            check_output_dtype(y)
+        problems = [nonfinite(t, f"recorded {what} {i}") for what, items in
+                    (("output", self.outputs), ("input gradient", self.grads))
+                    for i, t in enumerate(items)]
+        problem = weights_problem(self.model) or next((q for q in problems if q), None)
+        if problem:  # never a measurement: a NaN picture would read as clean
+            not_run = ProbeResult("n/a", reason="not measured: the verdict is error")
+            return AuditReport(
+                model=type(self.model).__name__,
+                mode="train" if self.model.training else "eval",
+                device=str(p.device) if p is not None else "cpu",
+                dtype=str(p.dtype).replace("torch.", "") if p is not None else "float32",
+                input_shape=list(self._first.shape), periods=[], layers=[], forward=not_run,
+                gradient=not_run, verdict="error", advice=[], reason=problem)
+        # The inventory's one pass must leave the model (batch norm, EMA) and RNG as found.
+        with untouched(self.model):
             sites = find_resampling(self.model, self._first)
-        finally:
-            with torch.no_grad():
-                for n, b in self.model.named_buffers():
-                    b.copy_(buffers[n])
         periods = self.periods or useful_periods(
             [max(s.stride) for s in sites if s.direction == "up"])
         periods = tuple(sorted(set(periods)))
-        outs = [display_scale(y) for y in self.outputs if y.dim() >= 3]
-        raw = [x if x is not None and x.dim() == y.dim() and max(x.shape[2:]) > 4 else None
-               for x, y in zip(self.inputs, self.outputs) if y.dim() >= 3]
+        # Deep-supervision stacks (N, heads, C, *spatial): heads are more pictures.
+        pictures = [stacked_as_batch(y, x) if x is not None else y
+                    for x, y in zip(self.inputs, self.outputs)]
+        outs = [display_scale(y) for y in pictures if y.dim() >= 3]
+        raw = [x.repeat_interleave(y.shape[0] // x.shape[0], 0)
+               if x is not None and x.dim() == y.dim() and max(x.shape[2:]) > 4
+               and y.shape[0] % x.shape[0] == 0 else None
+               for x, y in zip(self.inputs, pictures) if y.dim() >= 3]
         fwd = (_summarise(outs, periods, raw if any(r is not None for r in raw) else None)
                if outs else ProbeResult("n/a", reason="no output with spatial axes was recorded"))
         grads = [display_scale(g) for g in self.grads]
@@ -134,7 +155,6 @@ class ArtifactAudit:
                 f.site.kind in ("conv_transpose", "subpixel", "strided_conv")
             if f.culprit:
                 f.advice = advice_for(f.site)
-        p = next(iter(self.model.parameters()), None)
         return AuditReport(
             model=type(self.model).__name__,
             mode="train" if self.model.training else "eval",

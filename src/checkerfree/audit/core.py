@@ -10,7 +10,9 @@
 4. advice: the concrete change per culprit.
 
 The model is used in its own train/eval mode (the report says which), on its own device and
-dtype; it is never modified (ablations act on one pass, not on the weights).
+dtype; it is left exactly as found (ablations act on single passes, not on the weights), and so are the global random states
+(:mod:`checkerfree.audit.snapshot`). Non-finite weights, outputs or gradients give the
+verdict ``"error"`` with a reason (:mod:`checkerfree.audit.checks`).
 
 >>> from checkerfree.zoo import decoder
 >>> report = audit(decoder(dims=1), input_shape=(2, 16, 32), seeds=1)
@@ -20,23 +22,42 @@ dtype; it is never modified (ablations act on one pass, not on the weights).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 
 import torch
 import torch.nn as nn
 
 from checkerfree.audit.attribution import MIN_SHARE, advice_for, blame, stacked_probe
+from checkerfree.audit.checks import (
+    check_finite,
+    check_input_shape,
+    check_materialised,
+    check_output_dtype,
+    check_seeds,
+    weights_problem,
+)
 from checkerfree.audit.inventory import find_resampling
 from checkerfree.audit.probes import (
     AUDIT_THRESHOLD,
+    ProbeInput,
+    ProbeResult,
+    first_tensor,
     probe_inputs,
     run_probes,
     useful_periods,
 )
 from checkerfree.audit.report import AuditReport, LayerFinding
-from checkerfree.errors import InvalidArgumentError, InvalidTypeError, ShapeError
+from checkerfree.audit.snapshot import untouched
+from checkerfree.errors import InvalidArgumentError, InvalidTypeError, NonFiniteError, ShapeError
+
 
 __all__ = ["audit"]
+
+def _compiled(model: nn.Module) -> bool:
+    """Whether ``model`` is ``torch.compile``'s wrapper (dynamo is loaded if it is one)."""
+    eval_frame = sys.modules.get("torch._dynamo.eval_frame")
+    return eval_frame is not None and isinstance(model, eval_frame.OptimizedModule)
 
 
 def _device_dtype(model: nn.Module) -> tuple[torch.device, torch.dtype]:
@@ -63,12 +84,22 @@ def audit(model: nn.Module, example_input: torch.Tensor | None = None, *,
           threshold: float = AUDIT_THRESHOLD, forward_kwargs: dict | None = None) -> AuditReport:
     """Audit ``model`` for checkerboard artifacts in its output and its input gradient.
 
+    The model is left as it was found (:func:`checkerfree.audit.snapshot.untouched`: values,
+    ``requires_grad``, modes, hooks, attributes a forward sets) and so are the global random
+    states; the audit's own passes run on a stream seeded with
+    :data:`~checkerfree.audit.snapshot.AUDIT_SEED`, so a model that samples in ``forward``
+    gives the same report every time. Non-finite weights, outputs or input gradients give
+    the verdict ``"error"`` and a ``reason``, never a measurement.
+
     Args:
         model: any ``nn.Module`` taking one tensor (extra keyword arguments via
-            ``forward_kwargs``).
+            ``forward_kwargs``). A model wrapped by ``torch.compile`` is audited through its
+            original module (same weights, same maths); a scripted one (or one holding
+            scripted submodules) on its probes only: the inventory needs Python modules.
         example_input: a tensor the model accepts; its shape sets the probes' shape and it is
-            probed too. Or give ``input_shape`` instead.
-        seeds: number of probe batches per input kind.
+            probed too. Or give ``input_shape`` (a tuple of ints) instead.
+        seeds: number of probe batches per input kind (at most
+            :data:`~checkerfree.audit.checks.MAX_SEEDS`).
         periods: periods to measure (default: 2, 4, 8 and the model's strides).
         objective: ``objective(output) -> scalar`` for the gradient probe (default: sum).
         gradient: probe input gradients too.
@@ -80,6 +111,21 @@ def audit(model: nn.Module, example_input: torch.Tensor | None = None, *,
 
     Returns:
         :class:`~checkerfree.audit.report.AuditReport`.
+
+    Raises:
+        InvalidTypeError: ``input_shape`` not a sequence of ints; complex, integer or boolean
+            outputs.
+        LimitError: a probe batch beyond :data:`~checkerfree.audit.checks.MAX_PROBE_ELEMENTS`
+            elements, checked before anything is allocated.
+        NonFiniteError: an ``example_input`` holding NaN or infinite values.
+
+    >>> import torch.nn as nn
+    >>> net = nn.Sequential(nn.ConvTranspose2d(1, 1, 3, 2))
+    >>> _ = net[0].weight.data.fill_(float("nan"))
+    >>> r = audit(net, input_shape=(1, 1, 16, 16))
+    >>> r.verdict, r.reason
+    ('error', 'the weights are not finite: 9 of 9 values of parameter `0.weight` are not
+    finite (9 NaN, 0 infinite)')
     """
     if not isinstance(model, nn.Module):
         raise InvalidTypeError(f"model must be an nn.Module, got {type(model).__name__}")
@@ -88,28 +134,94 @@ def audit(model: nn.Module, example_input: torch.Tensor | None = None, *,
     if example_input is not None and not isinstance(example_input, torch.Tensor):
         raise InvalidTypeError(
             f"example_input must be a tensor, got {type(example_input).__name__}")
-    forward_kwargs = dict(forward_kwargs or {})
-    device, dtype = _device_dtype(model)
-    shape = tuple(example_input.shape) if example_input is not None else tuple(input_shape)
-    inputs = probe_inputs(shape, seeds=seeds, kind=probe)
-    first = inputs[0].tensor.to(device=device, dtype=dtype)
+    seeds = check_seeds(seeds)
+    shape = check_input_shape(tuple(example_input.shape) if example_input is not None
+                              else input_shape)
     if example_input is not None:
-        from checkerfree.audit.probes import ProbeInput
+        check_finite(example_input.detach(), "example_input")
+    forward_kwargs = dict(forward_kwargs or {})
+    notes: list[str] = []
+    if _compiled(model):
+        # Same parameters, same maths; compiled graphs hide every call from the inventory,
+        # and each probe shape would recompile.
+        model = model._orig_mod
+        notes.append("torch.compile'd model: audited through its original module (_orig_mod)")
+    scripted = [n or "(model)" for n, m in model.named_modules()
+                if isinstance(m, torch.jit.ScriptModule)]
+    device, dtype = _device_dtype(model)
+    check_materialised(model)
+    problem = weights_problem(model)
+    if problem:
+        return _error_report(model, shape, device, dtype, problem, notes)
+    # Snapshot and restore rather than audit a copy: copies fail on models holding graph
+    # tensors, and train-mode passes move EMA parameters and batch-norm statistics.
+    with untouched(model):
+        try:
+            inputs = probe_inputs(shape, seeds=seeds, kind=probe)
+            first = inputs[0].tensor.to(device=device, dtype=dtype)
+            where = f"the output on the {inputs[0].kind} probe (seed {inputs[0].seed})"
+            if example_input is not None:
+                inputs.insert(0, ProbeInput("given", 0, example_input.detach()))
+            y = first_tensor(_run_checked(model, first, forward_kwargs))
+            if y is not None:
+                check_output_dtype(y)
+                check_finite(y.detach(), where)
+            if scripted:
+                report = _probes_only(model, inputs, shape, device, dtype, periods, objective,
+                                      gradient, threshold, forward_kwargs, scripted)
+            else:
+                report = _audit(model, inputs, first, shape, device, dtype, periods, objective,
+                                gradient, attribute, threshold, forward_kwargs)
+        except NonFiniteError as exc:
+            return _error_report(model, shape, device, dtype, str(exc), notes)
+    report.notes[:0] = notes
+    return report
 
-        inputs.insert(0, ProbeInput("given", 0, example_input.detach()))
 
-    # Train-mode forward passes update batch-norm statistics: put them back afterwards, so
-    # the audit leaves the model exactly as it found it.
-    buffers = {n: b.detach().clone() for n, b in model.named_buffers()}
-    try:
-        _run_checked(model, first, forward_kwargs)
-        return _audit(model, inputs, first, shape, device, dtype, periods, objective, gradient,
-                      attribute, threshold, forward_kwargs)
-    finally:
-        with torch.no_grad():
-            for n, b in model.named_buffers():
-                if n in buffers:
-                    b.copy_(buffers[n])
+def _error_report(model, shape, device, dtype, reason: str, notes) -> AuditReport:
+    """The report of a model that cannot be measured: verdict ``"error"`` and why."""
+    not_run = ProbeResult("n/a", reason="not measured: the verdict is error")
+    return AuditReport(
+        model=type(model).__name__,
+        mode="train" if model.training else "eval",
+        device=str(device),
+        dtype=str(dtype).replace("torch.", ""),
+        input_shape=list(shape),
+        periods=[],
+        layers=[],
+        forward=not_run,
+        gradient=not_run,
+        verdict="error",
+        advice=[],
+        notes=list(notes),
+        reason=reason,
+    )
+
+
+def _probes_only(model, inputs, shape, device, dtype, periods, objective, gradient, threshold,
+                 forward_kwargs, scripted) -> AuditReport:
+    """Probes without inventory or attribution, for models the inventory cannot enter."""
+    periods = tuple(sorted(set(int(p) for p in (periods or useful_periods([])))))
+    fwd, grad = run_probes(model, inputs, periods, gradient=gradient, objective=objective,
+                           threshold=threshold, **forward_kwargs)
+    verdict = "artifacts" if "artifacts" in (fwd.verdict, grad.verdict) else "clean"
+    where = ", ".join(f"`{n}`" for n in scripted[:3]) + (" ..." if len(scripted) > 3 else "")
+    return AuditReport(
+        model=type(model).__name__,
+        mode="train" if model.training else "eval",
+        device=str(device),
+        dtype=str(dtype).replace("torch.", ""),
+        input_shape=list(shape),
+        periods=list(periods),
+        layers=[],
+        forward=fwd,
+        gradient=grad,
+        verdict=verdict,
+        advice=[] if verdict == "clean" else [
+            "audit the Python module before torch.jit.script to find and fix the culprit"],
+        notes=[f"scripted module {where}: the layer inventory and attribution need Python "
+               "modules, so only the probes were run"],
+    )
 
 
 def _audit(model, inputs, first, shape, device, dtype, periods, objective, gradient, attribute,

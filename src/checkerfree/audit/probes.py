@@ -26,6 +26,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from checkerfree.audit.checks import check_finite, check_output_dtype
 from checkerfree.errors import InvalidArgumentError, ShapeError
 from checkerfree.score import DEFAULT_THRESHOLD, MIN_SIGNIFICANCE, checkerboard_score
 
@@ -38,7 +39,7 @@ AUDIT_THRESHOLD = DEFAULT_THRESHOLD
 
 __all__ = ["AUDIT_THRESHOLD", "ProbeInput", "ProbeResult", "probe_inputs", "run_probes",
            "probe_forward", "probe_gradient", "item_values",
-           "first_tensor", "display_scale", "stretch"]
+           "first_tensor", "display_scale", "stretch", "stacked_as_batch"]
 
 _PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry", "retina",
            "camera", "brick", "grass", "gravel")
@@ -111,24 +112,30 @@ def first_tensor(output):
 def stretch(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Per item, the 1st percentile and the span to the 99th: the picture's display scale.
 
-    Nearest-rank percentiles of an even sample of at most 16,384 values per item.
+    Nearest-rank percentiles; of items over 16,384 values, from an even sample of 16,384 of
+    them, so memory stays one copy of ``x`` however large the picture (sorting 2400x2400x3
+    values would take a copy and an index of them all). A span of 0 marks a picture with
+    nothing to show.
 
     >>> lo, span = stretch(torch.linspace(0, 1, 101).reshape(1, 1, 101))
     >>> round(lo.item(), 2), round(span.item(), 2)
     (0.01, 0.98)
     """
-    flat = x.detach().reshape(x.shape[0], -1).float()
-    if flat.shape[1] > 16_384:  # percentiles of an even sample: quantile sorts its input
-        idx = torch.linspace(0, flat.shape[1] - 1, 16_384, device=flat.device).long()
-        sample = flat[:, idx]
+    flat = x.detach().reshape(x.shape[0], -1)
+    n = flat.shape[1]
+    if n > _SAMPLE:
+        # Integer arithmetic: float32 linspace rounds n - 1 up to n beyond 2**24 values.
+        idx = torch.arange(_SAMPLE, device=flat.device, dtype=torch.int64) * (n - 1) \
+            // (_SAMPLE - 1)
+        sample = flat[:, idx].float()
     else:
-        sample = flat
+        sample = flat.float()
     # Nearest-rank percentiles from one sort (torch.quantile sorts once per quantile).
     ordered = sample.sort(dim=1).values
     last = ordered.shape[1] - 1
     lo, hi = ordered[:, round(0.01 * last)], ordered[:, round(0.99 * last)]
     # A picture flat to 1e-4 of its level shows nothing: stretching rounding noise to full
-    # contrast would invent patterns. A span of 0 marks a picture with nothing to show.
+    # contrast would invent patterns.
     level = sample.abs().mean(1)
     span = torch.maximum(hi - lo, 1e-4 * level).clamp_min(1e-12)
     return lo, torch.where(hi - lo > 1e-12, span, torch.zeros_like(span))
@@ -147,11 +154,33 @@ def display_scale(x: torch.Tensor, scale: tuple[torch.Tensor, torch.Tensor] | No
     (0.0, 127.5, 255.0)
     """
     lo, span = stretch(x) if scale is None else scale
-    flat = x.detach().reshape(x.shape[0], -1).float()
+    flat = x.detach().reshape(x.shape[0], -1)
     lo, span = lo.to(flat.device), span.to(flat.device)
-    scaled = (flat - lo[:, None]) / span.clamp_min(1e-12)[:, None] * 255.0
-    scaled = torch.where(span[:, None] > 0, scaled, torch.zeros_like(scaled))
+    # In place on the one float copy: no further temporaries of the picture's size.
+    scaled = flat.to(torch.float32, copy=True).sub_(lo[:, None])
+    scaled.div_(span.clamp_min(1e-12)[:, None]).mul_(255.0)
+    scaled.masked_fill_(~(span > 0)[:, None], 0.0)
     return scaled.reshape(x.shape)
+
+
+# Values per item from which display_scale reads its percentiles.
+_SAMPLE = 16_384
+
+
+def stacked_as_batch(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """An output with more axes than its picture input, its extra leading axes read as batch.
+
+    A picture input has as many spatial axes as the output; anything before ``(C, *spatial)``
+    is batch-like: MONAI ``DynUNet``'s deep-supervision stack ``(N, heads, C, H, W)`` is
+    ``N x heads`` pictures, not a volume. Latent inputs (every spatial size <= 4) say nothing
+    about the output's rank and leave it as it is.
+
+    >>> stacked_as_batch(torch.zeros(2, 3, 1, 16, 16), torch.zeros(2, 1, 16, 16)).shape
+    torch.Size([6, 1, 16, 16])
+    """
+    if x.dim() < 3 or max(x.shape[2:]) <= 4 or y.dim() <= x.dim():
+        return y
+    return y.reshape(-1, *y.shape[y.dim() - x.dim() + 1:])
 
 
 @functools.lru_cache(maxsize=16)
@@ -393,14 +422,22 @@ def run_probes(model: nn.Module, inputs: list[ProbeInput], periods=(2, 4, 8), *,
         if y is None:
             out_reason = grad_reason = "the model returned no tensor"
             break
+        # Never a measurement: a NaN picture has no lattice energy and would read as clean.
+        check_output_dtype(y)
+        check_finite(y.detach(), f"the output on the {p.kind} probe (seed {p.seed})")
         if forward:
-            if y.dim() < 3:
+            pictures = stacked_as_batch(y.detach(), x)
+            if pictures.dim() < 3:
                 out_reason = "the output has no spatial axes to score"
             else:
-                outs.append(display_scale(y.detach()))
-                # Image-to-image: the input has spatial axes of the same rank as the output.
-                raw.append(x.detach() if x.dim() == y.dim() and p.kind != "latent"
-                           and _grad_ready(x) else None)
+                outs.append(display_scale(pictures))
+                # Image-to-image: the input has spatial axes of the same rank as the output
+                # (repeated for each head of a deep-supervision stack).
+                heads = pictures.shape[0] // x.shape[0]
+                raw.append(x.detach().repeat_interleave(heads, 0)
+                           if x.dim() == pictures.dim() and p.kind != "latent"
+                           and _grad_ready(x) and heads * x.shape[0] == pictures.shape[0]
+                           else None)
                 out_kinds.append(p.kind)
         if want_grad:
             loss = objective(y) if objective is not None else y.sum()
@@ -413,6 +450,7 @@ def run_probes(model: nn.Module, inputs: list[ProbeInput], periods=(2, 4, 8), *,
             if g is None:
                 grad_reason = "the objective does not depend on the input"
             else:
+                check_finite(g, f"the input gradient on the {p.kind} probe (seed {p.seed})")
                 grads.append(display_scale(g))
                 grad_kinds.append(p.kind)
         elif gradient and not grad_reason:

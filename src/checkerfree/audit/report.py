@@ -7,7 +7,6 @@ readable table; ``to_html(dir)`` writes a page with pictures (see
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 from checkerfree.audit.inventory import ResamplingSite
@@ -53,7 +52,11 @@ class LayerFinding:
 
 @dataclass
 class AuditReport:
-    """Everything the audit found; ``verdict`` is ``"artifacts"`` or ``"clean"``."""
+    """Everything the audit found; ``verdict`` is ``"artifacts"``, ``"clean"`` or ``"error"``.
+
+    ``"error"``: the model could not be measured (non-finite weights, outputs or gradients);
+    ``reason`` says how many values and where.
+    """
 
     model: str
     mode: str
@@ -68,6 +71,9 @@ class AuditReport:
     advice: list[str]
     notes: list[str] = field(default_factory=list)
     fixed: AuditReport | None = None  # the audit of the converted model, with --fix
+    reason: str = ""  # why the verdict is "error"
+    #: what --fix did (checkerfree.audit.fixing): requested, applied, skipped, message
+    fix: dict | None = None
 
     def to_dict(self) -> dict:
         out = {
@@ -84,19 +90,28 @@ class AuditReport:
             "advice": self.advice,
             "notes": self.notes,
         }
+        if self.reason:
+            out["reason"] = self.reason
+        if self.fix is not None:
+            out["fix"] = self.fix
         if self.fixed is not None:
             out["fixed"] = self.fixed.to_dict()
         return out
 
     def to_json(self, indent: int | None = None) -> str:
         """The report as one JSON document."""
-        return json.dumps(self.to_dict(), indent=indent)
+        from checkerfree.jsontext import dumps
 
-    def to_html(self, directory, *, force: bool = False):
-        """Write ``index.html`` and its pictures to ``directory``; returns the page's path."""
+        return dumps(self.to_dict(), indent=indent)
+
+    def to_html(self, directory, *, force: bool = False, outputs=None):
+        """Write ``index.html`` and its pictures to ``directory``; returns the page's path.
+
+        ``outputs``: an :class:`~checkerfree.files.OutputSet` checked before the audit ran
+        (:func:`checkerfree.report.audit_html.audit_html_outputs`)."""
         from checkerfree.report.audit_html import write_audit_html
 
-        return write_audit_html(self, directory, force=force)
+        return write_audit_html(self, directory, force=force, outputs=outputs)
 
     def _probe_line(self, label: str, p: ProbeResult) -> str:
         if p.verdict == "n/a":
@@ -109,6 +124,12 @@ class AuditReport:
     def __str__(self) -> str:
         lines = [f"checkerfree audit: {self.model} ({self.mode} mode, {self.device}, "
                  f"{self.dtype}), input {tuple(self.input_shape)}"]
+        if self.verdict == "error":  # nothing was measured: no table, no probe lines
+            lines.append(f"verdict: error ({self.reason})")
+            lines.extend(f"  note: {n}" for n in self.notes)
+            if self.fixed is not None:
+                lines += ["", "after the fix:"] + ["  " + ln for ln in str(self.fixed).splitlines()]
+            return "\n".join(lines)
         if self.layers:
             rows = [("layer", "kind", "k", "s", "static", "culprit")]
             for f in self.layers:
@@ -128,11 +149,22 @@ class AuditReport:
             lines.append("  no up- or downsampling operation found")
         lines.append(self._probe_line("forward", self.forward))
         lines.append(self._probe_line("gradient", self.gradient))
-        lines.append(f"verdict: {self.verdict}")
+        lines.append(f"verdict: {self.verdict}" + (f" ({self.reason})" if self.reason else ""))
         for a in self.advice:
             lines.append(f"  - {a}")
         for n in self.notes:
             lines.append(f"  note: {n}")
+        if self.fix is not None:
+            lines.append("")
+            how = self.fix["requested"]
+            if self.fix.get("message"):
+                lines.append(f"fix {how}: {self.fix['message']}")
+            else:
+                lines.append(f"fix {how}:")
+                lines.extend(f"  - {a['fix']}" for a in self.fix["applied"])
+            lines.extend(f"  - not fixed: {s['reason']}" for s in self.fix["skipped"]
+                         if not self.fix.get("message"))
+            lines.extend(f"  note: {n}" for n in self.fix.get("notes", []))
         if self.fixed is not None:
             lines.append("")
             lines.append("after the fix:")

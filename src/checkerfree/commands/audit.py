@@ -22,6 +22,7 @@ EPILOG = """\
 examples:
   checkerfree audit dcgan                          # built-in DCGAN with k=3 deconvolutions
   checkerfree audit dcgan --fix resize             # before and after convert(to='resize')
+  checkerfree audit espcn --fix auto               # the advised fix per culprit, re-audited
   checkerfree audit mypkg.models:make_decoder --input-shape 2,64,16,16 --json
   checkerfree audit ./net.py:build --weights net.safetensors --html audit-report"""
 
@@ -39,6 +40,7 @@ def _shape(text: str) -> tuple[int, ...]:
 
 
 def register(sub) -> None:
+    from checkerfree.audit.fixing import FIX_CHOICES
     from checkerfree.zoo import EXAMPLES
 
     p = sub.add_parser("audit", help=HELP,
@@ -50,8 +52,9 @@ def register(sub) -> None:
     p.add_argument("--weights", metavar="FILE",
                    help="state dict to load: .safetensors, or a torch file read with "
                         "weights_only=True")
-    p.add_argument("--fix", choices=("resize", "subpixel", "hold"),
-                   help="also audit convert(model, to=FIX) and show before/after")
+    p.add_argument("--fix", choices=FIX_CHOICES,
+                   help="auto: apply the advised fix to each culprit and audit again; "
+                        "resize/subpixel/hold/blur: audit convert(model, to=FIX) too")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--train", dest="mode", action="store_const", const="train",
                       help="audit in train mode (batch norm uses batch statistics)")
@@ -68,11 +71,18 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from checkerfree.audit import audit
-    from checkerfree.convert import convert
+    from checkerfree.audit.fixing import fix_and_reaudit
     from checkerfree.targets import load_target, load_weights
 
     if args.seeds < 1:
         raise InvalidArgumentError(f"--seeds must be >= 1, got {args.seeds}")
+    outputs = None
+    if args.html:
+        from checkerfree.report.audit_html import audit_html_outputs
+
+        # Every file of the report, checked before the model is even built.
+        outputs = audit_html_outputs(args.html, fixed=bool(args.fix), force=args.force)
+        outputs.check()
     model, example = load_target(args.target)
     if args.weights:
         load_weights(model, args.weights)
@@ -87,14 +97,23 @@ def run(args: argparse.Namespace) -> int:
         print(f"auditing {args.target} on inputs of shape {tuple(shape)} ...", file=sys.stderr)
     report = audit(model, **kwargs)
     if args.fix:
-        fixed_model = convert(model, to=args.fix)
-        report.fixed = audit(fixed_model, **kwargs)
+        _, report.fix, report.fixed = fix_and_reaudit(model, report, args.fix, kwargs)
+        if args.json and report.fix["message"]:
+            # stdout carries one JSON document; say it on a line of its own for the reader.
+            print(f"checkerfree audit: --fix {args.fix}: {report.fix['message']}",
+                  file=sys.stderr)
     if args.html:
-        page = report.to_html(args.html, force=args.force)
+        page = report.to_html(args.html, force=args.force, outputs=outputs)
         if not args.json:
             print(f"wrote {page}", file=sys.stderr)
     if args.json:
         print(report.to_json())
     else:
         print(report)
+    # A model that cannot be measured is not clean: exit 1, the reason on one line.
+    failed = [r for r in (report, report.fixed) if r is not None and r.verdict == "error"]
+    if failed:
+        label = "" if failed[0] is report else " after the fix"
+        print(f"checkerfree audit: error{label}: {failed[0].reason}", file=sys.stderr)
+        return 1
     return 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from checkerfree.errors import InvalidArgumentError
@@ -27,8 +26,9 @@ def register(sub) -> None:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("target", metavar="TARGET",
                    help="package.module:factory, path/to/file.py:factory, or a built-in example")
-    p.add_argument("--to", required=True, choices=("resize", "subpixel", "hold"),
-                   help="replacement kind")
+    p.add_argument("--to", required=True, choices=("resize", "subpixel", "hold", "auto", "blur"),
+                   help="replacement kind (auto: resize where the overlap is uneven, else hold; "
+                        "blur: strided convolutions, pooling, unshuffle)")
     p.add_argument("--out", required=True, metavar="FILE.safetensors", help="output file")
     p.add_argument("--weights", metavar="FILE", help="state dict to load into TARGET first")
     p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
@@ -39,14 +39,17 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     import warnings
 
-    from checkerfree.convert import convert, plan_conversion
+    from checkerfree.convert import convert, nothing_to_convert, plan_conversion
     from checkerfree.errors import require
-    from checkerfree.files import check_writable, write_atomic
+    from checkerfree.files import OutputSet
+    from checkerfree.jsontext import dumps
     from checkerfree.targets import load_target, load_weights
 
     if not args.out.endswith(".safetensors"):
         raise InvalidArgumentError(f"--out must end in .safetensors, got {args.out!r}")
-    check_writable(args.out, args.force)
+    # The weights and the model's own file are inputs: never written over, even with --force.
+    outputs = OutputSet(force=args.force, inputs=[args.weights, _target_file(args.target)])
+    outputs.add(args.out).check()
     model, _ = load_target(args.target)
     if args.weights:
         load_weights(model, args.weights)
@@ -59,18 +62,17 @@ def run(args: argparse.Namespace) -> int:
     # Tied parameters appear under several keys: safetensors wants one storage per key.
     state = {k: v.clone() for k, v in state.items()}
     blob = st.save(state)
-    write_atomic(args.out, blob, force=args.force)
+    outputs.write(args.out, blob)
     rebuild = (f"import checkerfree; model = checkerfree.convert(<build {args.target}>, "
                f"to={args.to!r}); checkerfree.targets.load_weights(model, {args.out!r})")
     doc = {"target": args.target, "to": args.to, "out": args.out,
            "converted": [{"name": c.name, "from": type(c.old).__name__} for c in plan],
            "rebuild": rebuild}
     if args.json:
-        json.dump(doc, sys.stdout)
-        sys.stdout.write("\n")
+        sys.stdout.write(dumps(doc) + "\n")
     else:
         if not plan:
-            print(f"{args.target}: no strided ConvTranspose to convert; weights written as is")
+            print(f"{args.target}: {nothing_to_convert(model, args.to)}; weights written as is")
         for c in plan:
             print(f"converted {c.name}: {type(c.old).__name__} -> {args.to}")
         print(f"wrote {args.out}")
@@ -78,3 +80,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _target_file(target: str) -> str | None:
+    """The Python file of a ``path/to/file.py:factory`` TARGET (an input too), else None."""
+    where = target.rpartition(":")[0]
+    return where if where.endswith(".py") else None

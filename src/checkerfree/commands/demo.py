@@ -1,17 +1,19 @@
 """``checkerfree demo``: the overlap analysis of the article's examples and a DCGAN stack.
 
-Writes figures and ``summary.json`` to ``--out``. (Once ``checkerfree reproduce`` exists it
-becomes the main job; this verb stays as the quick, training-free tour.)
+Writes eight figures and ``summary.json`` to ``--out`` (default ``checkerfree-overlaps``, its
+own folder: ``checkerfree-demo`` is where ``make demo`` writes its ``reproduce`` report).
+Every file is planned and checked before the first figure is drawn. ``checkerfree reproduce``
+is the main job; this verb stays as the quick, training-free tour.
 """
 
 from __future__ import annotations
 
 import argparse
 import io
-import json
+import sys
 from pathlib import Path
 
-from checkerfree.files import write_atomic
+from checkerfree.files import OutputSet
 
 
 def _close(fig) -> None:
@@ -21,13 +23,18 @@ def _close(fig) -> None:
 
 HELP = "write the article's overlap figures and a DCGAN stack analysis to a folder"
 
+#: Not ``checkerfree-demo``: that is the Makefile's DEMO_DIR, the reproduce report.
+DEFAULT_OUT = "checkerfree-overlaps"
+
 
 def register(sub) -> None:
     p = sub.add_parser("demo", help=HELP, description=HELP + ". No training, a few seconds.")
-    p.add_argument("--out", default="checkerfree-demo", metavar="DIR",
+    p.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
                    help="output folder (default: %(default)s)")
     p.add_argument("--force", action="store_true",
                    help="overwrite files a previous demo wrote in DIR")
+    p.add_argument("--json", action="store_true",
+                   help="print summary.json to stdout instead of the tour")
     p.set_defaults(func=run)
 
 
@@ -64,9 +71,16 @@ def run(args: argparse.Namespace) -> int:
     )
     from checkerfree.report.text import render_map
 
+    from checkerfree.jsontext import dumps
+
     out = Path(args.out)
-    summary = []
     cases = _cases()
+    outputs = OutputSet(force=args.force)
+    outputs.folder(out)
+    outputs.extend([out / f"{case[0]}.png" for case in cases] + [out / "summary.json"])
+    outputs.check()
+    say = sys.stderr if args.json else sys.stdout
+    summary = []
     for n, (name, title, layers, dims, kind) in enumerate(cases, 1):
         result = overlap(layers, dims=dims)
         if kind == "1d":
@@ -79,15 +93,21 @@ def run(args: argparse.Namespace) -> int:
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
         _close(fig)
-        png = write_atomic(out / f"{name}.png", buf.getvalue(), force=args.force)
+        png = outputs.write(out / f"{name}.png", buf.getvalue())
         summary.append({"name": name, "title": title, "figure": png.name, **result.to_dict()})
+        if args.json:
+            continue
         ratio = "holes" if result.ratio is None else f"{result.max}:{result.min}"
         print(f"[{n}/{len(cases)}] {title}\n        ratio {ratio}, period "
-              f"{'x'.join(map(str, result.period))} -> {png}")
+              f"{'x'.join(map(str, result.period))} -> {png}", file=say)
         if dims <= 2 and all(q <= 8 for q in result.period):
             print("\n".join("        " + line for line in
-                            render_map(result.tile(1 if dims == 2 else 3)).splitlines()))
-    doc = json.dumps({"analyses": summary}, indent=2).encode()
-    path = write_atomic(out / "summary.json", doc, force=args.force)
-    print(f"wrote {len(cases)} figures and {path}")
+                            render_map(result.tile(1 if dims == 2 else 3)).splitlines()),
+                  file=say)
+    doc = dumps({"analyses": summary}, indent=2)
+    path = outputs.write(out / "summary.json", (doc + "\n").encode())
+    if args.json:
+        sys.stdout.write(doc + "\n")
+    else:
+        print(f"wrote {len(cases)} figures and {path}")
     return 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from checkerfree.errors import SpecError
@@ -51,12 +50,18 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    result = overlap(args.layer, dims=args.dims, size=args.size)
+    from checkerfree.files import OutputSet
+    from checkerfree.jsontext import dumps
+
+    outputs = None
     if args.png:
-        _write_png(result, args.png, args.force)
+        # Refuse before spending time on the map or the figure.
+        outputs = OutputSet(force=args.force).add(args.png).check()
+    result = overlap(args.layer, dims=args.dims, size=args.size)
+    if outputs is not None:
+        _write_png(result, args.png, outputs)
     if args.json:
-        json.dump(result.to_dict(), sys.stdout)
-        sys.stdout.write("\n")
+        sys.stdout.write(dumps(result.to_dict()) + "\n")
         return 0
     from checkerfree.report.text import render_map
 
@@ -82,13 +87,11 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_png(result, path: str, force: bool) -> None:
+def _write_png(result, path: str, outputs) -> None:
     import io
 
-    from checkerfree.files import check_writable, write_atomic
     from checkerfree.report.overlap_plots import plot_overlap_1d, plot_overlap_2d
 
-    check_writable(path, force)  # refuse before spending time on the figure
     if result.dims == 1:
         fig, _ = plot_overlap_1d(result.layers, size=result.size or 6)
     elif result.dims == 2:
@@ -107,4 +110,4 @@ def _write_png(result, path: str, force: bool) -> None:
     import matplotlib.pyplot as plt
 
     plt.close(fig)
-    write_atomic(path, buf.getvalue(), force=force)
+    outputs.write(path, buf.getvalue())

@@ -21,9 +21,10 @@ not support is reported as not holding.
 
 --quick: smaller models and fewer steps (still real training), under 10 minutes on 2 cores.
 Without it the run takes up to an hour and prints progress on stderr. Finished experiments
-are cached in DIR/cache: an interrupted run resumes where it stopped. An existing
-DIR/report.json is only replaced with --force (cached experiments are reused when the code
-and settings are unchanged; --fresh recomputes them)."""
+are cached in DIR/cache: an interrupted run resumes where it stopped. Existing report files
+(report.json, index.html, figures) are only replaced with --force, checked before any
+experiment (cached experiments are reused when the code and settings are unchanged; --fresh
+recomputes them)."""
 
 EPILOG = """\
 examples:
@@ -43,7 +44,8 @@ def register(sub) -> None:
                    help="small models and few steps: minutes instead of an hour")
     p.add_argument("--only", nargs="+", metavar="ID",
                    help=f"run only these claims; ids: {', '.join(claim_ids())}")
-    p.add_argument("--force", action="store_true", help="replace an existing DIR/report.json")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing report (report.json, index.html, figures) in DIR")
     p.add_argument("--fresh", action="store_true", help="ignore cached experiments in DIR/cache")
     p.add_argument("--threads", type=int, default=None, metavar="N",
                    help="torch CPU threads (default: torch's; results are deterministic for "

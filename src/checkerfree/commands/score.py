@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import warnings
 from pathlib import Path
@@ -20,7 +19,10 @@ whether it is above the calibrated threshold, 'hotspot' is [row, col] of the str
 pattern. Folders are searched recursively for .png .jpg .jpeg .webp .tif .tiff files.
 
 Every input gets a row: files that cannot be scored (missing, empty, truncated, not an image,
-too small for the periods, decompression bombs) get an 'error' and the run goes on.
+too small for the periods, decompression bombs, unreadable), folders that cannot be listed
+and broken or looping symbolic links get an 'error' and the run goes on. File names that are
+not UTF-8 show their odd bytes as \\xNN; JSON, CSV and Parquet rows also carry the exact name
+in 'path_bytes' (base64). Non-finite numbers are written as null.
 Exit status: 0 all scored, 1 some inputs failed, 2 bad usage."""
 
 EPILOG = """\
@@ -90,21 +92,29 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from checkerfree.batch import ImageScorer
-    from checkerfree.io import DEFAULT_MAX_PIXELS, find_images
-    from checkerfree.results import summarize
+    from checkerfree.batch import ImageScorer, error_row
+    from checkerfree.files import OutputSet
+    from checkerfree.io import DEFAULT_MAX_PIXELS, walk_inputs
+    from checkerfree.results import portable_row, summarize
     from checkerfree.score import DEFAULT_THRESHOLD
 
     periods = tuple(sorted(set(args.period or (2, 4, 8))))
     if args.out is not None:
-        _check_out(args.out, args.force)
-    inputs = find_images(args.paths)
-    if not inputs:
+        _check_out_suffix(args.out)
+    entries = walk_inputs(args.paths)
+    if not entries:
         raise InvalidArgumentError(
             f"no image files (.png .jpg .jpeg .webp .tif .tiff) found in {' '.join(args.paths)}"
         )
+    inputs = [path for path, _ in entries]
+    # Every file this run writes (--out, one overlay per image) is checked before any work;
+    # none may be one of the inputs.
+    outputs = OutputSet(force=args.force, inputs=inputs)
+    if args.out is not None:
+        outputs.add(args.out)
     if args.heatmap is not None:
-        _check_heatmaps(Path(args.heatmap), inputs, args.force)
+        _plan_heatmaps(outputs, Path(args.heatmap), [p for p, e in entries if e is None])
+    outputs.check()
     threshold = DEFAULT_THRESHOLD if args.threshold is None else args.threshold
     scorer_kwargs = dict(
         periods=periods, heatmap_dir=args.heatmap, threshold=threshold,
@@ -115,19 +125,29 @@ def run(args: argparse.Namespace) -> int:
     # The refusal is in the row; Pillow's own warning on stderr would only repeat it.
     Image = require("PIL.Image", "image")
     warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-    if args.engine == "ray":
-        rows = _run_ray(inputs, scorer_kwargs, args)
+    # Entries the walk already failed on (unlistable folders, broken links) get their row
+    # here; the engine scores the others, and the rows are put back in input order.
+    todo = [path for path, error in entries if error is None]
+    if not todo:
+        scored = []
+    elif args.engine == "ray":
+        scored = _run_ray(todo, scorer_kwargs, args)
     else:
-        rows = _run_local(inputs, ImageScorer(**scorer_kwargs), args)
+        scored = _run_local(todo, ImageScorer(**scorer_kwargs), args)
+    scored_rows = iter(scored)
+    rows = [next(scored_rows) if error is None else error_row(path, error)
+            for path, error in entries]
 
     summary = summarize(rows, periods=periods, threshold=threshold)
     summary["engine"] = args.engine
-    images = [{key: row[key] for key in row if key != "heatmap" or args.heatmap} for row in rows]
+    images = [portable_row({key: row[key] for key in row if key != "heatmap" or args.heatmap})
+              for row in rows]
     if args.out is not None:
-        _write_out(args.out, images, summary, periods, args.force)
+        _write_out(outputs, args.out, images, summary, periods)
     if args.json:
-        json.dump({"images": images, "summary": summary}, sys.stdout)
-        sys.stdout.write("\n")
+        from checkerfree.jsontext import dumps
+
+        sys.stdout.write(dumps({"images": images, "summary": summary}) + "\n")
     elif args.csv:
         from checkerfree.results import csv_text
 
@@ -160,9 +180,7 @@ def _run_ray(inputs, scorer_kwargs, args) -> list[dict]:
                            progress=progress)
 
 
-def _check_out(out: str, force: bool) -> None:
-    from checkerfree.files import check_writable
-
+def _check_out_suffix(out: str) -> None:
     suffix = Path(out).suffix.lower()
     if suffix not in OUT_SUFFIXES:
         raise InvalidArgumentError(
@@ -170,34 +188,31 @@ def _check_out(out: str, force: bool) -> None:
         )
     if suffix == ".parquet":
         require("pyarrow.parquet", "ray")
-    check_writable(out, force)
 
 
-def _check_heatmaps(folder: Path, inputs: list[str], force: bool) -> None:
-    """Refuse before any work if an overlay would overwrite a file (without ``--force``)."""
-    from checkerfree.files import check_writable
+def _plan_heatmaps(outputs, folder: Path, inputs: list[str]) -> None:
+    """Plan one overlay per input in ``folder`` (checked with the rest before any work)."""
     from checkerfree.overlay import overlay_name
 
-    if folder.exists() and not folder.is_dir():
-        raise InvalidArgumentError(f"--heatmap {folder} exists and is not a folder")
+    outputs.folder(folder)
     names: dict[str, str] = {}
     for path in inputs:
         name = overlay_name(path)
         if name in names and names[name] != path:  # pragma: no cover - a digest collision
             raise InvalidArgumentError(f"{path} and {names[name]} would share an overlay name")
         names[name] = path
-        check_writable(folder / name, force)
+        outputs.add(folder / name)
 
 
-def _write_out(out: str, images, summary, periods, force: bool) -> None:
-    from checkerfree.files import write_atomic
+def _write_out(outputs, out: str, images, summary, periods) -> None:
+    from checkerfree.jsontext import dumps
     from checkerfree.results import csv_text, parquet_bytes
 
     suffix = Path(out).suffix.lower()
     if suffix == ".parquet":
         data = parquet_bytes(images, periods)
     elif suffix == ".json":
-        data = (json.dumps({"images": images, "summary": summary}) + "\n").encode()
+        data = (dumps({"images": images, "summary": summary}) + "\n").encode()
     else:
         data = csv_text(images, periods).encode()
-    write_atomic(out, data, force=force)
+    outputs.write(out, data)

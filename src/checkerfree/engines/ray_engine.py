@@ -1,7 +1,8 @@
 """The Ray engine: the same :class:`~checkerfree.batch.ImageScorer` over Ray Data.
 
 The file list becomes a dataset of ``{"index", "path", "file"}`` rows (``file`` the absolute
-path, since Ray workers do not share the driver's working directory); ``map_batches`` runs
+path as bytes, since Ray workers do not share the driver's working directory and a file
+name need not be UTF-8); ``map_batches`` runs
 one ``ImageScorer`` per actor (the class is built once per actor, not once per batch), and
 the rows come back sorted by ``index``, so they equal the local engine's rows in order and
 content.
@@ -26,6 +27,7 @@ from collections.abc import Iterable, Mapping
 
 from checkerfree.batch import ImageScorer
 from checkerfree.errors import InvalidArgumentError, require
+from checkerfree.jsontext import text
 
 __all__ = ["score_files_ray"]
 
@@ -63,7 +65,10 @@ def score_files_ray(
         context.enable_progress_bars = progress
         if concurrency is None:
             concurrency = max(1, int(ray.cluster_resources().get("CPU", 1)))
-        items = [{"index": i, "path": p, "file": os.path.abspath(p)} for i, p in enumerate(paths)]
+        # Arrow strings must be UTF-8: a file name that is not travels as bytes ("file"), and
+        # its reported path is put back from ``paths`` below.
+        items = [{"index": i, "path": text(p), "file": os.fsencode(os.path.abspath(p))}
+                 for i, p in enumerate(paths)]
         dataset = ray.data.from_items(items).map_batches(
             ImageScorer,
             fn_constructor_kwargs=dict(scorer_kwargs or {}),
@@ -78,5 +83,8 @@ def score_files_ray(
     finally:
         if started:
             ray.shutdown()
-    rows.sort(key=lambda row: row.pop("index"))
+    rows.sort(key=lambda row: row["index"])
+    for row in rows:
+        row["path"] = paths[row.pop("index")]
+        row.pop("path_bytes", None)
     return rows

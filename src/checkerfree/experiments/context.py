@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from checkerfree.files import write_atomic
+from checkerfree.files import OutputSet
 
 __all__ = ["FIGURE_DIR", "Context"]
 
@@ -32,6 +32,9 @@ class Context:
     quick: bool = False
     verbose: bool = False
     memo: dict = field(default_factory=dict)
+    #: The run's planned files (:func:`checkerfree.experiments.runner.reproduce` makes it);
+    #: by default figures belong to this run and replace earlier ones.
+    outputs: OutputSet | None = None
 
     def __post_init__(self) -> None:
         self.out = Path(self.out)
@@ -55,6 +58,6 @@ class Context:
         fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
         plt.close(fig)
         rel = f"{FIGURE_DIR}/{name}.png"
-        # Figures belong to this run: a rerun replaces them (the report's --force guards it).
-        write_atomic(self.out / rel, buf.getvalue(), force=True)
+        outputs = self.outputs if self.outputs is not None else OutputSet(force=True)
+        outputs.write(self.out / rel, buf.getvalue())
         return rel

@@ -18,7 +18,8 @@ from collections.abc import Callable
 
 from checkerfree.errors import InvalidArgumentError
 
-__all__ = ["ARTICLE_IDS", "REGISTRY", "check_ids", "claim_ids", "experiment"]
+__all__ = ["ARTICLE_IDS", "FIGURES", "REGISTRY", "check_ids", "claim_ids", "experiment",
+           "figure_names"]
 
 REGISTRY: dict[str, str] = {
     "overlap-1d": "overlap_claims:overlap_1d",
@@ -37,6 +38,42 @@ REGISTRY: dict[str, str] = {
     "finding-resize-init": "findings:resize_init",
     "finding-fix-cost": "findings:fix_cost",
 }
+
+# The super-resolution figures are drawn once per run by whichever of these claims runs first.
+_SR_FIGURES = ("sr_outputs", "sr_score_psnr")
+
+#: The figures (``figures/<name>.png``) each claim may write: ``reproduce`` plans them all
+#: and refuses before any work when one exists (a test checks this against the sources).
+FIGURES: dict[str, tuple[str, ...]] = {
+    "overlap-1d": ("overlap_1d_k3_s2", "overlap_1d_two_layers"),
+    "overlap-2d": ("overlap_2d_k3_s2", "overlap_2d_k4_s2"),
+    "overlap-stack": ("overlap_stack",),
+    "stride1-dampens": ("stride1_kept_vs_width", "stride1_patterns"),
+    "init-artifacts": ("init_samples", "init_score_vs_period"),
+    "even-overlap-not-enough": _SR_FIGURES,
+    "trained-artifacts": _SR_FIGURES,
+    "nn-vs-bilinear": _SR_FIGURES,
+    "subpixel-icnr": _SR_FIGURES,
+    "bright-colours": ("colour_score_vs_distance", "colour_samples"),
+    "grad-strided": ("gradients",),
+    "grad-jitter": ("deepdream", "deepdream_score_vs_jitter"),
+    "disc-stride": ("gan_samples",),
+    "finding-resize-init": ("resize_init_periodic_mean",),
+    "finding-fix-cost": ("fix_cost",),
+}
+
+
+def figure_names(ids) -> list[str]:
+    """The figure names the claims ``ids`` may write, each once, in report order.
+
+    >>> figure_names(["overlap-stack", "overlap-1d"])
+    ['overlap_1d_k3_s2', 'overlap_1d_two_layers', 'overlap_stack']
+    """
+    names: dict[str, None] = {}
+    for claim_id in check_ids(ids):
+        names.update(dict.fromkeys(FIGURES[claim_id]))
+    return list(names)
+
 
 #: The ids of CLAIMS.md, in its order.
 ARTICLE_IDS = tuple(i for i in REGISTRY if not i.startswith("finding-"))

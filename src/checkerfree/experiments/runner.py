@@ -5,9 +5,12 @@ Cache: every finished experiment is stored as ``DIR/cache/<id>.<quick|full>.json
 count). An interrupted run resumes from it; a stale entry (other code, other settings) or one
 whose figures are gone is recomputed. ``fresh=True`` ignores the cache.
 
-Overwriting: a finished report (``DIR/report.json``) is never replaced without ``force``.
-A folder holding only a cache (an interrupted run) is resumed without ``force``: that is the
-cache's purpose, and it replaces nothing the user has seen as finished.
+Overwriting: every file the run will write (``report.json``, ``index.html`` and each figure
+the claims asked for may draw, :data:`~checkerfree.experiments.registry.FIGURES`) is planned
+and checked before the first experiment (:class:`checkerfree.files.OutputSet`): none is
+replaced without ``force``. A folder holding only a cache and the figures its entries list (an
+interrupted run) is resumed without ``force``: that is the cache's purpose, and it replaces
+nothing the user has seen as finished. ``DIR/cache`` belongs to the runner.
 
 >>> import tempfile
 >>> claims = reproduce(tempfile.mkdtemp(), quick=True, only=["overlap-1d"], verbose=False)
@@ -27,9 +30,10 @@ from pathlib import Path
 import torch
 
 from checkerfree.experiments.claim import Claim
-from checkerfree.experiments.context import Context
-from checkerfree.experiments.registry import check_ids, claim_ids, experiment
-from checkerfree.files import check_writable, write_atomic
+from checkerfree.experiments.context import FIGURE_DIR, Context
+from checkerfree.experiments.registry import check_ids, claim_ids, experiment, figure_names
+from checkerfree.files import OutputSet
+from checkerfree.jsontext import dumps
 
 __all__ = ["CACHE_VERSION", "code_hash", "reproduce"]
 
@@ -91,12 +95,11 @@ def reproduce(out, quick: bool = False, only=None, force: bool = False, fresh: b
     """Measure the claims (all, or the ids in ``only``) and write the report into ``out``."""
     ids = check_ids(only) if only else claim_ids()
     out = Path(out)
-    check_writable(out / "report.json", force)
-    check_writable(out / "index.html", force)
+    outputs = _plan(out, ids, quick, force)
     if threads is not None:
         torch.set_num_threads(threads)
     threads = torch.get_num_threads()
-    ctx = Context(out, quick=quick, verbose=verbose)
+    ctx = Context(out, quick=quick, verbose=verbose, outputs=outputs)
     digest = code_hash()
     start = time.monotonic()
     claims = []
@@ -114,7 +117,7 @@ def reproduce(out, quick: bool = False, only=None, force: bool = False, fresh: b
             claim = experiment(claim_id)(ctx)
             claim.seconds = round(time.monotonic() - t0, 2)
             entry = {"key": key, "claim": claim.to_dict()}
-            write_atomic(path, json.dumps(entry, indent=1).encode(), force=True)
+            outputs.write(path, dumps(entry, indent=1).encode())
             verdict = "holds" if claim.holds else "does not hold"
             _say(verbose, f"[{n}/{len(ids)}] {claim_id}: {verdict} ({claim.seconds:.1f} s)")
         claims.append(claim)
@@ -123,11 +126,34 @@ def reproduce(out, quick: bool = False, only=None, force: bool = False, fresh: b
             "machine": platform.machine(), "command": " ".join(["checkerfree", *sys.argv[1:]])
             if Path(sys.argv[0]).name in ("checkerfree", "__main__.py") else None}
     report = {"claims": [_public(c) for c in claims], "meta": meta}
-    write_atomic(out / "report.json", json.dumps(report, indent=1).encode(), force=force)
+    outputs.write(out / "report.json", dumps(report, indent=1).encode())
     from checkerfree.report.reproduce_html import render_report
 
-    write_atomic(out / "index.html", render_report(report).encode(), force=force)
+    outputs.write(out / "index.html", render_report(report).encode())
     return claims
+
+
+def _plan(out: Path, ids: list[str], quick: bool, force: bool) -> OutputSet:
+    """Every file the run may write, checked before the first experiment.
+
+    Figures listed by a cache entry in ``out`` were written by an earlier (interrupted) run
+    of ours: they may be replaced without ``force``; so may the cache itself.
+    """
+    ours: set[str] = set()
+    for entry in sorted((out / "cache").glob("*.json")) if (out / "cache").is_dir() else ():
+        try:
+            ours.update(json.loads(entry.read_text())["claim"]["figures"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    outputs = OutputSet(force=force)
+    outputs.folder(out)
+    outputs.add(out / "report.json").add(out / "index.html")
+    for name in figure_names(ids):
+        rel = f"{FIGURE_DIR}/{name}.png"
+        outputs.add(out / rel, owned=rel in ours)
+    for claim_id in ids:
+        outputs.add(_cache_path(out, claim_id, quick), owned=True)
+    return outputs.check()
 
 
 def _public(claim: Claim) -> dict:

@@ -1,7 +1,9 @@
-"""Artifact-free upsampling layers: resize-convolution, sub-pixel convolution, zero-order hold.
+"""Artifact-free resampling layers: resize-convolution, sub-pixel convolution, zero-order hold,
+blurred downsampling.
 
-Each replacement class has ``from_conv_transpose(m)``, returning a new module whose output
-shape equals ``m``'s for every input size.
+Each upsampling class has ``from_conv_transpose(m)``, and the blurred downsampling has
+``from_conv(m)`` and ``from_pool(m)``, returning a new module whose output shape equals ``m``'s
+for every input size.
 
 >>> from torch import nn
 >>> m = nn.ConvTranspose2d(8, 4, 4, stride=2, padding=1)
@@ -10,6 +12,16 @@ shape equals ``m``'s for every input size.
 ['ResizeConv2d', 'SubPixelConv2d', 'HeldConvTranspose2d']
 """
 
+from checkerfree.layers.blur_pool import (
+    BlurConv1d,
+    BlurConv2d,
+    BlurConv3d,
+    BlurPool1d,
+    BlurPool2d,
+    BlurPool3d,
+    blur_kernel,
+    blur_pool,
+)
 from checkerfree.layers.hold import (
     HeldConvTranspose1d,
     HeldConvTranspose2d,
@@ -32,6 +44,14 @@ from checkerfree.layers.resize_conv import (
 from checkerfree.layers.subpixel import SubPixelConv1d, SubPixelConv2d, SubPixelConv3d
 
 __all__ = [
+    "BlurConv1d",
+    "BlurConv2d",
+    "BlurConv3d",
+    "BlurPool1d",
+    "BlurPool2d",
+    "BlurPool3d",
+    "blur_kernel",
+    "blur_pool",
     "ResizeConv1d",
     "ResizeConv2d",
     "ResizeConv3d",

@@ -2,8 +2,13 @@
 
 ``write_audit_html(report, directory)`` writes ``index.html`` and PNG figures: the layer
 table, outputs and input gradients with their heat maps, their average spectra with the
-lattice marked, each culprit's overlap map, and before/after a fix. Every file is written
-atomically; an existing ``index.html`` is replaced only with ``force=True``.
+lattice marked, each culprit's overlap map, and before/after a fix. Every file it may
+write (:func:`planned_outputs`) is checked before the first one is written, and none is
+replaced without ``force=True`` (:class:`checkerfree.files.OutputSet`).
+
+>>> [p.name for p in planned_outputs("rep", fixed=False)]
+['index.html', 'output_samples.png', 'output_spectrum.png', 'gradient_samples.png',
+ 'gradient_spectrum.png']
 """
 
 from __future__ import annotations
@@ -14,9 +19,34 @@ from pathlib import Path
 
 import torch
 
-from checkerfree.files import check_writable, write_atomic
+from checkerfree.files import OutputSet
 
-__all__ = ["write_audit_html", "shared_scale"]
+__all__ = ["write_audit_html", "planned_outputs", "audit_html_outputs", "shared_scale"]
+
+_PROBES = ("output", "gradient")  # the last word of the section labels, lower case
+
+
+def _prefixes(fixed: bool) -> tuple[str, ...]:
+    return ("", "fixed_") if fixed else ("",)
+
+
+def planned_outputs(directory, *, fixed: bool) -> list[Path]:
+    """The files of a report in ``directory`` whose names are known before the audit runs
+    (the culprits' ``overlap_<i>.png`` are a family, see :func:`audit_html_outputs`)."""
+    directory = Path(directory)
+    names = ["index.html"] + [f"{prefix}{probe}_{kind}.png" for prefix in _prefixes(fixed)
+                              for probe in _PROBES for kind in ("samples", "spectrum")]
+    return [directory / name for name in names]
+
+
+def audit_html_outputs(directory, *, fixed: bool, force: bool = False) -> OutputSet:
+    """Every file an audit report in ``directory`` may write, planned (not yet checked)."""
+    outputs = OutputSet(force=force)
+    outputs.folder(directory)
+    outputs.extend(planned_outputs(directory, fixed=fixed))
+    for prefix in _prefixes(fixed):
+        outputs.add_family(directory, f"{prefix}overlap_*.png")
+    return outputs
 
 _CSS = """
 body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
@@ -207,7 +237,7 @@ def _layer_table(report) -> str:
     return f"<table>{head}{''.join(rows)}</table>" if rows else "<p>no resampling layer</p>"
 
 
-def _section(report, directory: Path, prefix: str, force: bool, written: list,
+def _section(report, directory: Path, prefix: str, outputs: OutputSet, written: list,
              scales: dict) -> str:
     parts = [f"<p>{html.escape(report.model)} in {report.mode} mode on {report.device} "
              f"({report.dtype}), probe input shape {tuple(report.input_shape)}; verdict "
@@ -224,7 +254,7 @@ def _section(report, directory: Path, prefix: str, force: bool, written: list,
                 figs.append((f"{key}_spectrum.png", _spectrum_figure(
                     probe.samples, f"{label}: average spectrum", report.periods)))
             for name, fig in figs:
-                write_atomic(directory / name, _png(fig), force=True)
+                outputs.write(directory / name, _png(fig))
                 written.append(name)
                 parts.append(f"<figure><img src='{name}' alt='{html.escape(label)}'></figure>")
     culprits = [f for f in report.layers if f.culprit and f.site.overlap is not None]
@@ -232,7 +262,7 @@ def _section(report, directory: Path, prefix: str, force: bool, written: list,
         parts.append("<h3>Culprits' overlap</h3>")
         for i, f in enumerate(culprits):
             name = f"{prefix}overlap_{i}.png"
-            write_atomic(directory / name, _png(_overlap_figure(f.site)), force=True)
+            outputs.write(directory / name, _png(_overlap_figure(f.site)))
             written.append(name)
             parts.append(f"<figure><img src='{name}' alt='overlap of "
                          f"{html.escape(f.site.name)}'><figcaption><code>"
@@ -246,10 +276,18 @@ def _section(report, directory: Path, prefix: str, force: bool, written: list,
     return "\n".join(parts)
 
 
-def write_audit_html(report, directory, *, force: bool = False) -> Path:
-    """Write ``index.html`` and its figures for ``report`` into ``directory``."""
+def write_audit_html(report, directory, *, force: bool = False,
+                     outputs: OutputSet | None = None) -> Path:
+    """Write ``index.html`` and its figures for ``report`` into ``directory``.
+
+    ``outputs``: the files planned (and checked) before the audit ran, from
+    :func:`audit_html_outputs`; by default they are planned and checked here, before the
+    first figure is written.
+    """
     directory = Path(directory)
-    check_writable(directory / "index.html", force)
+    if outputs is None:
+        outputs = audit_html_outputs(directory, fixed=report.fixed is not None, force=force)
+        outputs.check()
     directory.mkdir(parents=True, exist_ok=True)
     written: list[str] = []
     # One colour scale per measurement for the whole page: before and after a fix compare.
@@ -260,11 +298,11 @@ def write_audit_html(report, directory, *, force: bool = False) -> Path:
         if heats:
             scales[label] = shared_scale(*heats)
     body = [f"<h1>checkerfree audit: {html.escape(report.model)}</h1>",
-            _section(report, directory, "", force, written, scales)]
+            _section(report, directory, "", outputs, written, scales)]
     if report.fixed is not None:
         body.append("<h2>After the fix</h2>")
-        body.append(_section(report.fixed, directory, "fixed_", force, written, scales))
+        body.append(_section(report.fixed, directory, "fixed_", outputs, written, scales))
     page = ("<!doctype html><html lang='en'><head><meta charset='utf-8'>"
             f"<title>checkerfree audit: {html.escape(report.model)}</title>"
             f"<style>{_CSS}</style></head><body>{''.join(body)}</body></html>")
-    return write_atomic(directory / "index.html", page.encode(), force=force)
+    return outputs.write(directory / "index.html", page.encode())

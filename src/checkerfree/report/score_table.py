@@ -19,6 +19,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
+from checkerfree.jsontext import text
+
 __all__ = ["plain_table", "print_table", "summary_lines"]
 
 
@@ -28,13 +30,14 @@ def _cells(row: dict, periods: Sequence[int]) -> list[str]:
 
     values = row.get("periods") or {}
     flagged = row.get("flagged")
+    # Any file name prints: bytes that are not UTF-8 show as \xNN (checkerfree.jsontext).
     return [
-        str(row["path"]),
+        text(str(row["path"])),
         number(row.get("score")),
         "-" if flagged is None else ("yes" if flagged else "no"),
         "-" if row.get("hotspot") is None else ",".join(map(str, row["hotspot"])),
         *(number(values.get(str(s))) for s in periods),
-        row.get("error") or "",
+        text(row.get("error") or ""),
     ]
 
 
