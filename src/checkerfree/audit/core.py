@@ -305,8 +305,13 @@ def _attribute(model, findings, inputs, periods, fwd, grad, objective, threshold
         if probe == "gradient":
             # An upsampling site's forward pattern reaches the input gradient too, through
             # the nonlinearities after it (their derivative is patterned): tried when no
-            # downsampling site explains the gradient pattern.
-            rounds.append([i for i, s in enumerate(sites) if s.direction == "up"])
+            # downsampling site explains the gradient pattern; only the output's culprits
+            # when the output was measured (a site that paints nothing there is unlikely to
+            # pattern the gradient, and each try is a forward and backward pass).
+            ups = [i for i, s in enumerate(sites) if s.direction == "up"]
+            if fwd.verdict == "artifacts":
+                ups = [i for i in ups if findings[i].culprit]
+            rounds.append(ups)
         shares: dict[int, float] = {}
         info = {"flagged": 0, "skipped": []}
         for candidates in rounds:
