@@ -21,9 +21,19 @@ period/amplitude/kind, AUROC (clean against patterned), the hotspot rate for loc
 and the threshold to use: ``MARGIN`` times the largest clean decision value, rounded up to
 0.05.
 
-    python benchmarks/calibration.py            # markdown tables (docs/score.md)
+The audit decides with the same rule (``checkerfree.audit.probes.item_values``: an item of
+the contrast-stretched probe output is flagged as the score flags a picture; the verdict is
+``artifacts`` when at least half the items of some probe kind are). The ``--audit`` section measures that
+decision on models, random init, nothing downloaded: the built-in examples, MONAI and
+diffusers models, and converted ones; ``expected`` is what theory says (uneven or
+phase-imbalanced transposed convolutions and unbalanced sub-pixel layers paint a pattern;
+resize-convolutions, ICNR sub-pixel layers with a pad-pool and converted models do not; a
+strided classifier's input gradient carries its backward transposed convolution).
+
+    python benchmarks/calibration.py            # markdown tables (docs/score.md, docs/audit.md)
     python benchmarks/calibration.py --json     # one JSON document
     python benchmarks/calibration.py --quick    # a few images, for a smoke run
+    python benchmarks/calibration.py --audit    # only the audit's decision on models
 """
 
 from __future__ import annotations
@@ -270,6 +280,120 @@ def run(quick: bool) -> dict:
     }
 
 
+def _audit_models():
+    """(name, factory, input shape, probe, expected verdict of that probe) per model."""
+    import torch.nn as nn
+
+    from checkerfree import convert
+    from checkerfree.zoo import EXAMPLES
+
+    cases = []
+    for name, ex in sorted(EXAMPLES.items()):
+        probe = "gradient" if name.startswith("classifier") else "forward"
+        cases.append((name, ex.factory, ex.input_shape, probe,
+                      "artifacts" if ex.artifacts else "clean"))
+    cases.append(("dcgan --eval", lambda: EXAMPLES["dcgan"].factory().eval(), (4, 100, 1, 1),
+                  "forward", "artifacts"))
+    try:
+        from monai.networks import nets
+        from monai.networks.blocks import SubpixelUpsample
+    except ImportError:  # the table says which rows need the [test] extra
+        nets = None
+    if nets is not None:
+        bunet = dict(spatial_dims=2, in_channels=1, out_channels=1,
+                     features=(8, 8, 16, 16, 32, 8))
+        seg = dict(spatial_dims=3, init_filters=8, in_channels=1, out_channels=1,
+                   blocks_down=(1, 2), blocks_up=(1,), upsample_mode="deconv")
+        ae = dict(spatial_dims=2, in_channels=1, out_channels=1, channels=(8, 16),
+                  strides=(2, 2))
+        cases += [
+            ("monai BasicUNet deconv", lambda: nets.BasicUNet(upsample="deconv", **bunet),
+             (2, 1, 64, 64), "forward", "artifacts"),
+            ("monai BasicUNet deconv -> resize",
+             lambda: convert(nets.BasicUNet(upsample="deconv", **bunet), to="resize"),
+             (2, 1, 64, 64), "forward", "clean"),
+            ("monai BasicUNet pixelshuffle (ICNR)",
+             lambda: nets.BasicUNet(upsample="pixelshuffle", **bunet), (2, 1, 64, 64),
+             "forward", "clean"),
+            ("monai SegResNet 3D deconv", lambda: nets.SegResNet(**seg), (1, 1, 32, 32, 32),
+             "forward", "artifacts"),
+            ("monai SegResNet 3D deconv -> resize",
+             lambda: convert(nets.SegResNet(**seg), to="resize"), (1, 1, 32, 32, 32),
+             "forward", "clean"),
+            ("monai AutoEncoder", lambda: nets.AutoEncoder(**ae), (2, 1, 32, 32), "forward",
+             "artifacts"),
+            ("monai AutoEncoder -> resize", lambda: convert(nets.AutoEncoder(**ae), to="resize"),
+             (2, 1, 32, 32), "forward", "clean"),
+            ("monai SubpixelUpsample (random bias)",
+             lambda: SubpixelUpsample(2, 8, 8, apply_pad_pool=False), (2, 8, 16, 16),
+             "forward", "artifacts"),
+            ("monai SubpixelUpsample + pad-pool",
+             lambda: SubpixelUpsample(2, 8, 8, apply_pad_pool=True), (2, 8, 16, 16),
+             "forward", "clean"),
+        ]
+    try:
+        from diffusers.models.upsampling import Upsample2D
+    except ImportError:
+        Upsample2D = None
+    if Upsample2D is not None:
+        cases += [
+            ("diffusers Upsample2D transposed",
+             lambda: Upsample2D(8, use_conv_transpose=True, out_channels=8), (2, 8, 16, 16),
+             "forward", "artifacts"),
+            ("diffusers Upsample2D transposed -> resize",
+             lambda: convert(Upsample2D(8, use_conv_transpose=True, out_channels=8),
+                             to="resize"), (2, 8, 16, 16), "forward", "clean"),
+        ]
+    cases.append(("PixelUnshuffle + convs", lambda: nn.Sequential(
+        nn.PixelUnshuffle(2), nn.Conv2d(12, 8, 3, padding=1), nn.Conv2d(8, 1, 1)),
+        (2, 3, 32, 32), "gradient", "artifacts"))
+    return cases
+
+
+def run_audit() -> dict:
+    """The audit's decision (no attribution) on every model of :func:`_audit_models`."""
+    import warnings
+
+    from checkerfree.audit import audit
+
+    torch.set_num_threads(1)
+    started = time.perf_counter()
+    rows = []
+    for name, factory, shape, probe, expected in _audit_models():
+        torch.manual_seed(0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = factory()
+            report = audit(model, input_shape=shape, seeds=3, attribute=False)
+        measured = report.forward if probe == "forward" else report.gradient
+        rows.append({"model": name, "probe": probe, "expected": expected,
+                     "verdict": measured.verdict, "score": round(measured.score, 2),
+                     "flagged_fraction": round(measured.flagged_fraction, 3),
+                     "agrees": measured.verdict == expected})
+    return {"command": "python benchmarks/calibration.py --audit",
+            "rule": {"threshold": DEFAULT_THRESHOLD, "min_significance": MIN_SIGNIFICANCE,
+                     "verdict": "artifacts when at least half the items of some probe kind "
+                                  "(photo, smooth, latent, constant) are flagged"},
+            "rows": rows, "agree": sum(r["agrees"] for r in rows), "n": len(rows),
+            "seconds": round(time.perf_counter() - started, 1)}
+
+
+def audit_markdown(report: dict) -> str:
+    """The table for docs/audit.md."""
+    lines = [f"Command: `{report['command']}` ({report['seconds']} s); rule: an item is flagged "
+             f"when a period's value exceeds {report['rule']['threshold']} grey levels with "
+             f"significance above {report['rule']['min_significance']}; "
+             f"{report['rule']['verdict']}. Agreement with theory: {report['agree']}/"
+             f"{report['n']}.",
+             "",
+             "| model | probe | expected | verdict | score (grey levels) | items flagged |",
+             "|---|---|---|---|---|---|"]
+    for r in report["rows"]:
+        lines.append(f"| {r['model']} | {r['probe']} | {r['expected']} | {r['verdict']} | "
+                     f"{r['score']:.2f} | {r['flagged_fraction']:.0%} |")
+    return "\n".join(lines)
+
+
 def markdown(report: dict) -> str:
     """The tables for docs/score.md."""
     c = report["clean"]
@@ -313,9 +437,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.add_argument("--quick", action="store_true", help="a few images only")
+    parser.add_argument("--audit", action="store_true",
+                        help="only the audit's decision on models (docs/audit.md)")
     args = parser.parse_args(argv)
+    audit_report = run_audit()
+    if args.audit:
+        print(json.dumps(audit_report, indent=2) if args.json else audit_markdown(audit_report))
+        return 0
     report = run(args.quick)
-    print(json.dumps(report, indent=2) if args.json else markdown(report))
+    report["audit"] = audit_report
+    print(json.dumps(report, indent=2) if args.json else
+          markdown(report) + "\n\n" + audit_markdown(audit_report))
     return 0
 
 

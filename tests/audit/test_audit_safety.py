@@ -415,8 +415,9 @@ def test_dynunet_deep_supervision_stack_is_two_dimensional():
     with torch.no_grad():
         assert model(torch.randn(n, 1, 32, 32)).shape == (n, heads, 1, 32, 32)
     report = audit(model, input_shape=(n, 1, 32, 32), seeds=1, attribute=False)
-    # One photo batch (one channel, 32 x 32): n pictures per head.
-    assert report.forward.inputs == ["photo"] and report.forward.items == n * heads
+    # One photo batch (one channel, 32 x 32) and the constant one: n pictures per head each.
+    assert report.forward.inputs == ["constant", "photo"]
+    assert report.forward.items == 2 * n * heads
     attributed = audit(model, input_shape=(n, 1, 32, 32), seeds=1)
     assert attributed.forward.items == report.forward.items
 
@@ -438,7 +439,7 @@ def test_x2_upsampler_at_1200_squared_is_audited():
     model = nn.Sequential(nn.Upsample(scale_factor=2), nn.Conv2d(3, 3, 1))
     report = audit(model, input_shape=(1, 3, 1200, 1200), seeds=1)
     assert report.verdict == "clean"
-    assert report.forward.items == 1 and max(report.forward.periods.values()) < 0.5
+    assert report.forward.items == 2 and max(report.forward.periods.values()) < 0.5  # + constant
 
 
 @pytest.mark.slow

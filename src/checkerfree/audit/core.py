@@ -4,17 +4,18 @@
    (:func:`checkerfree.overlap`) and weights (:func:`checkerfree.phase_imbalance`);
 2. probes: the model's output and its input gradient on structured inputs, scored in grey
    levels of the contrast-stretched picture (:mod:`checkerfree.audit.probes`);
-3. attribution: each candidate layer ablated in turn with a zero-order hold, the probe
-   re-measured, the drop in lattice energy giving its share
-   (:mod:`checkerfree.audit.attribution`);
+3. attribution: every up- (forward) or downsampling (gradient) site ablated in turn by
+   phase-averaging, on one batch stacking every probe kind, the drop in lattice energy giving
+   its share (:mod:`checkerfree.audit.attribution`);
 4. advice: the concrete change per culprit.
 
 The model is used in its own train/eval mode (the report says which), on its own device and
-dtype; it is left exactly as found, and so are the global random states
+dtype; it is left exactly as found (ablations act on single passes, not on the weights), and so are the global random states
 (:mod:`checkerfree.audit.snapshot`). Non-finite weights, outputs or gradients give the
 verdict ``"error"`` with a reason (:mod:`checkerfree.audit.checks`).
 
 >>> from checkerfree.zoo import decoder
+>>> _ = torch.manual_seed(0)  # random init: which layers paint a pattern depends on it
 >>> report = audit(decoder(dims=1), input_shape=(2, 16, 32), seeds=1)
 >>> report.verdict, [f.site.name for f in report.layers if f.culprit]
 ('artifacts', ['0', '2', '4'])
@@ -28,7 +29,7 @@ from collections.abc import Callable
 import torch
 import torch.nn as nn
 
-from checkerfree.audit.attribution import advice_for, with_hold
+from checkerfree.audit.attribution import MIN_SHARE, advice_for, blame, stacked_probe
 from checkerfree.audit.checks import (
     check_finite,
     check_input_shape,
@@ -43,8 +44,6 @@ from checkerfree.audit.probes import (
     ProbeInput,
     ProbeResult,
     first_tensor,
-    probe_forward,
-    probe_gradient,
     probe_inputs,
     run_probes,
     useful_periods,
@@ -55,10 +54,6 @@ from checkerfree.errors import InvalidArgumentError, InvalidTypeError, NonFinite
 
 
 __all__ = ["audit"]
-
-# A layer is named when holding it removes at least this share of a loud period's energy.
-MIN_RELATIVE_DROP = 0.25
-
 
 def _compiled(model: nn.Module) -> bool:
     """Whether ``model`` is ``torch.compile``'s wrapper (dynamo is loaded if it is one)."""
@@ -109,10 +104,11 @@ def audit(model: nn.Module, example_input: torch.Tensor | None = None, *,
         periods: periods to measure (default: 2, 4, 8 and the model's strides).
         objective: ``objective(output) -> scalar`` for the gradient probe (default: sum).
         gradient: probe input gradients too.
-        attribute: ablate candidate layers to find the culprits and their shares.
+        attribute: ablate every site to find the culprits and their shares.
         probe: force the probe inputs' kind (``latent``, ``photo``, ``smooth``).
-        threshold: verdict threshold in grey levels of the contrast-stretched picture
-            (:data:`~checkerfree.audit.probes.AUDIT_THRESHOLD`).
+        threshold: the score's flag threshold in grey levels of the contrast-stretched
+            picture (:data:`~checkerfree.audit.probes.AUDIT_THRESHOLD`, the score's
+            calibrated :data:`~checkerfree.score.DEFAULT_THRESHOLD`).
 
     Returns:
         :class:`~checkerfree.audit.report.AuditReport`.
@@ -260,12 +256,17 @@ def _audit(model, inputs, first, shape, device, dtype, periods, objective, gradi
     verdict = "artifacts" if "artifacts" in (fwd.verdict, grad.verdict) else "clean"
     if fwd.verdict == "artifacts" and not any(f.culprit and f.site.direction == "up"
                                               for f in findings):
-        advice.append("output artifacts were measured but no single upsampling layer explains "
-                      "them; convert(model, to='resize') replaces every transposed convolution")
-    if grad.verdict == "artifacts" and not any(f.culprit and f.site.direction == "down"
+        transposed = any(f.site.kind == "conv_transpose" for f in findings)
+        advice.append("output artifacts were measured but no single upsampling site's ablation "
+                      "removes them" + ("; convert(model, to='resize') replaces every transposed "
+                                        "convolution" if transposed else
+                                        "; look for a fixed pattern added after the last "
+                                        "upsampling (a per-position bias or embedding)"))
+    if grad.verdict == "artifacts" and not any(f.shares.get("gradient", 0) >= MIN_SHARE
                                                for f in findings):
-        advice.append("gradient artifacts were measured but no single downsampling layer "
-                      "explains them; blur before strided layers (ZeroOrderHold) or average-pool")
+        advice.append("gradient artifacts were measured but no single downsampling site's "
+                      "ablation removes them; blur before strided layers (ZeroOrderHold) or "
+                      "average-pool")
     if not sites:
         notes.append("no up- or downsampling operation was found; nothing to attribute")
     return AuditReport(
@@ -286,43 +287,72 @@ def _audit(model, inputs, first, shape, device, dtype, periods, objective, gradi
 
 def _attribute(model, findings, inputs, periods, fwd, grad, objective, threshold,
                forward_kwargs, notes) -> None:
-    """Ablate each candidate with a hold; the drop in lattice energy is its share."""
-    # One probe batch per ablation keeps the audit within a small multiple of one pass.
-    few = inputs[:1]
-    for probe, base, ups in (("forward", fwd, True), ("gradient", grad, False)):
+    """Ablate every site of the measured direction on one stacked batch of every probe kind.
+
+    Forward artifacts: each upsampling site's output phase-averaged; gradient artifacts:
+    each downsampling site's input gradient phase-averaged, then, if none of them explains
+    the pattern, each upsampling site's output (:func:`blame`). A site whose ablation
+    removes at least :data:`MIN_SHARE` of the measured pattern is a culprit.
+    """
+    x, kinds = stacked_probe(inputs)
+    p = next(iter(model.parameters()), None)
+    if p is not None:
+        x = x.to(device=p.device, dtype=p.dtype if p.is_floating_point() else x.dtype)
+    sites = [f.site for f in findings]
+    for probe, base, direction in (("forward", fwd, "up"), ("gradient", grad, "down")):
         if base.verdict != "artifacts":
             continue
-        if probe == "forward":
-            base = probe_forward(model, few, periods, threshold, **forward_kwargs)
-            # Only layers uneven by construction can be culprits of output artifacts.
-            candidates = [f for f in findings if f.site.direction == "up" and f.site.uneven]
-        else:
-            base = probe_gradient(model, few, periods, objective, threshold, **forward_kwargs)
-            candidates = [f for f in findings if f.site.direction == "down"]
-        loud = {s: v for s, v in base.periods.items() if v > threshold}
-        drops: dict[int, dict[int, float]] = {}
-        for f in candidates:
-            site = f.site
-            if not site.output_module:
+        rounds = [[i for i, s in enumerate(sites) if s.direction == direction]]
+        if probe == "gradient":
+            # An upsampling site's forward pattern reaches the input gradient too, through
+            # the nonlinearities after it (their derivative is patterned): tried when no
+            # downsampling site explains the gradient pattern; only the output's culprits
+            # when the output was measured (a site that paints nothing there is unlikely to
+            # pattern the gradient, and each try is a forward and backward pass).
+            ups = [i for i, s in enumerate(sites) if s.direction == "up"]
+            if fwd.verdict == "artifacts":
+                ups = [i for i in ups if findings[i].culprit]
+            rounds.append(ups)
+        shares: dict[int, float] = {}
+        info = {"flagged": 0, "skipped": []}
+        for candidates in rounds:
+            if not candidates or any(v >= MIN_SHARE for v in shares.values()):
                 continue
-            held = with_hold(model, site.output_module, max(site.stride), after=ups,
-                             dims=site.dims)
-            if probe == "forward":
-                r = probe_forward(held, few, periods, threshold, **forward_kwargs)
-            else:
-                r = probe_gradient(held, few, periods, objective, threshold, **forward_kwargs)
-            drops[id(f)] = {s: max(0.0, v * v - r.periods.get(s, 0.0) ** 2)
-                            for s, v in loud.items()}
-        total = sum(sum(d.values()) for d in drops.values())
-        for f in candidates:
-            if id(f) not in drops:
-                # Not ablatable: fall back on the static verdict.
-                f.culprit = f.culprit or (f.site.uneven and ups)
-                continue
-            # A culprit removes at least a quarter of some loud period's lattice energy.
-            relative = max((d / loud[s] ** 2 for s, d in drops[id(f)].items()), default=0.0)
-            share = sum(drops[id(f)].values()) / total if total > 0 else 0.0
-            if relative >= MIN_RELATIVE_DROP and (f.site.uneven or not ups):
-                f.culprit, f.share, f.probe = True, share, probe
-        if total == 0:
-            notes.append(f"no single layer's hold lowered the {probe} artifacts")
+            found, info = _blame(model, sites, x, inputs, periods, probe, candidates,
+                                 objective, forward_kwargs, threshold)
+            shares.update(found)
+        for i, share in shares.items():
+            f = findings[i]
+            f.shares[probe] = share
+            if f.share is None or share > f.share:
+                f.share, f.probe = share, probe
+            f.culprit = f.culprit or share >= MIN_SHARE
+            if share >= MIN_SHARE and f.site.direction == "up" and probe == "gradient":
+                notes.append(f"`{f.site.name}`'s output pattern also explains {share:.0%} of "
+                             "the gradient pattern (through the nonlinearities after it)")
+        names = [sites[i].name for i in info["skipped"]]
+        if names:
+            notes.append(f"could not ablate {', '.join(f'`{n}`' for n in names)} in the "
+                         f"{probe} probe; not blamed")
+        if not info["flagged"]:
+            notes.append(f"the stacked {probe} probe batch showed no flagged item; "
+                         "nothing to attribute")
+        elif not any(share >= MIN_SHARE for share in shares.values()):
+            notes.append(f"no single site's ablation removed {MIN_SHARE:.0%} of the {probe} "
+                         "pattern")
+
+
+def _blame(model, sites, x, inputs, periods, probe, candidates, objective, forward_kwargs,
+           threshold):
+    kwargs = dict(probe=probe, candidates=candidates, objective=objective,
+                  forward_kwargs=forward_kwargs, threshold=threshold)
+    try:
+        return blame(model, sites, x, periods, **kwargs)
+    except Exception as exc:  # a stacked batch the model rejects: its first batch instead
+        if len(inputs) < 2:
+            raise
+        first = inputs[0].tensor.to(device=x.device, dtype=x.dtype)
+        try:
+            return blame(model, sites, first, periods, **kwargs)
+        except Exception:
+            raise exc from None

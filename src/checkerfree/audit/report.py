@@ -21,9 +21,12 @@ class LayerFinding:
 
     site: ResamplingSite
     culprit: bool = False
+    #: the largest part of a measured pattern its ablation removes (0..1), and in which probe
     share: float | None = None
     probe: str | None = None  # "forward" or "gradient": which measurement it was ablated in
     advice: str | None = None
+    #: the share per probe it was ablated in ({"forward": 0.9, "gradient": 0.1})
+    shares: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         s = self.site
@@ -38,6 +41,7 @@ class LayerFinding:
             "culprit": self.culprit,
             "share": None if self.share is None else round(self.share, 4),
             "probe": self.probe,
+            "shares": {k: round(v, 4) for k, v in self.shares.items()},
             "overlap_ratio": None if s.overlap is None else s.overlap.ratio,
             "overlap_period": None if s.overlap is None else list(s.overlap.period),
             "phase_imbalance": None if s.phase_imbalance is None else round(s.phase_imbalance, 6),

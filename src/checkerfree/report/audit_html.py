@@ -21,7 +21,7 @@ import torch
 
 from checkerfree.files import OutputSet
 
-__all__ = ["write_audit_html", "planned_outputs", "audit_html_outputs"]
+__all__ = ["write_audit_html", "planned_outputs", "audit_html_outputs", "shared_scale"]
 
 _PROBES = ("output", "gradient")  # the last word of the section labels, lower case
 
@@ -67,25 +67,80 @@ def _png(fig) -> bytes:
     return buf.getvalue()
 
 
-def _samples_figure(samples: torch.Tensor, title: str, periods):
-    """Up to 4 items: the picture (or signal) above its heat map."""
+def _usable_periods(x: torch.Tensor, periods) -> tuple[int, ...]:
+    # The heat map needs several repeats of a period within its window to see it.
+    return tuple(p for p in periods if all(s >= 8 * p for s in x.shape[2:])) or (2,)
+
+
+def _shown(samples: torch.Tensor) -> torch.Tensor:
+    """Up to 4 items, borders dropped as the probes drop them before scoring (zero padding
+    makes every convolutional net's borders differ; that is not a checkerboard)."""
+    from checkerfree.audit.probes import _interior
+
+    return _interior(samples[:4].float())
+
+
+def _heat(samples: torch.Tensor, periods) -> torch.Tensor:
+    """Local amplitude maps of up to 4 items, in grey levels of the stretched picture."""
     from checkerfree.heatmap import checkerboard_heatmap
+
+    x = _shown(samples)
+    usable = _usable_periods(x, periods)
+    return checkerboard_heatmap(x, periods=usable, spatial_dims=x.dim() - 2,
+                                window=float(max(max(usable), min(16, min(x.shape[2:]) // 8))))
+
+
+def shared_scale(*heats) -> float:
+    """The top of the colour scale that every local-amplitude map on the page shares.
+
+    The largest local amplitude shown, and never less than four times the score's threshold:
+    a clean model's maps (a fraction of a grey level) then stay dark instead of being
+    stretched to full brightness.
+
+    >>> shared_scale(torch.zeros(1, 8, 8), torch.full((1, 8, 8), 30.0))
+    30.0
+    """
+    from checkerfree.score import DEFAULT_THRESHOLD
+
+    top = max([float(h.max()) for h in heats if h is not None and h.numel()] or [0.0])
+    return max(top, 4 * DEFAULT_THRESHOLD)
+
+
+def _samples_figure(samples: torch.Tensor, title: str, periods, vmax: float | None = None):
+    """Up to 4 items: the picture (or signal) above its local-amplitude map.
+
+    Every map is drawn on the colour scale ``0..vmax`` grey levels (one colour bar, the
+    score's threshold marked on it), so pictures before and after a fix compare directly.
+    """
     from checkerfree.report.overlap_plots import _pyplot
+    from checkerfree.score import DEFAULT_THRESHOLD
 
     plt = _pyplot()
-    x = samples[:4].float()
+    x = _shown(samples)
     dims = x.dim() - 2
     n = x.shape[0]
-    # The heat map needs several repeats of a period within its window to see it.
-    usable = tuple(p for p in periods if all(s >= 8 * p for s in x.shape[2:])) or (2,)
-    heat = checkerboard_heatmap(x, periods=usable, spatial_dims=dims,
-                                window=float(max(max(usable), min(16, min(x.shape[2:]) // 8))))
-    fig, axes = plt.subplots(2, n, figsize=(2.6 * n, 5.2), squeeze=False)
+    heat = _heat(samples, periods)
+    vmax = shared_scale(heat) if vmax is None else vmax
+    # Each item's own decision (the audit's rule) above its picture. A local amplitude map is
+    # not significance-tested: on a busy random-init picture its estimate fluctuates above
+    # the local floor by several grey levels anywhere. It says *where* a detected pattern
+    # is, so an item the score does not flag gets an empty map, not a noisy one.
+    from checkerfree.audit.probes import item_values
+
+    decided = item_values(samples[:4].float(), periods)
+    flagged = decided["flagged"].tolist() if decided is not None else [None] * n
+    heat = torch.stack([h if f is not False else torch.zeros_like(h)
+                        for h, f in zip(heat, flagged)])
+    fig, axes = plt.subplots(2, n, figsize=(2.6 * n + 0.8, 5.2), squeeze=False)
+    im = None
     for i in range(n):
         top, bottom = axes[0, i], axes[1, i]
         if dims == 1:
             top.plot(x[i].mean(0).numpy(), lw=0.8)
             bottom.plot(heat[i].numpy(), color="crimson", lw=0.8)
+            bottom.set_ylim(0, vmax * 1.05)
+            bottom.axhline(DEFAULT_THRESHOLD, color="grey", ls="--", lw=0.8)
+            bottom.set_ylabel("grey levels", fontsize=8)
         else:
             item = x[i] if dims == 2 else x[i][:, x.shape[2] // 2]
             h = heat[i] if dims == 2 else heat[i][x.shape[2] // 2]
@@ -93,14 +148,28 @@ def _samples_figure(samples: torch.Tensor, title: str, periods):
                 top.imshow((item.permute(1, 2, 0).clamp(0, 255) / 255).numpy(),
                            interpolation="nearest")
             else:
-                top.imshow(item.mean(0).numpy(), cmap="gray", interpolation="nearest")
-            im = bottom.imshow(h.numpy(), cmap="inferno", interpolation="nearest")
-            fig.colorbar(im, ax=bottom, fraction=0.046, pad=0.04)
+                # On the display scale itself (0..255): auto-contrast would blow a pattern of
+                # a few grey levels up to black and white, and make a clean picture look bad.
+                top.imshow(item.mean(0).numpy(), cmap="gray", interpolation="nearest", vmin=0,
+                           vmax=255)
+            im = bottom.imshow(h.numpy(), cmap="inferno", interpolation="nearest", vmin=0.0,
+                               vmax=vmax)
+            if flagged[i] is False:
+                bottom.text(0.5, 0.5, "not flagged:\nno pattern to locate", color="white",
+                            ha="center", va="center", fontsize=8, transform=bottom.transAxes)
             top.set_xticks([]), top.set_yticks([]), bottom.set_xticks([]), bottom.set_yticks([])
-        top.set_title(f"item {i}", fontsize=9)
+        state = {True: "flagged", False: "not flagged", None: ""}[flagged[i]]
+        top.set_title(f"item {i}: {state}" if state else f"item {i}", fontsize=9,
+                      color="#b00020" if flagged[i] else "#1b7f3b" if state else "black")
         bottom.set_title("local amplitude", fontsize=9)
-    fig.suptitle(title + (" (middle depth slice)" if dims == 3 else ""), fontsize=11)
-    fig.tight_layout()
+    if im is not None:
+        bar = fig.colorbar(im, ax=list(axes[1]), fraction=0.046, pad=0.04)
+        bar.ax.axhline(DEFAULT_THRESHOLD, color="white", lw=1.2)
+        bar.ax.text(-0.4, DEFAULT_THRESHOLD, "threshold", fontsize=6, va="center", ha="right",
+                    transform=bar.ax.get_yaxis_transform())
+        bar.set_label("local amplitude (grey levels, shared scale)", fontsize=8, labelpad=8)
+    fig.suptitle(title + " (borders dropped, as scored)"
+                 + (", middle depth slice" if dims == 3 else ""), fontsize=11)
     return fig
 
 
@@ -168,7 +237,8 @@ def _layer_table(report) -> str:
     return f"<table>{head}{''.join(rows)}</table>" if rows else "<p>no resampling layer</p>"
 
 
-def _section(report, directory: Path, prefix: str, outputs: OutputSet, written: list) -> str:
+def _section(report, directory: Path, prefix: str, outputs: OutputSet, written: list,
+             scales: dict) -> str:
     parts = [f"<p>{html.escape(report.model)} in {report.mode} mode on {report.device} "
              f"({report.dtype}), probe input shape {tuple(report.input_shape)}; verdict "
              f"<span class='{report.verdict}'>{report.verdict}</span></p>",
@@ -178,7 +248,8 @@ def _section(report, directory: Path, prefix: str, outputs: OutputSet, written: 
         parts.append(_probe_table(probe))
         if probe.samples is not None and probe.samples.dim() >= 3:
             key = f"{prefix}{label.split()[-1].lower()}"
-            figs = [(f"{key}_samples.png", _samples_figure(probe.samples, label, report.periods))]
+            figs = [(f"{key}_samples.png", _samples_figure(probe.samples, label, report.periods,
+                                                            scales.get(label)))]
             if probe.samples.dim() >= 4:
                 figs.append((f"{key}_spectrum.png", _spectrum_figure(
                     probe.samples, f"{label}: average spectrum", report.periods)))
@@ -219,11 +290,18 @@ def write_audit_html(report, directory, *, force: bool = False,
         outputs.check()
     directory.mkdir(parents=True, exist_ok=True)
     written: list[str] = []
+    # One colour scale per measurement for the whole page: before and after a fix compare.
+    scales = {}
+    for label, attr in (("Output", "forward"), ("Input gradient", "gradient")):
+        heats = [_heat(p.samples, r.periods) for r in (report, report.fixed) if r is not None
+                 for p in [getattr(r, attr)] if p.samples is not None and p.samples.dim() >= 3]
+        if heats:
+            scales[label] = shared_scale(*heats)
     body = [f"<h1>checkerfree audit: {html.escape(report.model)}</h1>",
-            _section(report, directory, "", outputs, written)]
+            _section(report, directory, "", outputs, written, scales)]
     if report.fixed is not None:
         body.append("<h2>After the fix</h2>")
-        body.append(_section(report.fixed, directory, "fixed_", outputs, written))
+        body.append(_section(report.fixed, directory, "fixed_", outputs, written, scales))
     page = ("<!doctype html><html lang='en'><head><meta charset='utf-8'>"
             f"<title>checkerfree audit: {html.escape(report.model)}</title>"
             f"<style>{_CSS}</style></head><body>{''.join(body)}</body></html>")
