@@ -71,6 +71,19 @@ def _diffusers_autoencoder_kl():
     return Decode()
 
 
+def _diffusers_autoencoder_dc():
+    from diffusers import AutoencoderDC
+
+    return _first(AutoencoderDC(
+        in_channels=3, latent_channels=4, encoder_block_out_channels=(8, 16),
+        decoder_block_out_channels=(8, 16), encoder_layers_per_block=(1, 1),
+        decoder_layers_per_block=(1, 1), encoder_block_types="ResBlock",
+        decoder_block_types="ResBlock", encoder_qkv_multiscales=((), ()),
+        decoder_qkv_multiscales=((), ()), decoder_norm_types="rms_norm",
+        decoder_act_fns="silu", upsample_block_type="pixel_shuffle",
+        downsample_block_type="pixel_unshuffle"))
+
+
 def _models():
     """name -> (factory, input shape); factories build lazily so --only stays fast."""
     from checkerfree.zoo import EXAMPLES
@@ -103,7 +116,27 @@ def _models():
         "monai SubpixelUpsample pad-pool": (lambda: _monai_block(
             "SubpixelUpsample", spatial_dims=2, in_channels=8, out_channels=8,
             apply_pad_pool=True), (2, 8, 16, 16)),
+        "monai DynUNet deep supervision (train)": (lambda: _monai(
+            "DynUNet", spatial_dims=2, in_channels=1, out_channels=1, kernel_size=[3, 3, 3],
+            strides=[1, 2, 2], upsample_kernel_size=[2, 2], deep_supervision=True,
+            deep_supr_num=1).train(), (2, 1, 32, 32)),
+        "monai SwinUNETR 2D": (lambda: _monai(
+            "SwinUNETR", in_channels=1, out_channels=1, feature_size=12, spatial_dims=2,
+            depths=(1, 1, 1, 1), num_heads=(1, 1, 1, 1)), (1, 1, 64, 64)),
+        "monai VQVAE (train)": (lambda: _first(_monai(
+            "VQVAE", spatial_dims=2, in_channels=1, out_channels=1, channels=(8, 8),
+            num_res_channels=8, num_res_layers=1,
+            downsample_parameters=((2, 4, 1, 1), (2, 4, 1, 1)),
+            upsample_parameters=((2, 4, 1, 1, 0), (2, 4, 1, 1, 0)),
+            num_embeddings=16, embedding_dim=8)).train(), (2, 1, 32, 32)),
+        "monai AutoencoderKL": (lambda: _first(_monai(
+            "AutoencoderKL", spatial_dims=2, in_channels=1, out_channels=1, channels=(16, 32),
+            latent_channels=2, num_res_blocks=1, norm_num_groups=4,
+            attention_levels=(False, False), with_encoder_nonlocal_attn=False,
+            with_decoder_nonlocal_attn=False)), (2, 1, 64, 64)),
         "diffusers AutoencoderKL decoder": (_diffusers_autoencoder_kl, (1, 4, 16, 16)),
+        "diffusers AutoencoderDC": (_diffusers_autoencoder_dc, (1, 3, 32, 32)),
+        "diffusers KUpsample2D": (lambda: _diffusers_block("KUpsample2D"), (2, 4, 16, 16)),
         "diffusers Upsample2D conv-transpose": (lambda: _diffusers_block(
             "Upsample2D", channels=8, use_conv_transpose=True), (2, 8, 16, 16)),
         "diffusers FirUpsample2D": (lambda: _diffusers_block(

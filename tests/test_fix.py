@@ -119,6 +119,24 @@ class TestFixSites:
         assert before > 20 and after < 1
         assert "blur" in advice_for(s) and "--fix auto" in advice_for(s)
 
+    def test_functional_unshuffle_inside_a_module_is_blurred(self):
+        # diffusers' DCDownBlock2d: F.pixel_unshuffle on its input inside forward. The
+        # channel axis grows while the spatial axes shrink; the blur goes before the module.
+        class Down(nn.Module):
+            def forward(self, x):
+                return F.pixel_unshuffle(x, 2)
+
+        model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), Down(), nn.Conv2d(16, 1, 1))
+        shape = (1, 3, 48, 48)
+        sites = [s for s in find_resampling(model, torch.randn(shape))
+                 if s.kind == "pixel_unshuffle"]
+        assert [s.name for s in sites] == ["1"]
+        result = fix_sites(model, sites, torch.randn(shape))
+        assert [name for name, _ in result.applied] == ["1"], result.skipped
+        assert same_shapes(model, result.model, [shape, (2, 3, 16, 10)])
+        before, after = gradient_score(model, shape), gradient_score(result.model, shape)
+        assert before > 20 and after < 1
+
     def test_strided_slicing_inside_a_module_gets_a_blur_before_it(self):
         class Patchify(nn.Module):
             def __init__(self):

@@ -209,9 +209,11 @@ def _blur_layout_reason(site) -> str | None:
         return (f"its input {shape_in or '(unknown)'} is not laid out (N, C, *spatial) with "
                 f"{site.dims} spatial axes")
     if len(shape_out) == len(shape_in):
-        changed = [a for a in range(len(shape_in)) if shape_in[a] != shape_out[a]]
-        if any(a < 2 for a in changed):
-            return (f"it downsamples axes {changed} of a {shape_in} tensor, not the trailing "
+        # The channel axis may grow (a pixel unshuffle, space-to-depth) or change (a strided
+        # convolution); what must hold is that the axes that shrink are the spatial ones.
+        shrunk = [a for a in range(len(shape_in)) if shape_out[a] < shape_in[a]]
+        if any(a < 2 for a in shrunk):
+            return (f"it downsamples axes {shrunk} of a {shape_in} tensor, not the trailing "
                     "spatial axes of an (N, C, *spatial) one")
     return None
 
