@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections import OrderedDict
 
 import torch
 
@@ -311,8 +312,31 @@ class PeriodicBins:
         return values.reshape(*lead, *coords.shape[:-1]) / math.prod(self.n)
 
 
+_GEOMETRY_CACHE: OrderedDict = OrderedDict()
+_GEOMETRY_CACHE_SIZE = 256
+
+
 def _bin_geometry(coords: torch.Tensor, n: tuple[int, ...], dtype: torch.dtype):
-    """Data-independent parts of :meth:`PeriodicBins.gather` for flat bins ``coords``."""
+    """Data-independent parts of :meth:`PeriodicBins.gather` for flat bins ``coords``.
+
+    Memoised on the bins, the grid and the dtype (an audit scores many pictures of one
+    shape at the same bins); the returned tensors are shared, never written to.
+    """
+    if coords.device.type != "cpu" or coords.numel() > 1 << 16:
+        return _bin_geometry_uncached(coords, n, dtype)
+    key = (tuple(coords.shape), coords.dtype, coords.numpy().tobytes(), tuple(n), dtype)
+    hit = _GEOMETRY_CACHE.get(key)
+    if hit is None:
+        hit = _bin_geometry_uncached(coords, n, dtype)
+        _GEOMETRY_CACHE[key] = hit
+        if len(_GEOMETRY_CACHE) > _GEOMETRY_CACHE_SIZE:
+            _GEOMETRY_CACHE.popitem(last=False)
+    else:
+        _GEOMETRY_CACHE.move_to_end(key)
+    return hit
+
+
+def _bin_geometry_uncached(coords: torch.Tensor, n: tuple[int, ...], dtype: torch.dtype):
     d = len(n)
     device = coords.device
     c = coords.reshape(-1, d) % torch.tensor(n, device=device)

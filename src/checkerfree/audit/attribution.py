@@ -238,9 +238,55 @@ def _pass(model, x, direction, objective, forward_kwargs, seed):
         return g
 
 
+def _reference(base, x, direction, periods, threshold):
+    """The unablated pass read as blame needs it, or None when it cannot be measured.
+
+    Returns ``(scale, raw, values, flagged, loud, usable)``: the display scale, the input
+    repeated per output item for image-to-image models (else None), the item values, which
+    items are flagged, at which periods (``loud``, items x ``usable`` periods).
+    """
+    from checkerfree.audit.probes import _grad_ready, display_scale, item_values, stretch
+
+    if base is None or base.dim() < 3:
+        return None
+    raw = None
+    if direction == "up" and x.dim() == base.dim() and _grad_ready(x) \
+            and base.shape[0] % x.shape[0] == 0:  # image-to-image, one input per head
+        raw = x.repeat_interleave(base.shape[0] // x.shape[0], 0)
+    scale = stretch(base)
+    ref = item_values(display_scale(base, scale), periods, raw, threshold)
+    if ref is None:
+        return None
+    usable = list(ref["added"])
+    loud = torch.stack([(ref["added"][s] > threshold)
+                        & (ref["significance"][s] > MIN_SIGNIFICANCE) for s in usable], -1)
+    return scale, raw, ref, loud.any(-1), loud, usable
+
+
+def _items_to_ablate(model, flagged, base, x, kinds) -> torch.Tensor | None:
+    """Indices of one flagged item per probe kind, or None to keep the whole batch.
+
+    The batch is kept whole when its items interact (a batch norm in training mode reads
+    statistics over the batch) or when output items do not map one to one onto input items
+    (a deep-supervision stack), or when nothing would be saved.
+    """
+    if kinds is None or len(kinds) != x.shape[0] or base.shape[0] != x.shape[0]:
+        return None
+    if any(isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training
+           for m in model.modules()):
+        return None
+    chosen: dict[str, int] = {}
+    for i in flagged.nonzero().flatten().tolist():
+        chosen.setdefault(kinds[i], i)
+    if len(chosen) >= x.shape[0]:
+        return None
+    return torch.tensor(sorted(chosen.values()), dtype=torch.long, device=x.device)
+
+
 def blame(model: nn.Module, sites: list[ResamplingSite], x: torch.Tensor, periods, *,
           probe: str, candidates=None, objective=None, forward_kwargs=None,
-          threshold: float | None = None, seed: int = 0) -> tuple[dict[int, float], dict]:
+          threshold: float | None = None, seed: int = 0,
+          kinds: list[str] | None = None) -> tuple[dict[int, float], dict]:
     """Each candidate site's share of the measured pattern, by ablating it alone.
 
     ``x`` is the (stacked) probe batch; ``probe`` ``"forward"`` measures the output,
@@ -253,9 +299,12 @@ def blame(model: nn.Module, sites: list[ResamplingSite], x: torch.Tensor, period
     flagged items of ``1 - E_ablated / E`` clipped to ``[0, 1]``. Returns ``(shares, info)``
     with ``shares`` by site index (sites that could not be ablated are left out) and
     ``info`` holding ``flagged`` (items), ``kinds`` and ``skipped`` (site indices).
+
+    ``kinds`` (the probe kind of each item of ``x``) lets the ablations run on one flagged
+    item per kind instead of the whole batch, where items do not interact
+    (:func:`_items_to_ablate`).
     """
-    from checkerfree.audit.probes import (AUDIT_THRESHOLD, _grad_ready, display_scale,
-                                          item_values, stretch)
+    from checkerfree.audit.probes import AUDIT_THRESHOLD, display_scale, item_values
 
     if probe not in ("forward", "gradient"):
         raise InvalidArgumentError(f"probe must be 'forward' or 'gradient', got {probe!r}")
@@ -268,23 +317,24 @@ def blame(model: nn.Module, sites: list[ResamplingSite], x: torch.Tensor, period
         base = _pass(model, x, direction, objective, forward_kwargs, seed)
     recorded = len(rec.sites)
     info = {"flagged": 0, "skipped": []}
-    if base is None or base.dim() < 3:
+    reference = _reference(base, x, direction, periods, threshold)
+    if reference is None:
         return {}, info
-    raw = None
-    if direction == "up" and x.dim() == base.dim() and _grad_ready(x) \
-            and base.shape[0] % x.shape[0] == 0:  # image-to-image, one input per head
-        raw = x.repeat_interleave(base.shape[0] // x.shape[0], 0)
-    scale = stretch(base)
-    ref = item_values(display_scale(base, scale), periods, raw, threshold)
-    if ref is None:
-        return {}, info
-    usable = list(ref["added"])
-    loud = torch.stack([(ref["added"][s] > threshold)
-                        & (ref["significance"][s] > MIN_SIGNIFICANCE) for s in usable], -1)
-    flagged = loud.any(-1)
+    flagged = reference[3]
     info["flagged"] = int(flagged.sum())
     if not flagged.any():
         return {}, info
+    keep = _items_to_ablate(model, flagged, base, x, kinds)
+    if keep is not None:
+        # Only the flagged items can lose a pattern: the ablations run on them alone (one
+        # per probe kind), against a reference pass on the same smaller batch.
+        x = x[keep]
+        with ablated(model, sites, None):
+            base = _pass(model, x, direction, objective, forward_kwargs, seed)
+        reference = _reference(base, x, direction, periods, threshold)
+        if reference is None or not reference[3].any():
+            return {}, info
+    scale, raw, ref, flagged, loud, usable = reference[:6]
 
     def energy_of(r):
         added = torch.stack([r["added"][s] if s in r["added"] else torch.zeros_like(flagged,

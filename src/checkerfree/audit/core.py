@@ -318,7 +318,7 @@ def _attribute(model, findings, inputs, periods, fwd, grad, objective, threshold
         for candidates in rounds:
             if not candidates or any(v >= MIN_SHARE for v in shares.values()):
                 continue
-            found, info = _blame(model, sites, x, inputs, periods, probe, candidates,
+            found, info = _blame(model, sites, x, kinds, inputs, periods, probe, candidates,
                                  objective, forward_kwargs, threshold)
             shares.update(found)
         for i, share in shares.items():
@@ -342,12 +342,12 @@ def _attribute(model, findings, inputs, periods, fwd, grad, objective, threshold
                          "pattern")
 
 
-def _blame(model, sites, x, inputs, periods, probe, candidates, objective, forward_kwargs,
-           threshold):
+def _blame(model, sites, x, kinds, inputs, periods, probe, candidates, objective,
+           forward_kwargs, threshold):
     kwargs = dict(probe=probe, candidates=candidates, objective=objective,
                   forward_kwargs=forward_kwargs, threshold=threshold)
     try:
-        return blame(model, sites, x, periods, **kwargs)
+        return blame(model, sites, x, periods, kinds=kinds, **kwargs)
     except Exception as exc:  # a stacked batch the model rejects: its first batch instead
         if len(inputs) < 2:
             raise
