@@ -129,6 +129,9 @@ CASES = [
     ("loss x meta", lambda: checkerboard_loss(X.to("meta")),
      InvalidArgumentError, ["x", "meta"]),
     # checkerboard_heatmap
+    # Narrower than the largest period, the map read 0 on an exact checkerboard (silently).
+    ("heat map window below the largest period", lambda: checkerboard_heatmap(X, window=4),
+     InvalidArgumentError, ["window", "largest period (8)", "got 4"]),
     ("heat map window=0", lambda: checkerboard_heatmap(X, window=0),
      InvalidArgumentError, ["window", "got 0"]),
     ("heat map window=nan", lambda: checkerboard_heatmap(X, window=math.nan),

@@ -102,3 +102,14 @@ def test_find_images_walks_sorted_recursive_case_insensitive(tmp_path):
     assert find_images(explicit) == explicit
     assert find_images([tmp_path / "c", tmp_path / "a.jpeg"]) == [
         str(tmp_path / "c/d/e.webp"), str(tmp_path / "a.jpeg")]
+
+
+def test_a_fifo_given_directly_is_not_a_regular_file(tmp_path):
+    import os
+
+    from checkerfree.io import ImageFileError, read_image
+
+    fifo = tmp_path / "f.png"
+    os.mkfifo(fifo)
+    with pytest.raises(ImageFileError, match="not a regular file"):
+        read_image(fifo)

@@ -422,3 +422,38 @@ def test_library_warnings_are_not_printed():
     # PYTHONWARNINGS (or -W) still shows them, for whoever asks.
     proc = _run(["-W", "always", "-c", child])
     assert "a library talking" in proc.stderr
+
+
+def test_an_unwritable_folder_is_refused_before_the_work(tmp_path, monkeypatch):
+    # As root every folder is writable: os.access is what the check asks.
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    real = os.access
+    monkeypatch.setattr(os, "access",
+                        lambda p, mode, **kw: False if Path(p) == folder else real(p, mode, **kw))
+    with pytest.raises(OutputError, match="cannot write into .*ro: permission denied"):
+        OutputSet().add(folder / "x.csv").check()
+
+
+def test_a_failed_write_names_the_users_file_not_the_temporary(tmp_path, monkeypatch):
+    import tempfile
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    with pytest.raises(OutputError) as info:
+        write_atomic(tmp_path / "x.csv", b"1")
+    assert str(info.value) == f"cannot write {tmp_path / 'x.csv'}: Permission denied"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_no_matplotlib_log_text_when_its_config_folder_cannot_be_made(tmp_path):
+    # matplotlib *logs* (not warns) two lines when MPLCONFIGDIR cannot be created.
+    (tmp_path / "file").write_bytes(b"")
+    env = {**os.environ, "MPLCONFIGDIR": str(tmp_path / "file" / "mpl")}
+    proc = subprocess.run([sys.executable, "-m", "checkerfree", "overlap", "--layer", "3:2",
+                           "--png", str(tmp_path / "e.png")], capture_output=True, text=True,
+                          env=env, timeout=120)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    assert (tmp_path / "e.png").stat().st_size > 0

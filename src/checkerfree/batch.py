@@ -197,7 +197,8 @@ class ImageScorer:
                 # score's hotspot has its own weighting (its docstring), so it is kept.
                 from checkerfree.heatmap import checkerboard_heatmap
 
-                heat = checkerboard_heatmap(batch, periods=self.periods)
+                heat = checkerboard_heatmap(batch, periods=self.periods,
+                                            window=max(16.0, float(max(self.periods))))
         rows = []
         for k, (item, scored) in enumerate(zip(items, result.to_rows())):
             row = dict.fromkeys(ROW_KEYS)

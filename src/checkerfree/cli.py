@@ -59,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 ok, 1 some inputs failed, 2 usage;
     130 interrupted, 143 terminated by SIGTERM, 141 standard output closed early)."""
+    import logging
     import warnings
 
     stdout = sys.stdout
@@ -66,6 +67,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not sys.warnoptions:
             # Library warnings (torch, Pillow) are not ours to print: errors are one line.
             warnings.simplefilter("ignore")
+            # matplotlib logs (not warns) when it cannot create its config folder.
+            logging.getLogger("matplotlib").setLevel(logging.ERROR)
         sys.stdout = _Stdout(stdout)
         try:
             return _main(argv)

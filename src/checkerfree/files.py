@@ -114,10 +114,13 @@ def write_atomic(
     (True, b'1')
     """
     path = check_writable(path, force)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = None
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        except OSError as exc:  # name the user's file, not our hidden temporary one
+            raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
         with os.fdopen(fd, "wb") as fh:
             # mkstemp's 0600 would survive the rename: give the mode open() would have.
             os.fchmod(fh.fileno(), file_mode())
@@ -245,6 +248,8 @@ class OutputSet:
             if _exists(part):
                 if not os.path.isdir(part):
                     raise OutputError(f"{part} exists and is not a folder")
+                if not os.access(part, os.W_OK | os.X_OK):  # refused now, not after the work
+                    raise OutputError(f"cannot write into {part}: permission denied")
                 return
 
     def write(self, path: str | os.PathLike, data: bytes | Callable[[BinaryIO], None]) -> Path:

@@ -37,6 +37,7 @@ import torch
 import torch.nn.functional as F
 
 from checkerfree.arguments import check_window
+from checkerfree.errors import InvalidArgumentError
 from checkerfree.finite import check_finite, check_power
 from checkerfree.lattice import (
     PeriodicBins,
@@ -312,7 +313,8 @@ def checkerboard_heatmap(
     ``x`` is read as in :func:`~checkerfree.score.checkerboard_score`; ``window`` is the
     Gaussian's standard deviation in samples (larger: steadier, blurrier; keep it at least
     the largest period so neighbouring lattice frequencies stay apart), a finite number
-    ``> 0``. NaN or infinite input, or a float overflow of its local power, raises
+    ``> 0``, refused (:class:`~checkerfree.errors.InvalidArgumentError`) below the largest
+    period. NaN or infinite input, or a float overflow of its local power, raises
     :class:`~checkerfree.errors.NonFiniteError` (:mod:`checkerfree.finite`).
 
     >>> import torch
@@ -322,6 +324,12 @@ def checkerboard_heatmap(
     xb, d = as_batch(x, spatial_dims)
     periods = check_periods(periods, tuple(xb.shape[2:]))
     window = check_window(window)
+    if window < max(periods):
+        # Narrower windows smear each lattice peak over its neighbours: the map reads zero
+        # on an exact checkerboard, a silent "no artifact".
+        raise InvalidArgumentError(
+            f"window must be at least the largest period ({max(periods)}) so that the lattice "
+            f"frequencies stay apart, got {window:g}")
     check_finite(x, "x", batched=x.ndim == d + 2)
     shared: dict = {}
     spectra = {s: period_bins(xb, s, d, shared) for s in periods}

@@ -33,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import stat
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -166,7 +167,10 @@ def read_image(
     if path.is_dir():
         raise ImageFileError(path, "is a directory, expected an image file")
     try:
-        if path.stat().st_size == 0:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):  # a FIFO would block or read as empty
+            raise ImageFileError(path, "not a regular file")
+        if info.st_size == 0:
             raise ImageFileError(path, "empty file")
     except OSError as exc:
         raise ImageFileError(path, f"cannot read: {exc.strerror or exc}") from None
