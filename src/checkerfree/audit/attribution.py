@@ -399,9 +399,9 @@ def energy(periods: dict[int, float]) -> float:
 
 
 def _layer_text(site: ResamplingSite) -> str:
-    k = "x".join(map(str, site.kernel)) if site.kernel else "?"
+    k = f" k={'x'.join(map(str, site.kernel))}" if site.kernel else ""
     s = "x".join(map(str, sorted(set(site.stride))))
-    return f"`{site.name}` {site.module_type or site.kind} k={k} s={s}"
+    return f"`{site.name}` {site.module_type or site.kind}{k} s={s}"
 
 
 def advice_for(site: ResamplingSite) -> str:
@@ -436,9 +436,14 @@ def _why(site: ResamplingSite) -> str:
         return ("overlaps evenly but its weights' phase sums differ"
                 + (f" (phase imbalance {imb:.2f})" if imb is not None else ""))
     if site.kind == "subpixel":
-        imb = site.phase_imbalance
+        imb, bias = site.phase_imbalance, getattr(site, "bias_imbalance", None)
+        parts = []
+        if imb is not None and imb > 1e-3:
+            parts.append(f"phase imbalance {imb:.2f}")
+        if bias is not None and bias > 1e-3:
+            parts.append(f"per-phase biases differ: bias imbalance {bias:.3f}")
         return ("sub-pixel convolution with unbalanced phases"
-                + (f" (phase imbalance {imb:.2f})" if imb is not None else ""))
+                + (f" ({'; '.join(parts)})" if parts else ""))
     if site.kind == "strided_conv":
         return (f"strided convolution: its backward pass is a transposed convolution of "
                 f"stride {s}")
