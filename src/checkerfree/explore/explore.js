@@ -456,8 +456,10 @@
     renderViews();
   }
 
-  function fromFragment() {
-    const f = readFragment(location.hash);
+  function fromFragment() { applyFragment(location.hash); }
+
+  function applyFragment(hash) {
+    const f = readFragment(hash);
     if (f.layers !== null && f.layers.length) state.layers = f.layers;
     if (f.dims !== null && [1, 2, 3].includes(f.dims)) state.dims = f.dims;
     else if (f.layers !== null) state.dims = overlapDims(state.layers);
@@ -487,6 +489,8 @@
   window.checkerfreeExplore = {
     overlap: overlap,
     formatG: formatG,
-    show: function (hash) { history.replaceState(null, "", hash); fromFragment(); },
+    // Not through location: Chrome ignores history.replaceState after ~200 calls in a row.
+    show: applyFragment,
+    fragment: function () { return writeFragment(state); },
   };
 })();
