@@ -254,7 +254,7 @@
     const rows = axisLayers.map((_, i) => interiorAxis(axisLayers.slice(0, i + 1)));
     const width = Math.min(64, Math.max(16, 2 * rows[rows.length - 1].length));
     const rowH = 56;
-    canvas.width = 720;
+    canvas.width = 520;
     canvas.height = rowH * rows.length + 8;
     ctx.fillStyle = "#fff";
     ctx.fillRect(0, 0, canvas.width, canvas.height);
@@ -432,7 +432,7 @@
     setText("min", String(result.min));
     setText("holes", result.min === 0n ? "yes" : "no");
     drawBars(document.getElementById("bars"), result);
-    drawHeat(document.getElementById("heat"), result, 360);
+    drawHeat(document.getElementById("heat"), result, 300);
     const compare = document.getElementById("compare-body");
     compare.textContent = "";
     [["transposed convolution (this stack)", result]].concat(
