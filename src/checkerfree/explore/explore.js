@@ -307,18 +307,23 @@
     ctx.fillText(String(lo), x0 + 18, 10 + h);
   }
 
-  // The same stack with every transposed convolution replaced by an upsampler whose
-  // contribution counts are flat: resize-conv is nearest upsampling by s (the s:s counts,
-  // one input per output) then a stride-1 convolution (k taps on every output); sub-pixel is
-  // a convolution then a pixel shuffle (one conv output per output: s:s); hold repeats each
-  // input s times (s:s).
+  // The same stack with every transposed convolution replaced, as checkerfree.convert does
+  // (counts of all-ones layers): resize-conv is nearest upsampling by s (the s:s counts, one
+  // input per output) then a stride-1 convolution (k taps on every output); sub-pixel is a
+  // convolution then a pixel shuffle (one convolution output per output: s:s); hold is the
+  // transposed convolution followed by the zero-order hold, a box of s taps (s:1), which
+  // sums every period-s pattern to a constant.
   function replaced(result, kind) {
     const texts = [];
     result.layers.forEach((axesOf) => {
-      const s = axesOf.map((f) => f[1]).join("x");
-      const k = axesOf.map((f) => f[0]).join("x");
-      texts.push(s + ":" + s);
-      if (kind === "resize-conv") texts.push(k + ":" + axesOf.map(() => 1).join("x"));
+      const field = (f) => axesOf.map((a) => a[f]).join("x");
+      const ones = axesOf.map(() => 1).join("x");
+      if (kind === "hold") {
+        texts.push([0, 1, 2, 3, 4].map(field).join(":"), field(1) + ":" + ones);
+      } else {
+        texts.push(field(1) + ":" + field(1));
+        if (kind === "resize-conv") texts.push(field(0) + ":" + ones);
+      }
     });
     return overlap(texts, result.dims);
   }
