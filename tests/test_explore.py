@@ -8,9 +8,9 @@ from importlib import resources
 
 import pytest
 import torch
-import torch.nn as nn
 from hypothesis import given
 from hypothesis import strategies as st
+from torch import nn
 
 from checkerfree.cli import main
 from checkerfree.errors import InvalidTypeError, SpecError
@@ -33,7 +33,7 @@ def test_page_is_self_contained():
     assert not re.search(r"(https?|wss?|ftp)://", page)
     assert "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; " \
            "script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:\">" in page
-    state = json.loads(re.search(r'id="initial-state">(.*?)</script>', page, re.S).group(1))
+    state = json.loads(re.search(r'id="initial-state">(.*?)</script>', page, re.DOTALL).group(1))
     assert state == {"dims": 2, "layers": ["3:2", "4:2:1"], "phases": []}
 
 
@@ -96,7 +96,7 @@ def test_cli_default_folder_and_target(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert main(["explore", "dcgan"]) == 0
     page = (tmp_path / "checkerfree-explore" / "index.html").read_text()
-    state = json.loads(re.search(r'id="initial-state">(.*?)</script>', page, re.S).group(1))
+    state = json.loads(re.search(r'id="initial-state">(.*?)</script>', page, re.DOTALL).group(1))
     assert state["layers"] == ["4:1", "3:2:1:1", "3:2:1:1", "3:2:1:1", "3:2:1:1"]
     assert len(state["phases"]) == 5 and "wrote checkerfree-explore" in capsys.readouterr().out
 

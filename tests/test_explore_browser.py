@@ -9,7 +9,6 @@ import re
 
 import numpy as np
 import torch
-import pytest
 from browser import chromium, needs_chromium
 
 from checkerfree.errors import CheckerfreeError
@@ -28,7 +27,7 @@ HARNESS = """<script>
   pre.id = "harness";
   document.body.appendChild(pre);
   const publish = () => { pre.textContent = JSON.stringify(out); };
-  try { (function () { %s })(); } catch (err) { out.harnessError = String(err.stack || err); }
+  try { (function () { BODY })(); } catch (err) { out.harnessError = String(err.stack || err); }
   publish();
 })();
 </script>"""
@@ -43,12 +42,15 @@ READ = """const read = () => ({ratio: document.getElementById("ratio").textConte
   renders: Number(document.body.dataset.renders)});"""
 
 
-def run_harness(tmp_path, body: str, fragment: str = "", page: str | None = None) -> dict:
+def run_harness(tmp_path, body: str, fragment: str = "", page: str | None = None,
+                data=None) -> dict:
+    """Run ``body`` (JavaScript; ``DATA`` holds ``data``) in the page; what it put in ``out``."""
     page = page or build_page(["3:2"], dims=2)
     path = tmp_path / "index.html"
-    path.write_text(page.replace("</body>", HARNESS % (READ + body) + "</body>"))
+    script = f"const DATA = {json.dumps(data)};" + READ + body
+    path.write_text(page.replace("</body>", HARNESS.replace("BODY", script) + "</body>"))
     proc = chromium(tmp_path / "profile", "--dump-dom", path.as_uri() + fragment)
-    found = re.search(r'<pre id="harness">(.*?)</pre>', proc.stdout, re.S)
+    found = re.search(r'<pre id="harness">(.*?)</pre>', proc.stdout, re.DOTALL)
     assert found, proc.stderr[-2000:]
     import html
 
@@ -98,16 +100,27 @@ def test_readouts_equal_overlap_on_random_stacks(tmp_path):
     cases = fixed + stacks
     fragments = [f"#dims={d}&layers={','.join(layers)}" for layers, d in cases]
     got = run_harness(tmp_path, """
-      const frags = %s;
-      out.results = frags.map((f) => { window.checkerfreeExplore.show(f); return read(); });
-    """ % json.dumps(fragments))["results"]
-    assert len(got) == len(cases)
+      out.results = DATA.map((f) => { window.checkerfreeExplore.show(f); return read(); });
+      // The counts themselves, one period per axis: readouts alone do not see a shift.
+      out.counts = DATA.map((f) => {
+        const p = new URLSearchParams(f.slice(1));
+        try {
+          return window.checkerfreeExplore.overlap(p.get("layers").split(","), Number(p.get("dims")))
+            .axes.map((v) => v.map(String));
+        } catch (err) { return null; }
+      });
+    """, data=fragments)
+    counts, got = got["counts"], got["results"]
+    assert len(got) == len(counts) == len(cases)
     holes = uneven = refused = 0
-    for (layers, dims), fragment, page in zip(cases, fragments, got):
+    for (layers, dims), fragment, page, axes in zip(cases, fragments, got, counts):
         want = expected(layers, dims)
         if want.pop("error", "") is True:
             refused += 1
-            assert page["error"] != "", fragment
+            assert page["error"] != "" and axes is None, fragment
+        else:
+            r = overlap(layers, dims=dims)
+            assert axes == [[str(int(c)) for c in v] for v in r.axis_interior], fragment
         assert {k: page[k] for k in want} == want, fragment
         assert page["fragment"] == fragment
         holes += want["ratio"] == "n/a (holes)"
@@ -124,8 +137,8 @@ def test_ratio_text_is_pythons_g_format(tmp_path):
               3.0 / 7.0, 1.0000005, 2 ** 60 / 3, 1e-5, 0.000123456789]
     values += [float(v) for v in rng.uniform(1, 10, 40) * 10.0 ** rng.integers(-6, 20, 40)]
     values += [float(v) for v in rng.integers(1, 10 ** 7, 40)]
-    got = run_harness(tmp_path, "out.g = %s.map((x) => window.checkerfreeExplore.formatG(x));"
-                      % json.dumps(values))["g"]
+    got = run_harness(tmp_path, "out.g = DATA.map((x) => window.checkerfreeExplore.formatG(x));",
+                      data=values)["g"]
     assert got == [f"{v:g}" for v in values]
 
 
@@ -285,8 +298,8 @@ def test_target_page_shows_per_phase_sums(tmp_path):
 def test_three_dimensional_stacks(tmp_path):
     cases = [["3:2"], ["3:2", "3:2"], ["2x3x4:2"], ["4:2:1", "3:3"]]
     frags = [f"#dims=3&layers={','.join(c)}" for c in cases]
-    got = run_harness(tmp_path, "out.r = %s.map((f) => { window.checkerfreeExplore.show(f); "
-                      "return read(); });" % json.dumps(frags))["r"]
+    got = run_harness(tmp_path, "out.r = DATA.map((f) => { window.checkerfreeExplore.show(f); "
+                      "return read(); });", data=frags)["r"]
     for layers, page in zip(cases, got):
         want = expected(layers, 3)
         assert {k: page[k] for k in want} == want, layers

@@ -17,12 +17,12 @@ import html
 import json
 from importlib import resources
 
-import torch.nn as nn
+from torch import nn
 
 from checkerfree.errors import InvalidTypeError
 from checkerfree.spec import TransposedConvSpec, coerce_layers
 
-__all__ = ["build_page", "layer_text", "model_state", "DEFAULT_LAYERS"]
+__all__ = ["DEFAULT_LAYERS", "build_page", "layer_text", "model_state"]
 
 #: The stack shown when neither TARGET nor the link says otherwise: the article's k=3, s=2.
 DEFAULT_LAYERS = ("3:2",)
