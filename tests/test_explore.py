@@ -101,7 +101,18 @@ def test_cli_default_folder_and_target(tmp_path, capsys, monkeypatch):
     assert len(state["phases"]) == 5 and "wrote checkerfree-explore" in capsys.readouterr().out
 
 
+def test_cli_open_hands_the_url_to_the_web_browser(tmp_path, capsys, monkeypatch):
+    import webbrowser
+
+    opened = []
+    monkeypatch.setattr(webbrowser, "open", opened.append)
+    assert main(["explore", "--out", str(tmp_path), "--open", "--json"]) == 0
+    assert opened == [json.loads(capsys.readouterr().out)["url"]]
+    assert opened[0].startswith("file://") and opened[0].endswith("/index.html")
+
+
 @pytest.mark.parametrize("argv, message", [
+    (["explore", "espcn"], "contains no ConvTranspose1d/2d/3d layer"),
     (["explore", "dcgan", "--layer", "3:2"], "TARGET or --layer, not both"),
     (["explore", "--weights", "w.safetensors"], "--weights needs a TARGET"),
     (["explore", "no-such-model"], "unknown TARGET"),

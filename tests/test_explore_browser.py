@@ -299,7 +299,10 @@ def test_three_dimensional_stacks(tmp_path):
     cases = [["3:2"], ["3:2", "3:2"], ["2x3x4:2"], ["4:2:1", "3:3"]]
     frags = [f"#dims=3&layers={','.join(c)}" for c in cases]
     got = run_harness(tmp_path, "out.r = DATA.map((f) => { window.checkerfreeExplore.show(f); "
-                      "return read(); });", data=frags)["r"]
+                      "return Object.assign(read(), {slices: Number(document.getElementById("
+                      "'heat').dataset.slices)}); });", data=frags)["r"]
     for layers, page in zip(cases, got):
         want = expected(layers, 3)
         assert {k: page[k] for k in want} == want, layers
+        # One heat map per depth position of the first period, at most 4.
+        assert page["slices"] == min(4, overlap(layers, dims=3).period[0]), layers

@@ -276,27 +276,32 @@
     });
   }
 
-  // 2D heat map of the interior counts over two periods per axis, with its colour bar.
+  // 2D heat map of the interior counts over two periods per axis, with its colour bar; in 3D
+  // one map per depth position of the first period (at most 4 slices), side by side.
   function drawHeat(canvas, result, size) {
     const ctx = canvas.getContext("2d");
     const ax = result.axes;
     const ys = result.dims >= 2 ? ax[result.dims - 2] : [1n];
     const xs = ax[result.dims - 1];
-    const zc = result.dims === 3 ? ax[0][0] : 1n; // 3D: the first depth slice
+    const zs = result.dims === 3 ? ax[0].slice(0, 4) : [1n];
     const ny = Math.min(128, 2 * ys.length), nx = Math.min(128, 2 * xs.length);
-    const cell = Math.max(1, Math.floor(size / Math.max(ny, nx)));
-    canvas.width = nx * cell + 90;
+    const cell = Math.max(1, Math.floor(size / zs.length / Math.max(ny, nx)));
+    const sliceW = nx * cell + (zs.length > 1 ? 8 : 0);
+    canvas.width = zs.length * sliceW + 90;
     canvas.height = Math.max(ny * cell, 120);
+    canvas.dataset.slices = String(zs.length);
     ctx.fillStyle = "#fff";
     ctx.fillRect(0, 0, canvas.width, canvas.height);
     const hi = result.max, lo = result.min;
-    for (let i = 0; i < ny; i++) {
-      for (let j = 0; j < nx; j++) {
-        ctx.fillStyle = colour(fraction(zc * ys[i % ys.length] * xs[j % xs.length], lo, hi));
-        ctx.fillRect(j * cell, i * cell, cell, cell);
+    zs.forEach((zc, z) => {
+      for (let i = 0; i < ny; i++) {
+        for (let j = 0; j < nx; j++) {
+          ctx.fillStyle = colour(fraction(zc * ys[i % ys.length] * xs[j % xs.length], lo, hi));
+          ctx.fillRect(z * sliceW + j * cell, i * cell, cell, cell);
+        }
       }
-    }
-    const x0 = nx * cell + 16, h = canvas.height - 20;
+    });
+    const x0 = zs.length * sliceW + 16, h = canvas.height - 20;
     for (let t = 0; t < h; t++) {
       ctx.fillStyle = colour(1 - t / h);
       ctx.fillRect(x0, 10 + t, 14, 1);
