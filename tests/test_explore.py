@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 from checkerfree.cli import main
-from checkerfree.errors import InvalidTypeError, SpecError
+from checkerfree.errors import InvalidArgumentError, InvalidTypeError, NonFiniteError, SpecError
 from checkerfree.explore import build_page, layer_text, model_state
 from checkerfree.overlap import phase_imbalance, phase_sums
 from checkerfree.spec import TransposedConvSpec
@@ -72,10 +72,21 @@ def test_model_state_takes_the_stack_and_phase_sums():
     state = model_state(model)
     assert state["dims"] == 2 and state["layers"] == ["3:2:1:1", "4x3:2x3:1"]
     for (name, m), got in zip([("0", model[0]), ("2", model[2])], state["phases"]):
-        want = phase_sums(m).mean(dim=(0, 1))  # per output phase, mean over channel pairs
+        # per output phase, the mean over channel pairs
+        want = phase_sums(m).detach().double().mean(dim=(0, 1))
         assert got["name"] == name
-        assert torch.allclose(torch.tensor(got["sums"]), want.float(), atol=1e-6)
+        assert torch.equal(torch.tensor(got["sums"], dtype=torch.float64), want)
         assert got["imbalance"] == f"{phase_imbalance(m):.4g}"
+
+
+def test_model_state_refuses_nan_and_meta_weights():
+    bad = nn.ConvTranspose2d(1, 1, 3, 2)
+    with torch.no_grad():
+        bad.weight[0, 0, 1, 1] = float("nan")
+    with pytest.raises(NonFiniteError):
+        model_state(nn.Sequential(bad))
+    with pytest.raises(InvalidArgumentError, match="materialise"):
+        model_state(nn.Sequential(nn.ConvTranspose2d(1, 1, 3, 2, device="meta")))
 
 
 def test_cli_writes_the_page_and_refuses_to_overwrite(tmp_path, capsys):

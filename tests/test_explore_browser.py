@@ -14,6 +14,7 @@ from browser import chromium, needs_chromium
 from checkerfree.errors import CheckerfreeError
 from checkerfree.explore import build_page
 from checkerfree.overlap import overlap
+from checkerfree.spec import TransposedConvSpec
 
 pytestmark = needs_chromium
 
@@ -293,6 +294,19 @@ def test_target_page_shows_per_phase_sums(tmp_path):
         assert (h // 28, w // 28) == (len(layer["sums"]), len(layer["sums"][0]))
     assert got["first"]["fragment"] == "#dims=2&layers=" + ",".join(state["layers"])
     assert got["first"]["ratio"] == expected(state["layers"], 2)["ratio"]
+
+
+def test_windows_paint_every_tap_in_view(tmp_path):
+    cases = [["3:2"], ["3:2:1:1", "4:2:1"], ["2:4"], ["3:1:0:0:5", "5:3:2"]]
+    got = run_harness(tmp_path, "out.r = DATA.map((f) => { window.checkerfreeExplore.show(f); "
+                      "return Number(document.getElementById('windows').dataset.painted); });",
+                      data=[f"#dims=1&layers={','.join(c)}" for c in cases])["r"]
+    for layers, painted in zip(cases, got):
+        want = 0  # brute force: inputs 0..11 of each layer, taps landing on outputs 0..31
+        for spec in layers:
+            k, s, p, _op, d = TransposedConvSpec.parse(spec).axis(0)
+            want += sum(0 <= i * s - p + j * d < 32 for i in range(12) for j in range(k))
+        assert painted == want, layers
 
 
 def test_three_dimensional_stacks(tmp_path):

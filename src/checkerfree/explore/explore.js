@@ -276,6 +276,39 @@
     });
   }
 
+  // The article's picture of each layer (last axis): every input position i paints its k taps
+  // at outputs i s - p + j d, one translucent bar per input, alternate rows so neighbours
+  // stay apart; where bars pile up, that output gets more paths.
+  function drawWindows(canvas, result) {
+    const ctx = canvas.getContext("2d");
+    const axisLayers = result.layers.map((l) => l[result.dims - 1]);
+    const width = 32, inputs = 12, rowH = 10, blockH = 2 * rowH + 22;
+    canvas.width = 520;
+    canvas.height = blockH * axisLayers.length + 4;
+    ctx.fillStyle = "#fff";
+    ctx.fillRect(0, 0, canvas.width, canvas.height);
+    const cellW = (canvas.width - 90) / width;
+    let painted = 0;
+    axisLayers.forEach(([k, s, p, , d], l) => {
+      const top = 4 + l * blockH;
+      ctx.fillStyle = "#333";
+      ctx.font = "12px sans-serif";
+      ctx.fillText("layer " + (l + 1), 4, top + rowH + 4);
+      for (let i = 0; i < inputs; i++) {
+        ctx.fillStyle = i % 2 ? "rgba(59,15,112,0.55)" : "rgba(222,73,104,0.55)";
+        for (let j = 0; j < k; j++) {
+          const o = i * s - p + j * d;
+          if (o < 0 || o >= width) continue;
+          ctx.fillRect(86 + o * cellW, top + (i % 2) * rowH, Math.max(1, cellW - 1), rowH - 1);
+          painted += 1;
+        }
+      }
+      ctx.fillStyle = "#999";
+      ctx.fillRect(86, top + 2 * rowH + 2, canvas.width - 90, 1);
+    });
+    canvas.dataset.painted = String(painted);
+  }
+
   // 2D heat map of the interior counts over two periods per axis, with its colour bar; in 3D
   // one map per depth position of the first period (at most 4 slices), side by side.
   function drawHeat(canvas, result, size) {
@@ -441,6 +474,7 @@
     setText("max", String(result.max));
     setText("min", String(result.min));
     setText("holes", result.min === 0n ? "yes" : "no");
+    drawWindows(document.getElementById("windows"), result);
     drawBars(document.getElementById("bars"), result);
     drawHeat(document.getElementById("heat"), result, 300);
     const compare = document.getElementById("compare-body");

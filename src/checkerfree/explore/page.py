@@ -17,6 +17,7 @@ import html
 import json
 from importlib import resources
 
+import torch
 from torch import nn
 
 from checkerfree.errors import InvalidTypeError
@@ -73,26 +74,28 @@ def model_state(model: nn.Module) -> dict:
              if isinstance(m, (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d))]
     phases = []
     for (name, m), spec in zip(convs, specs):
-        sums = phase_sums(m).detach().to("cpu", dtype=float_dtype(m)).mean(dim=(0, 1))
+        # First: it refuses NaN and meta weights with a typed error, before they are read.
+        imbalance = phase_imbalance(m)
+        sums = phase_sums(m).detach().to("cpu", torch.float64).mean(dim=(0, 1))
         while sums.dim() > 2:  # 3D: the first depth phase
             sums = sums[0]
         if sums.dim() == 1:
             sums = sums[None]
         phases.append({"name": name or type(m).__name__, "spec": spec.describe(),
-                       "imbalance": f"{phase_imbalance(m):.4g}",
+                       "imbalance": f"{imbalance:.4g}",
                        "sums": [[float(v) for v in row] for row in sums.tolist()]})
     return {"dims": dims, "layers": [layer_text(s) for s in specs], "phases": phases}
 
 
-def float_dtype(m: nn.Module):
-    import torch
-
-    return torch.float64 if m.weight.dtype == torch.float64 else torch.float32
-
-
 def build_page(layers=DEFAULT_LAYERS, dims: int | None = 2, *, phases=None,
                title: str = "checkerfree explore") -> str:
-    """The explorer's HTML, opening on ``layers`` (anything :func:`coerce_layers` takes)."""
+    """The explorer's HTML, opening on ``layers`` (anything :func:`coerce_layers` takes).
+
+    ``phases``: per layer, what :func:`model_state` gives, drawn as small heat maps.
+
+    >>> "<title>checkerfree explore</title>" in build_page([(4, 2, 1)], dims=1)
+    True
+    """
     specs, dims = coerce_layers(list(layers) if isinstance(layers, tuple) else layers, dims)
     state = {"dims": dims, "layers": [layer_text(s) for s in specs], "phases": phases or []}
     return (_asset("explore.html")
