@@ -25,7 +25,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fragment", default="#dims=2&layers=3:2:1:1,3:2")
     parser.add_argument("--out", default=str(ROOT / "docs" / "explore.png"))
-    parser.add_argument("--size", default="1100,860", help="window WIDTH,HEIGHT")
+    parser.add_argument("--size", default="1100,880", help="window WIDTH,HEIGHT")
     args = parser.parse_args()
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
     with tempfile.TemporaryDirectory() as tmp:
