@@ -174,6 +174,7 @@ def test_add_remove_reorder_and_edit_redraw_and_rewrite_the_link(tmp_path):
       k.value = "x"; step("noop");
       const bad = document.querySelector("#layers-body tr [data-field=s]");
       bad.value = "0"; bad.dispatchEvent(new Event("input")); step("bad");
+      bad.value = ""; bad.dispatchEvent(new Event("input")); step("empty");
       out.steps = steps;
     """, fragment="#dims=2&layers=3:2")
     steps = {s["name"]: s for s in got["steps"]}
@@ -191,6 +192,7 @@ def test_add_remove_reorder_and_edit_redraw_and_rewrite_the_link(tmp_path):
         assert steps[name]["rows"] == len(layers)
     assert "stride must be >= 1" in steps["bad"]["error"]
     assert steps["bad"]["ratio"] == "\u2014" and steps["bad"]["hash"] == "#dims=1&layers=3:0:1"
+    assert "must look like K:S" in steps["empty"]["error"] and steps["empty"]["ratio"] == "\u2014"
 
 
 def test_no_network_request(tmp_path):

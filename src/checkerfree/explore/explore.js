@@ -223,7 +223,8 @@
     const parts = fields.slice();
     while (parts.length > 2 && (parts[parts.length - 1].trim() === "" ||
                                 parts[parts.length - 1].trim() === defaults[parts.length - 1])) parts.pop();
-    return parts.map((f, i) => (f.trim() === "" ? defaults[i] || "1" : f.trim())).join(":");
+    // An empty kernel or stride stays empty: the parser then names the problem.
+    return parts.map((f, i) => (f.trim() === "" ? defaults[i] : f.trim())).join(":");
   }
 
   function splitLayer(text) {
