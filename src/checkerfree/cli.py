@@ -21,7 +21,7 @@ from checkerfree.errors import CheckerfreeError
 from checkerfree.interrupts import EXIT_TERMINATED, Terminated, sigterm_raises
 
 # Order is the order shown in --help.
-VERBS = ("overlap", "score", "audit", "convert", "reproduce", "demo")
+VERBS = ("overlap", "explore", "score", "audit", "convert", "reproduce", "demo")
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
 EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a process ended by SIGPIPE

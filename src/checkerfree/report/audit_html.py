@@ -21,9 +21,12 @@ import torch
 
 from checkerfree.files import OutputSet
 
-__all__ = ["write_audit_html", "planned_outputs", "audit_html_outputs", "shared_scale"]
+__all__ = ["write_audit_html", "planned_outputs", "audit_html_outputs", "shared_scale",
+           "explorer_link", "EXPLORER"]
 
 _PROBES = ("output", "gradient")  # the last word of the section labels, lower case
+#: The explorer page beside index.html that each culprit's row opens on its stack.
+EXPLORER = "explore.html"
 
 
 def _prefixes(fixed: bool) -> tuple[str, ...]:
@@ -46,6 +49,8 @@ def audit_html_outputs(directory, *, fixed: bool, force: bool = False) -> Output
     outputs.extend(planned_outputs(directory, fixed=fixed))
     for prefix in _prefixes(fixed):
         outputs.add_family(directory, f"{prefix}overlap_*.png")
+    # Written only when a culprit has a geometry to explore; its rows link to it.
+    outputs.add_family(directory, EXPLORER)
     return outputs
 
 _CSS = """
@@ -219,6 +224,21 @@ def _probe_table(p) -> str:
             f"<th>median value</th><th>added beyond input</th></tr>{rows}</table>")
 
 
+def explorer_link(site) -> str | None:
+    """The relative link that opens the explorer on a site's transposed-convolution stack,
+    e.g. ``explore.html#dims=2&layers=3:2:1:1``; None for a site without one."""
+    from checkerfree.explore.page import layer_text
+
+    geo = site.overlap
+    if geo is None:
+        return None
+    return f"{EXPLORER}#dims={geo.dims}&layers={','.join(layer_text(s) for s in geo.layers)}"
+
+
+def _explorable(f) -> bool:
+    return f.culprit and f.site.overlap is not None
+
+
 def _layer_table(report) -> str:
     head = ("<tr><th>layer</th><th>kind</th><th>k</th><th>s</th><th>static</th>"
             "<th>phase imbalance</th><th>culprit</th><th>advice</th></tr>")
@@ -227,7 +247,7 @@ def _layer_table(report) -> str:
         s = f.site
         rows.append(
             f"<tr class='{'culprit' if f.culprit else ''}'><td><code>{html.escape(s.name)}"
-            f"</code></td><td>{html.escape(s.module_type or s.kind)}</td>"
+            f"</code>{_explore_cell(f)}</td><td>{html.escape(s.module_type or s.kind)}</td>"
             f"<td>{'x'.join(map(str, s.kernel)) if s.kernel else '-'}</td>"
             f"<td>{'x'.join(map(str, s.stride))}</td>"
             f"<td>{('uneven' if s.uneven else 'even') if s.direction == 'up' else 'down'}</td>"
@@ -235,6 +255,12 @@ def _layer_table(report) -> str:
             f"<td>{('yes' + (f' ({f.share:.0%})' if f.share is not None else '')) if f.culprit else ''}"
             f"</td><td>{html.escape(f.advice or s.reason)}</td></tr>")
     return f"<table>{head}{''.join(rows)}</table>" if rows else "<p>no resampling layer</p>"
+
+
+def _explore_cell(f) -> str:
+    if not _explorable(f):
+        return ""
+    return f" <a class='explore' href='{html.escape(explorer_link(f.site))}'>explore</a>"
 
 
 def _section(report, directory: Path, prefix: str, outputs: OutputSet, written: list,
@@ -257,7 +283,14 @@ def _section(report, directory: Path, prefix: str, outputs: OutputSet, written: 
                 outputs.write(directory / name, _png(fig))
                 written.append(name)
                 parts.append(f"<figure><img src='{name}' alt='{html.escape(label)}'></figure>")
-    culprits = [f for f in report.layers if f.culprit and f.site.overlap is not None]
+    culprits = [f for f in report.layers if _explorable(f)]
+    if culprits and EXPLORER not in written:
+        from checkerfree.explore.page import build_page
+
+        outputs.write(directory / EXPLORER,
+                      build_page(culprits[0].site.overlap.layers, culprits[0].site.overlap.dims,
+                                 title=f"checkerfree explore: {report.model}").encode("utf-8"))
+        written.append(EXPLORER)
     if culprits:
         parts.append("<h3>Culprits' overlap</h3>")
         for i, f in enumerate(culprits):
