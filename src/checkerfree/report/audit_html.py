@@ -224,15 +224,23 @@ def _probe_table(p) -> str:
             f"<th>median value</th><th>added beyond input</th></tr>{rows}</table>")
 
 
-def explorer_link(site) -> str | None:
+def explorer_link(site, before=()) -> str | None:
     """The relative link that opens the explorer on a site's transposed-convolution stack,
-    e.g. ``explore.html#dims=2&layers=3:2:1:1``; None for a site without one."""
+    e.g. ``explore.html#dims=2&layers=3:2:1:1``; None for a site without one.
+
+    ``before`` are the sites that ran before it: the up sites among them with a geometry of
+    the same dims come first, so the page shows the stack whose overlaps compound into the
+    culprit's output (the article's stacked figure), ending at the culprit.
+    """
     from checkerfree.explore.page import layer_text
 
     geo = site.overlap
     if geo is None:
         return None
-    return f"{EXPLORER}#dims={geo.dims}&layers={','.join(layer_text(s) for s in geo.layers)}"
+    stack = [b.overlap for b in before
+             if b.direction == "up" and b.overlap is not None and b.overlap.dims == geo.dims]
+    layers = [layer_text(spec) for g in (*stack, geo) for spec in g.layers]
+    return f"{EXPLORER}#dims={geo.dims}&layers={','.join(layers)}"
 
 
 def _explorable(f) -> bool:
@@ -243,11 +251,12 @@ def _layer_table(report) -> str:
     head = ("<tr><th>layer</th><th>kind</th><th>k</th><th>s</th><th>static</th>"
             "<th>phase imbalance</th><th>culprit</th><th>advice</th></tr>")
     rows = []
-    for f in report.layers:
+    for i, f in enumerate(report.layers):
         s = f.site
         rows.append(
             f"<tr class='{'culprit' if f.culprit else ''}'><td><code>{html.escape(s.name)}"
-            f"</code>{_explore_cell(f)}</td><td>{html.escape(s.module_type or s.kind)}</td>"
+            f"</code>{_explore_cell(f, [g.site for g in report.layers[:i]])}</td>"
+            f"<td>{html.escape(s.module_type or s.kind)}</td>"
             f"<td>{'x'.join(map(str, s.kernel)) if s.kernel else '-'}</td>"
             f"<td>{'x'.join(map(str, s.stride))}</td>"
             f"<td>{('uneven' if s.uneven else 'even') if s.direction == 'up' else 'down'}</td>"
@@ -257,10 +266,11 @@ def _layer_table(report) -> str:
     return f"<table>{head}{''.join(rows)}</table>" if rows else "<p>no resampling layer</p>"
 
 
-def _explore_cell(f) -> str:
+def _explore_cell(f, before=()) -> str:
     if not _explorable(f):
         return ""
-    return f" <a class='explore' href='{html.escape(explorer_link(f.site))}'>explore</a>"
+    return (f" <a class='explore' href='{html.escape(explorer_link(f.site, before))}'>"
+            "explore</a>")
 
 
 def _section(report, directory: Path, prefix: str, outputs: OutputSet, written: list,
