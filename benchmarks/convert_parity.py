@@ -35,8 +35,9 @@ def rows() -> list[dict]:
 
 
 def markdown(table: list[dict]) -> str:
-    lines = ["| ConvTranspose2d 64->64 | kind | params before | params after | ratio | "
-             "MACs before | MACs after | ratio |", "|---|---|---|---|---|---|---|---|"]
+    header = ("| ConvTranspose2d 64->64 | kind | params before | params after | ratio | "
+              "MACs before | MACs after | ratio |")
+    lines = [header, "|---|---|---|---|---|---|---|---|"]
     for r in table:
         lines.append(
             f"| {r['geometry']} | {r['kind']} | {r['params_before']:,} | {r['params_after']:,} "

@@ -123,3 +123,30 @@ def test_plan_conversion_counts_blur_too():
     assert [r.params_after for r in rows] == [params(new[0]), params(new[1])]
     x = torch.randn(1, 3, PROBE_LENGTH, PROBE_LENGTH)
     assert rows[0].macs_after == counted_macs(new[0], x)
+
+
+def test_shared_bias_equals_the_same_bias_on_every_phase():
+    from checkerfree.layers import SubPixelConv3d
+
+    torch.manual_seed(0)
+    shared = SubPixelConv3d(2, 3, 2, padding="same", scale_factor=(1, 2, 3), shared_bias=True)
+    own = SubPixelConv3d(2, 3, 2, padding="same", scale_factor=(1, 2, 3))
+    with torch.no_grad():
+        own.weight.copy_(shared.weight)
+        own.bias.copy_(shared.bias.repeat_interleave(6))
+    x = torch.randn(2, 2, 3, 4, 5)
+    assert shared.bias.shape == (3,)
+    torch.testing.assert_close(shared(x), own(x))
+
+
+def test_bad_arguments_are_typed_errors():
+    from checkerfree.cost import multiply_adds, parameter_count
+    from checkerfree.errors import InvalidArgumentError, InvalidTypeError
+    from checkerfree.layers import SubPixelConv2d
+
+    with pytest.raises(InvalidTypeError, match="shared_bias must be a bool, got str"):
+        SubPixelConv2d(2, 2, 1, shared_bias="yes")
+    with pytest.raises(InvalidTypeError, match="torch.nn.Module, got int"):
+        parameter_count(3)
+    with pytest.raises(InvalidArgumentError, match="input_shape must be a sequence"):
+        multiply_adds(nn.Conv1d(1, 1, 1), (1, -1, 4))

@@ -82,6 +82,8 @@ class _SubPixelConvNd:
 
     ``out_channels`` is the channel count of the *output* (after the shuffle); the weight has
     ``out_channels * s^d`` rows, row ``c * s^d + r`` feeding phase ``r`` of channel ``c``.
+    The bias has one entry per row, or with ``shared_bias=True`` one per output channel, added
+    after the shuffle (equal on every phase by construction).
     """
 
     _dims: int
@@ -209,6 +211,13 @@ class _SubPixelConvNd:
         with the shared bias a constant input gives a constant output away from the borders.
         ``m``'s dilation is not carried (``dilation=`` sets the low-resolution one; the
         shapes are kept either way). ``m`` is not modified.
+
+        >>> ct = nn.ConvTranspose2d(64, 64, 4, stride=2, padding=1)
+        >>> new = SubPixelConv2d.from_conv_transpose(ct)
+        >>> new.kernel_size, new.bias.shape
+        ((2, 2), torch.Size([64]))
+        >>> sum(p.numel() for p in new.parameters()) == sum(p.numel() for p in ct.parameters())
+        True
         """
         dims = cls._dims
         axes = conv_transpose_geometry(m, dims, cls.__name__)
