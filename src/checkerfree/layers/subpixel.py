@@ -162,8 +162,8 @@ class _SubPixelConvNd:
     def _low_res(self, x: torch.Tensor, bias) -> torch.Tensor:
         """The convolution before the shuffle; an uneven "same" zero padding done by ``F.pad``.
 
-        What PyTorch does internally for an even kernel, done here so it neither warns on
-        every new shape nor leaves the exporters a padding string to translate.
+        What PyTorch does internally for an even kernel, done here so that it does not warn
+        (a UserWarning about the zero-padded copy) and exports as a plain ``Pad`` node.
         """
         pads = self._reversed_padding_repeated_twice
         if self.padding != "same" or self.padding_mode != "zeros" or pads[0::2] == pads[1::2]:
