@@ -138,7 +138,9 @@ def test_replacement_is_aligned_with_the_original(geom, kind):
         x = torch.zeros(1, 1, 15, dtype=torch.float64)
         x[..., 7] = 1.0
         diff = support_midpoint(new(x)) - support_midpoint(ct(x))
-    assert abs(diff) <= (s - 1) / 2, (axes, kind, diff)
+    # An even low-resolution sub-pixel kernel (k // s taps) reads half a low-resolution
+    # position off centre, s / 2 here, which a crop-or-pad trim cannot always take back.
+    assert abs(diff) <= ((s - 1) / 2 if kind == "resize" else s / 2), (axes, kind, diff)
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -275,7 +277,11 @@ def test_hold_keeps_weights_and_state_dict_keys():
 def test_resize_and_subpixel_copy_the_bias():
     ct = nn.ConvTranspose2d(3, 2, 4, 2, 1)
     assert torch.equal(convert(ct, "resize").bias, ct.bias)
-    assert torch.equal(convert(ct, "subpixel").bias.view(2, 4), ct.bias[:, None].expand(2, 4))
+    # One shared bias per output channel (equal on every phase by construction), or a copy
+    # on every phase when asked.
+    assert torch.equal(convert(ct, "subpixel").bias, ct.bias)
+    own = convert(ct, "subpixel", shared_bias=False).bias
+    assert torch.equal(own.view(2, 4), ct.bias[:, None].expand(2, 4))
 
 
 def test_frozen_flags():

@@ -36,7 +36,7 @@ functional calls included, are :func:`checkerfree.fix.fix_sites`.
 >>> new(x).shape == net(x).shape
 True
 >>> plan_conversion(net, to="subpixel")
-[Conversion(name='0', old=ConvTranspose2d(4, 2, ...), to='subpixel')]
+[Conversion(name='0', old=ConvTranspose2d(4, 2, ...), to='subpixel', params_before=74, ...)]
 """
 
 from __future__ import annotations
@@ -72,8 +72,8 @@ from checkerfree.layers import (
     ZeroOrderHold3d,
 )
 
-__all__ = ["KINDS", "DOWN_KINDS", "ALL_KINDS", "Conversion", "convert", "plan_conversion",
-           "nothing_to_convert"]
+__all__ = ["KINDS", "DOWN_KINDS", "ALL_KINDS", "PROBE_LENGTH", "Conversion", "convert",
+           "plan_conversion", "nothing_to_convert"]
 
 #: Replacements for strided transposed convolutions (upsampling).
 KINDS = ("resize", "subpixel", "hold")
@@ -98,16 +98,29 @@ Choice = str | None
 MappingArg = Mapping[str, Choice] | Callable[[str, nn.Module], Choice] | None
 
 
+#: Spatial length per axis of the input on which plan_conversion counts multiply-adds.
+PROBE_LENGTH = 16
+
+
 class Conversion(NamedTuple):
     """One planned replacement: the qualified ``name``, the ``old`` module, the kind it gets.
 
     A module instance registered under several names (shared weights) has one row per name,
     all with the same ``old``; it is replaced by one new instance, so the sharing survives.
+    ``params_before``/``params_after`` are the parameter counts of the old layer and of its
+    replacement; ``macs_before``/``macs_after`` their multiply-adds, counted by
+    :func:`checkerfree.cost.multiply_adds` on one sample of ``in_channels`` (1 for a pool
+    or pixel unshuffle) by :data:`PROBE_LENGTH` per spatial axis. ``None`` where a count
+    could not be made (a layer that refuses the probe size).
     """
 
     name: str
     old: nn.Module
     to: str
+    params_before: int | None = None
+    params_after: int | None = None
+    macs_before: int | None = None
+    macs_after: int | None = None
 
 
 def _dims_of(module: nn.Module) -> int | None:
@@ -257,23 +270,54 @@ def _choose(model: nn.Module, to: Choice,
     return plan
 
 
+def _costs(module: nn.Module, names: list[str], kind: str, kwargs: dict) -> tuple:
+    """``(params_before, params_after, macs_before, macs_after)`` of one planned swap.
+
+    The replacement is built as :func:`convert` builds it, from a meta copy of ``module``:
+    no weight is copied and nothing is computed.
+    """
+    from checkerfree.cost import meta_copy, multiply_adds, parameter_count
+
+    ghost = meta_copy(module)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the hooks warning belongs to convert
+        new = _replacement(ghost, names, kind, kwargs)
+    dims = _dims_of(module) or _down_dims(module)
+    shape = (1, getattr(module, "in_channels", 1), *(PROBE_LENGTH,) * dims)
+    macs = []
+    for layer in (ghost, new):
+        try:
+            macs.append(multiply_adds(layer, shape))
+        except (RuntimeError, ValueError):  # e.g. a kernel wider than the padded probe
+            macs.append(None)
+    return parameter_count(ghost), parameter_count(new), *macs
+
+
 def plan_conversion(model: nn.Module, to: Choice = "resize",
-                    mapping: MappingArg = None) -> list[Conversion]:
+                    mapping: MappingArg = None, **kwargs) -> list[Conversion]:
     """The replacements :func:`convert` would make, as :class:`Conversion` rows; changes nothing.
 
-    Same arguments and checks as :func:`convert`. Layers skipped through ``mapping`` and
-    stride-1 transposed convolutions are not listed.
+    Same arguments and checks as :func:`convert` (``**kwargs`` as there, for the counts).
+    Layers skipped through ``mapping`` and stride-1 transposed convolutions are not listed.
+    Each row has the parameters and multiply-adds before and after (see :class:`Conversion`),
+    counted on meta copies: planning reads no weight and computes nothing.
 
     >>> from torch import nn
     >>> net = nn.ModuleDict({"a": nn.ConvTranspose1d(2, 2, 4, 2, 1),
     ...                      "b": nn.ConvTranspose1d(2, 2, 3, 1, 1)})
     >>> [(c.name, c.to) for c in plan_conversion(net, "hold")]
     [('a', 'hold')]
+    >>> row = plan_conversion(nn.ConvTranspose2d(64, 64, 4, 2, 1), "subpixel")[0]
+    >>> row.params_before, row.params_after, row.macs_before, row.macs_after
+    (65600, 65600, 16777216, 16777216)
     """
     _check_model(model)
     to = _check_kind(to, "to")
-    return [Conversion(n, m, kind) for m, names, kind in _choose(model, to, mapping)
-            for n in names]
+    rows = []
+    for m, names, kind in _choose(model, to, mapping):
+        costs = _costs(m, names, kind, kwargs)
+        rows += [Conversion(n, m, kind, *costs) for n in names]
+    return rows
 
 
 def _deepcopy(model: nn.Module) -> nn.Module:

@@ -97,8 +97,9 @@ class TestFromConvTranspose:
 
     def test_subpixel_bias_is_phase_equal_copy(self):
         m = nn.ConvTranspose1d(2, 3, 3, stride=3)
-        new = SubPixelConv1d.from_conv_transpose(m)
+        new = SubPixelConv1d.from_conv_transpose(m, shared_bias=False)
         assert torch.equal(new.bias, m.bias.repeat_interleave(3))
+        assert torch.equal(SubPixelConv1d.from_conv_transpose(m).bias, m.bias)
 
     def test_dtype_and_no_bias(self):
         m = nn.ConvTranspose3d(2, 2, 2, stride=2, bias=False, dtype=torch.float64)

@@ -158,14 +158,17 @@ def conv_transpose_geometry(m, dims: int, cls_name: str):
     )
 
 
-def trim_to_match(ours, axes, cls_name: str) -> tuple[tuple[int, int], ...] | None:
+def trim_to_match(ours, axes, cls_name: str,
+                  offsets=None) -> tuple[tuple[int, int], ...] | None:
     """The ``trim`` that makes a layer's output length ``ours(axis, L)`` equal a ConvTranspose's.
 
     ``axes`` holds the ConvTranspose's ``(k, s, p, op, d)`` per axis. The surplus is constant in
     ``L`` (both lengths have slope ``s``); it is split so that output ``n`` of the new layer sits
     where the transposed convolution's output ``n`` sits: a transposed convolution centres input
     ``m`` at ``s m + d (k - 1) / 2 - p``, nearest-neighbour resizing at ``s m + (s - 1) / 2``.
-    Crops and pads are never mixed on one axis.
+    ``offsets`` (per axis, default 0) moves the layer's centre of input ``m`` to
+    ``s m + (s - 1) / 2 + offset``: a sub-pixel convolution with an even kernel reads half a
+    low-resolution position off centre. Crops and pads are never mixed on one axis.
     """
     pairs = []
     for a, (k, s, p, op, d) in enumerate(axes):
@@ -177,7 +180,8 @@ def trim_to_match(ours, axes, cls_name: str) -> tuple[tuple[int, int], ...] | No
                 f"the ConvTranspose by {s}"
             )
         total = surplus[0]
-        shift = math.floor((s - 1) / 2 - d * (k - 1) / 2 + p)
+        offset = offsets[a] if offsets is not None else 0
+        shift = math.floor((s - 1) / 2 + offset - d * (k - 1) / 2 + p)
         before = min(max(shift, min(0, total)), max(0, total))
         pairs.append((before, total - before))
     return as_trim(pairs, len(axes))

@@ -123,7 +123,10 @@ def tied_transposed_kernel(weight, scale, padding=0, dilation=1, groups: int = 1
         k = weight.shape[2 + a]
         m = _axis_matrix(k, s[a], dil[a], pl[a], weight.device, weight.dtype)
         offsets.append(_axis_map(k, s[a], dil[a], pl[a])[1])
-        w = torch.tensordot(w.movedim(2 + a, -1), m, dims=([-1], [1])).movedim(-1, 2 + a)
+        # Non-negative axes: the ONNX exporter writes a negative one into a Transpose ``perm``,
+        # which onnxruntime rejects.
+        last = w.dim() - 1
+        w = torch.tensordot(w.movedim(2 + a, last), m, dims=([last], [1])).movedim(last, 2 + a)
     out, in_g = w.shape[:2]
     # (out, in/g, *K) -> (g, out/g, in/g, *K) -> (g, in/g, out/g, *K) -> (in, out/g, *K)
     w = w.reshape(groups, out // groups, in_g, *w.shape[2:]).transpose(1, 2)

@@ -24,8 +24,9 @@ import math
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
-from checkerfree.errors import InvalidArgumentError
+from checkerfree.errors import InvalidArgumentError, InvalidTypeError
 from checkerfree.layers._geometry import (
     apply_trim,
     as_scale,
@@ -81,14 +82,19 @@ class _SubPixelConvNd:
 
     ``out_channels`` is the channel count of the *output* (after the shuffle); the weight has
     ``out_channels * s^d`` rows, row ``c * s^d + r`` feeding phase ``r`` of channel ``c``.
+    The bias has one entry per row, or with ``shared_bias=True`` one per output channel, added
+    after the shuffle (equal on every phase by construction).
     """
 
     _dims: int
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
                  groups=1, bias=True, padding_mode="zeros", device=None, dtype=None, *,
-                 scale_factor=2, init="icnr", trim=None):
+                 scale_factor=2, init="icnr", trim=None, shared_bias=False):
         check_padding_mode(padding_mode)
+        if not isinstance(shared_bias, bool):
+            raise InvalidTypeError(
+                f"shared_bias must be a bool, got {type(shared_bias).__name__}")
         scale = as_scale(scale_factor, self._dims)
         if init not in _INITS:
             raise InvalidArgumentError(f"init must be one of {_INITS}, got {init!r}")
@@ -100,7 +106,12 @@ class _SubPixelConvNd:
             )
         phases = math.prod(scale)
         super().__init__(in_channels, out_channels * phases, kernel_size, stride, padding,
-                         dilation, groups, bias, padding_mode, device, dtype)
+                         dilation, groups, bias and not shared_bias, padding_mode, device, dtype)
+        if bias and shared_bias:
+            # One bias per output channel, added after the shuffle: every phase gets the same
+            # value for ever (not only at initialisation), at 1 / s^d of the parameters.
+            self.bias = nn.Parameter(torch.empty(out_channels, device=device, dtype=dtype))
+        self.shared_bias = shared_bias
         self.out_channels = out_channels
         self.scale_factor = scale
         self.init = init
@@ -126,7 +137,7 @@ class _SubPixelConvNd:
             fan_in = w.shape[1] * math.prod(w.shape[2:])
             bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
             with torch.no_grad():
-                if self.init == "icnr":
+                if self.init == "icnr" and not self.shared_bias:
                     b = torch.empty(self.out_channels, device=w.device, dtype=w.dtype)
                     self.bias.copy_(b.uniform_(-bound, bound).repeat_interleave(phases))
                 else:
@@ -134,13 +145,32 @@ class _SubPixelConvNd:
 
     def extra_repr(self) -> str:
         s = super().extra_repr() + f", scale_factor={self.scale_factor}, init={self.init!r}"
+        s += ", shared_bias=True" if self.shared_bias else ""
         return s + (f", trim={self.trim}" if self.trim else "")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() == self._dims + 1:
             return self.forward(x.unsqueeze(0)).squeeze(0)
-        y = self._conv_forward(x, self.weight, self.bias)
-        return apply_trim(pixel_shuffle_nd(y, self.scale_factor, self._dims), self.trim)
+        if not self.shared_bias:
+            y = self._low_res(x, self.bias)
+            return apply_trim(pixel_shuffle_nd(y, self.scale_factor, self._dims), self.trim)
+        y = pixel_shuffle_nd(self._low_res(x, None), self.scale_factor, self._dims)
+        if self.bias is not None:
+            y = y + self.bias.view(-1, *(1,) * self._dims)
+        return apply_trim(y, self.trim)
+
+    def _low_res(self, x: torch.Tensor, bias) -> torch.Tensor:
+        """The convolution before the shuffle; an uneven "same" zero padding done by ``F.pad``.
+
+        What PyTorch does internally for an even kernel, done here so that it does not warn
+        (a UserWarning about the zero-padded copy) and exports as a plain ``Pad`` node.
+        """
+        pads = self._reversed_padding_repeated_twice
+        if self.padding != "same" or self.padding_mode != "zeros" or pads[0::2] == pads[1::2]:
+            return self._conv_forward(x, self.weight, bias)
+        conv = (F.conv1d, F.conv2d, F.conv3d)[self._dims - 1]
+        return conv(F.pad(x, pads), self.weight, bias, self.stride, 0, self.dilation,
+                    self.groups)
 
     def output_length(self, axis: int, length: int) -> int:
         """Output length on spatial ``axis`` for an input of ``length`` (before ``trim``)."""
@@ -162,32 +192,53 @@ class _SubPixelConvNd:
                                           groups=self.groups)
 
     @classmethod
-    def from_conv_transpose(cls, m, *, kernel_size=None, **kwargs):
+    def from_conv_transpose(cls, m, *, kernel_size=None, shared_bias=True, **kwargs):
         """A new ICNR sub-pixel convolution with ``m``'s channels, groups, device, dtype,
-        training flag and output shape for every input size.
+        training flag and output shape for every input size, at most ``m``'s parameters and
+        multiply-adds.
 
-        The kernel defaults to ``k - 1`` for even ``k`` and ``k`` for odd ``k`` (at least 1),
-        with "same" padding, and ``trim`` absorbs the constant length difference. The weight is
-        ICNR-initialised (a transposed convolution's independent phase sub-kernels are what
-        makes its checkerboard); ``m``'s bias is copied to every phase. ``m`` is not modified.
+        The kernel defaults to ``max(1, k // s)`` taps per axis at low resolution, with
+        "same" padding (the low-resolution output has the input's length, for every length
+        ``m`` accepts), and ``trim`` absorbs the constant length difference. ``s k // s <= k``
+        per axis and the bias is one per output channel (``shared_bias=True``, added after the
+        shuffle), so the parameters are at most ``m``'s and so are the multiply-adds (``s^d``
+        phases of ``(k // s)^d`` taps per input position against ``k^d``). When ``s`` divides
+        ``k`` this is ``ceil(k / s)``, which spans ``m``'s reach; otherwise ``ceil(k / s)`` would
+        exceed the parameters (k3 s2: 16 taps against 9), so one tap fewer. With ``k < s``
+        even one tap per phase (``s^d``) exceeds ``m``'s ``k^d``: the one-tap minimum is used.
+        ``kernel_size=`` overrides the default; ``shared_bias=False`` gives every phase its
+        own bias (a copy of ``m``'s, equal across phases). The weight is ICNR-initialised, so
+        with the shared bias a constant input gives a constant output away from the borders.
+        ``m``'s dilation is not carried (``dilation=`` sets the low-resolution one; the
+        shapes are kept either way). ``m`` is not modified.
+
+        >>> ct = nn.ConvTranspose2d(64, 64, 4, stride=2, padding=1)
+        >>> new = SubPixelConv2d.from_conv_transpose(ct)
+        >>> new.kernel_size, new.bias.shape
+        ((2, 2), torch.Size([64]))
+        >>> sum(p.numel() for p in new.parameters()) == sum(p.numel() for p in ct.parameters())
+        True
         """
         dims = cls._dims
         axes = conv_transpose_geometry(m, dims, cls.__name__)
         if kernel_size is None:
-            kernel_size = tuple(max(k - 1 if k % 2 == 0 else k, 1) for k, *_ in axes)
+            kernel_size = tuple(max(k // s, 1) for k, s, *_ in axes)
         ks = as_scale(kernel_size, dims, "kernel_size")
         dil = as_scale(kwargs.pop("dilation", 1), dims, "dilation")
         new = cls(
-            m.in_channels, m.out_channels, ks,
-            padding=tuple(d * (k - 1) // 2 for k, d in zip(ks, dil, strict=True)),
+            m.in_channels, m.out_channels, ks, padding="same",
             dilation=dil, groups=m.groups, bias=m.bias is not None,
             device=m.weight.device, dtype=m.weight.dtype,
-            scale_factor=tuple(s for _k, s, *_ in axes), **kwargs,
+            scale_factor=tuple(s for _k, s, *_ in axes), shared_bias=shared_bias, **kwargs,
         )
-        new.trim = trim_to_match(new.output_length, axes, cls.__name__)
+        # "same" pads an odd total one more after: the kernel reads half a position late.
+        offsets = [s * ((d * (k - 1) // 2) - d * (k - 1) / 2)
+                   for k, d, (_k, s, *_) in zip(ks, dil, axes, strict=True)]
+        new.trim = trim_to_match(new.output_length, axes, cls.__name__, offsets)
         if m.bias is not None:
             with torch.no_grad():
-                new.bias.copy_(m.bias.repeat_interleave(math.prod(new.scale_factor)))
+                b = m.bias if shared_bias else m.bias.repeat_interleave(math.prod(new.scale_factor))
+                new.bias.copy_(b)
         return new.train(m.training)
 
 
