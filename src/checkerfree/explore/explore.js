@@ -374,6 +374,11 @@
     const h = document.createElement("h2");
     h.textContent = "The model's learned weights: per-phase sums";
     container.appendChild(h);
+    const note = document.createElement("p");
+    note.textContent = "Each cell is one output phase, with its kernel sum (mean over channel " +
+      "pairs). Colour: the deviation from the layer's mean phase sum, one scale for every " +
+      "layer (full at +-50% of the largest sum); a layer whose phases agree is one flat colour.";
+    container.appendChild(note);
     phases.forEach((layer) => {
       const box = document.createElement("figure");
       const cap = document.createElement("figcaption");
@@ -381,15 +386,26 @@
       box.appendChild(cap);
       const canvas = document.createElement("canvas");
       const grid = layer.sums; // [rows][cols] mean over channel pairs, per output phase
-      const cell = 28;
+      const cell = 48;
       canvas.width = grid[0].length * cell;
       canvas.height = grid.length * cell;
       const flat = grid.flat();
-      const hi = Math.max(...flat), lo = Math.min(...flat);
+      // One fixed scale for every layer: the colour is a phase's deviation from the mean
+      // phase sum, full scale at +-50% of the sums' magnitude. Stretching each map to its
+      // own range would paint a balanced layer's rounding noise at full contrast.
+      const mean = flat.reduce((a, b) => a + b, 0) / flat.length;
+      const size = Math.max(...flat.map(Math.abs), 1e-30);
       const ctx = canvas.getContext("2d");
+      ctx.font = "11px sans-serif";
+      ctx.textAlign = "center";
+      ctx.textBaseline = "middle";
       grid.forEach((row, i) => row.forEach((v, j) => {
-        ctx.fillStyle = colour(hi === lo ? 1 : (v - lo) / (hi - lo));
+        const t = Math.min(1, Math.max(0, 0.5 + (v - mean) / size));
+        ctx.fillStyle = colour(t);
         ctx.fillRect(j * cell, i * cell, cell, cell);
+        ctx.fillStyle = t > 0.6 ? "#000" : "#fff";
+        const text = v !== 0 && Math.abs(v) < 0.01 ? v.toExponential(1) : v.toPrecision(2);
+        ctx.fillText(text, j * cell + cell / 2, i * cell + cell / 2);
       }));
       canvas.className = "phases";
       box.appendChild(canvas);
