@@ -293,7 +293,7 @@ def test_target_page_shows_per_phase_sums(tmp_path):
     assert not got["hidden"] and len(got["captions"]) == len(state["layers"]) == 5
     for caption, layer, (w, h) in zip(got["captions"], state["phases"], got["sizes"]):
         assert caption.endswith(f"phase_imbalance {layer['imbalance']}")
-        assert (h // 28, w // 28) == (len(layer["sums"]), len(layer["sums"][0]))
+        assert (h // 48, w // 48) == (len(layer["sums"]), len(layer["sums"][0]))
     assert got["first"]["fragment"] == "#dims=2&layers=" + ",".join(state["layers"])
     assert got["first"]["ratio"] == expected(state["layers"], 2)["ratio"]
 
