@@ -179,15 +179,18 @@ def audit(model: nn.Module, example_input: torch.Tensor | None = None, *,
     return report
 
 
+def _identity(model, device, dtype, shape) -> dict:
+    """The fields every report opens with: which model, in which mode, where, on what shape."""
+    return dict(model=type(model).__name__, mode="train" if model.training else "eval",
+                device=str(device), dtype=str(dtype).replace("torch.", ""),
+                input_shape=list(shape))
+
+
 def _error_report(model, shape, device, dtype, reason: str, notes) -> AuditReport:
     """The report of a model that cannot be measured: verdict ``"error"`` and why."""
     not_run = ProbeResult("n/a", reason="not measured: the verdict is error")
     return AuditReport(
-        model=type(model).__name__,
-        mode="train" if model.training else "eval",
-        device=str(device),
-        dtype=str(dtype).replace("torch.", ""),
-        input_shape=list(shape),
+        **_identity(model, device, dtype, shape),
         periods=[],
         layers=[],
         forward=not_run,
@@ -208,11 +211,7 @@ def _probes_only(model, inputs, shape, device, dtype, periods, objective, gradie
     verdict = "artifacts" if "artifacts" in (fwd.verdict, grad.verdict) else "clean"
     where = ", ".join(f"`{n}`" for n in scripted[:3]) + (" ..." if len(scripted) > 3 else "")
     return AuditReport(
-        model=type(model).__name__,
-        mode="train" if model.training else "eval",
-        device=str(device),
-        dtype=str(dtype).replace("torch.", ""),
-        input_shape=list(shape),
+        **_identity(model, device, dtype, shape),
         periods=list(periods),
         layers=[],
         forward=fwd,
@@ -270,11 +269,7 @@ def _audit(model, inputs, first, shape, device, dtype, periods, objective, gradi
     if not sites:
         notes.append("no up- or downsampling operation was found; nothing to attribute")
     return AuditReport(
-        model=type(model).__name__,
-        mode="train" if model.training else "eval",
-        device=str(device),
-        dtype=str(dtype).replace("torch.", ""),
-        input_shape=list(shape),
+        **_identity(model, device, dtype, shape),
         periods=list(periods),
         layers=findings,
         forward=fwd,
