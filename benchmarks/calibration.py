@@ -48,7 +48,7 @@ import time
 import numpy as np
 import torch
 
-from checkerfree.score import DEFAULT_THRESHOLD, MIN_SIGNIFICANCE, checkerboard_score
+from checkerfree.score.checkerboard import DEFAULT_THRESHOLD, MIN_SIGNIFICANCE, checkerboard_score
 
 PHOTOS = [
     "astronaut", "camera", "chelsea", "coffee", "rocket", "immunohistochemistry",

@@ -31,10 +31,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from checkerfree.batch import ImageScorer
+from checkerfree.score.batch import ImageScorer
 from checkerfree.engines.local import default_workers, score_files
 from checkerfree.io import read_image
-from checkerfree.score import checkerboard_score
+from checkerfree.score.checkerboard import checkerboard_score
 
 PERIODS = (2, 4, 8)
 RADIUS = {1: 16, 2: 3}

@@ -26,7 +26,7 @@ from checkerfree import (
     phase_imbalance,
     phase_sums,
 )
-from checkerfree.batch import ImageScorer
+from checkerfree.score.batch import ImageScorer
 from checkerfree.errors import (
     CheckerfreeError,
     InvalidArgumentError,
@@ -35,7 +35,7 @@ from checkerfree.errors import (
     ShapeError,
     SpecError,
 )
-from checkerfree.lattice import (
+from checkerfree.score.lattice import (
     crop_to_period,
     lattice_coords,
     lattice_excess,
@@ -50,7 +50,7 @@ W = torch.ones(2, 3, 4, 4)
 
 def _metric(**kwargs):
     pytest.importorskip("torchmetrics")
-    from checkerfree.metric import CheckerboardScore
+    from checkerfree.score.metric import CheckerboardScore
 
     return CheckerboardScore(**kwargs)
 

@@ -8,12 +8,12 @@ import torch
 from image_fixtures import bad_files, checkerboard, good_files, photo
 from PIL import Image
 
-from checkerfree.batch import ROW_KEYS, ImageScorer
+from checkerfree.score.batch import ROW_KEYS, ImageScorer
 from checkerfree.engines.local import score_files
 from checkerfree.errors import InvalidArgumentError
-from checkerfree.heatmap import checkerboard_heatmap
-from checkerfree.overlay import heatmap_overlay
-from checkerfree.score import checkerboard_score
+from checkerfree.score.heatmap import checkerboard_heatmap
+from checkerfree.score.overlay import heatmap_overlay
+from checkerfree.score.checkerboard import checkerboard_score
 
 
 @pytest.fixture(scope="module")

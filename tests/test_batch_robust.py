@@ -117,7 +117,7 @@ def test_unlistable_and_unsearchable_folders_for_real(tmp_path, capsys):
 
 def test_file_in_unsearchable_folder_next_to_a_good_one(tmp_path, capsys, monkeypatch):
     """Opening fails with PermissionError (what a folder without +x gives): that row only."""
-    import checkerfree.batch as batch
+    import checkerfree.score.batch as batch
 
     good = _image(tmp_path / "good.png")
     hidden = _image(tmp_path / "hidden.png")
@@ -140,7 +140,7 @@ def test_file_in_unsearchable_folder_next_to_a_good_one(tmp_path, capsys, monkey
 
 
 def test_overlay_write_error_is_that_rows(tmp_path, capsys, monkeypatch):
-    import checkerfree.batch as batch
+    import checkerfree.score.batch as batch
 
     a, b = _image(tmp_path / "a.png"), _image(tmp_path / "b.png", amplitude=2)
     real = batch.write_atomic
@@ -222,9 +222,9 @@ _names = st.binary(min_size=1, max_size=24).map(
 @given(name=_names, score=st.one_of(st.floats(), st.none()))
 def test_any_name_and_number_round_trip_through_every_encoder(name, score):
     """portable_row: strict JSON (no NaN/Infinity), UTF-8 CSV and Arrow, exact name back."""
-    from checkerfree.batch import error_row
+    from checkerfree.score.batch import error_row
     from checkerfree.jsontext import dumps
-    from checkerfree.results import csv_text, portable_row, rows_to_arrow
+    from checkerfree.score.results import csv_text, portable_row, rows_to_arrow
 
     path = os.fsdecode(b"dir/" + name)
     row = {**error_row(path, None), "score": score, "periods": {"2": score}}

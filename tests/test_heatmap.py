@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from checkerfree.errors import InvalidArgumentError, ShapeError
-from checkerfree.heatmap import checkerboard_heatmap
+from checkerfree.score.heatmap import checkerboard_heatmap
 
 
 def _grid(h, w):

@@ -8,8 +8,8 @@ import torch
 pytest.importorskip("torchmetrics")
 
 from checkerfree.errors import InvalidArgumentError, InvalidTypeError  # noqa: E402
-from checkerfree.metric import CheckerboardScore  # noqa: E402
-from checkerfree.score import checkerboard_score  # noqa: E402
+from checkerfree.score.metric import CheckerboardScore  # noqa: E402
+from checkerfree.score.checkerboard import checkerboard_score  # noqa: E402
 
 
 def _batches():

@@ -22,11 +22,11 @@ from checkerfree import (
     checkerboard_score,
     phase_imbalance,
 )
-from checkerfree.batch import Decoded, ImageScorer
+from checkerfree.score.batch import Decoded, ImageScorer
 from checkerfree.errors import NonFiniteError
 from checkerfree.finite import check_finite
 from checkerfree.io import ImageInfo
-from checkerfree.lattice import lattice_excess, period_spectrum
+from checkerfree.score.lattice import lattice_excess, period_spectrum
 
 NAN, INF = math.nan, math.inf
 
@@ -61,7 +61,7 @@ def _nan_module() -> torch.nn.ConvTranspose2d:
 
 def _metric_update(x):
     pytest.importorskip("torchmetrics")
-    from checkerfree.metric import CheckerboardScore
+    from checkerfree.score.metric import CheckerboardScore
 
     CheckerboardScore(periods=(2, 4)).update(x)
 
@@ -174,7 +174,7 @@ def test_float32_below_the_overflow_reads_like_float64():
 
 def test_metric_nan_batch_is_not_counted_and_forward_keeps_the_state():
     pytest.importorskip("torchmetrics")
-    from checkerfree.metric import CheckerboardScore
+    from checkerfree.score.metric import CheckerboardScore
 
     good, bad = _checkerboard(batch=2), _with({(1, 0, 3, 3): NAN}, batch=2)
     metric = CheckerboardScore(periods=(2,))

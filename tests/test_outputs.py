@@ -139,7 +139,7 @@ def test_refuses_before_any_work(case, tmp_path, capsys, monkeypatch):
     _make(tmp_path, files)
     if name == "score-heatmap-existing":
         # The overlay the command would write for a.png, made by the user beforehand.
-        from checkerfree.overlay import overlay_name
+        from checkerfree.score.overlay import overlay_name
 
         (tmp_path / "maps" / overlay_name(tmp_path / "a.png")).write_bytes(b"mine")
     module, attr = work.split(":")

@@ -8,7 +8,7 @@ import pytest
 from image_fixtures import bad_files, good_files
 from PIL import Image
 
-from checkerfree.batch import ImageScorer
+from checkerfree.score.batch import ImageScorer
 from checkerfree.cli import main
 
 ray = pytest.importorskip("ray")

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from checkerfree.errors import InvalidArgumentError, InvalidTypeError, ShapeError
-from checkerfree.lattice import lattice_coords, lattice_excess, period_spectrum
-from checkerfree.score import (
+from checkerfree.score.lattice import lattice_coords, lattice_excess, period_spectrum
+from checkerfree.score.checkerboard import (
     DEFAULT_THRESHOLD,
     ScoreResult,
     checkerboard_loss,

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from checkerfree.errors import InvalidArgumentError, ShapeError
-from checkerfree.spectrum import average_spectrum, spectrum_frequencies
+from checkerfree.score.spectrum import average_spectrum, spectrum_frequencies
 
 
 def moisan_periodic_fft(u: np.ndarray) -> np.ndarray:

@@ -39,10 +39,10 @@ from checkerfree.layers import (
     pixel_unshuffle_nd,
     zero_order_hold,
 )
-from checkerfree.heatmap import checkerboard_heatmap
+from checkerfree.score.heatmap import checkerboard_heatmap
 from checkerfree.overlap import OverlapResult, overlap, phase_imbalance, phase_sums
-from checkerfree.score import ScoreResult, checkerboard_loss, checkerboard_score
-from checkerfree.spectrum import average_spectrum
+from checkerfree.score.checkerboard import ScoreResult, checkerboard_loss, checkerboard_score
+from checkerfree.score.spectrum import average_spectrum
 from checkerfree.spec import TransposedConvSpec
 
 __version__ = "0.1.0"
@@ -96,7 +96,7 @@ __all__ = [
 def __getattr__(name: str):
     # torchmetrics is an optional extra: import the metric only when it is asked for.
     if name == "CheckerboardScore":
-        from checkerfree.metric import CheckerboardScore
+        from checkerfree.score.metric import CheckerboardScore
 
         return CheckerboardScore
     raise AttributeError(f"module 'checkerfree' has no attribute {name!r}")

@@ -13,7 +13,7 @@ of finite input and raises the same error, saying float overflow and suggesting 
 (whose range, ``1.8e308``, squares to no overflow below ``1e154``) or a rescaled input: the
 score is in the input's units, so ``score(x / c) = score(x) / c`` for ``c > 0``.
 
-The loss (:func:`~checkerfree.score.checkerboard_loss`) does not check: it keeps torch's
+The loss (:func:`~checkerfree.score.checkerboard.checkerboard_loss`) does not check: it keeps torch's
 convention, NaN in, NaN out, so a training loop sees it as it sees any other NaN.
 
 >>> import torch

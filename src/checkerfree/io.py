@@ -3,7 +3,7 @@
 :func:`read_image` opens PNG, JPEG, WebP and TIFF files (1- to 16-bit; grey, RGB, RGBA,
 grey + alpha, palette; TIFF also signed and 32-bit integers) and returns a float32
 ``(C, H, W)`` array in ``0..255`` grey levels, the unit of
-:func:`~checkerfree.score.checkerboard_score`: 16-bit files are divided by 257 (65535 -> 255),
+:func:`~checkerfree.score.checkerboard.checkerboard_score`: 16-bit files are divided by 257 (65535 -> 255),
 so a score reads the same whether a picture was saved with 8 or 16 bits. Every sample keeps
 its stored depth: 16-bit colour goes through pypng or tifffile, which Pillow would cut to the
 high byte; signed and 32-bit integer TIFFs keep their values as they are, one level per unit

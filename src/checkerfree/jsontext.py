@@ -6,7 +6,7 @@ and which most parsers refuse. Every JSON document checkerfree writes goes throu
 ``--threshold inf``), and a string holding an undecodable file-name byte (Python's
 surrogate escape, ``\\udcff``) gets that byte as the four characters ``\\xff``
 (``backslashreplace``); rows keep the exact name in ``path_bytes``
-(:func:`checkerfree.results.portable_row`).
+(:func:`checkerfree.score.results.portable_row`).
 
 >>> dumps({"threshold": float("inf"), "score": float("nan"), "ok": [1.5, None]})
 '{"threshold": null, "score": null, "ok": [1.5, null]}'

@@ -7,7 +7,7 @@ import torch
 
 from checkerfree.audit import audit
 from checkerfree.report.audit_html import _heat, _samples_figure, shared_scale
-from checkerfree.score import DEFAULT_THRESHOLD
+from checkerfree.score.checkerboard import DEFAULT_THRESHOLD
 from checkerfree.zoo import EXAMPLES
 
 pytest.importorskip("matplotlib")

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from checkerfree.audit import audit
 from checkerfree.audit.attribution import MIN_SHARE, PhaseAveragedGradient, phase_average
 from checkerfree.audit.probes import display_scale, probe_inputs, stretch
-from checkerfree.score import DEFAULT_THRESHOLD, MIN_SIGNIFICANCE, checkerboard_score
+from checkerfree.score.checkerboard import DEFAULT_THRESHOLD, MIN_SIGNIFICANCE, checkerboard_score
 
 
 class BlockMean(nn.Module):

@@ -20,7 +20,7 @@ from checkerfree.layers import (
     blur_pool,
 )
 from checkerfree.layers.blur_pool import dense_pool
-from checkerfree.score import DEFAULT_THRESHOLD
+from checkerfree.score.checkerboard import DEFAULT_THRESHOLD
 
 POOLS = {1: BlurPool1d, 2: BlurPool2d, 3: BlurPool3d}
 CONVS = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}

@@ -38,7 +38,7 @@ from checkerfree.audit.inventory import ResamplingSite, _module_stack, _Recorder
 from checkerfree.audit.snapshot import detached_deepcopy
 from checkerfree.errors import InvalidArgumentError, ShapeError
 from checkerfree.overlap import ratio_text
-from checkerfree.score import MIN_SIGNIFICANCE
+from checkerfree.score.checkerboard import MIN_SIGNIFICANCE
 
 __all__ = ["with_hold", "energy", "advice_for", "phase_average", "PhaseAveragedGradient",
            "ablated", "blame", "stacked_probe", "MIN_SHARE"]

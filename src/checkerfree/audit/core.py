@@ -108,7 +108,7 @@ def audit(model: nn.Module, example_input: torch.Tensor | None = None, *,
         probe: force the probe inputs' kind (``latent``, ``photo``, ``smooth``).
         threshold: the score's flag threshold in grey levels of the contrast-stretched
             picture (:data:`~checkerfree.audit.probes.AUDIT_THRESHOLD`, the score's
-            calibrated :data:`~checkerfree.score.DEFAULT_THRESHOLD`).
+            calibrated :data:`~checkerfree.score.checkerboard.DEFAULT_THRESHOLD`).
 
     Returns:
         :class:`~checkerfree.audit.report.AuditReport`.

@@ -34,10 +34,10 @@ from checkerfree.audit.checks import (
     check_seeds,
 )
 from checkerfree.errors import InvalidArgumentError, ShapeError
-from checkerfree.score import DEFAULT_THRESHOLD, MIN_SIGNIFICANCE, checkerboard_score
+from checkerfree.score.checkerboard import DEFAULT_THRESHOLD, MIN_SIGNIFICANCE, checkerboard_score
 
 #: Verdict threshold of the probes: the score's calibrated threshold
-#: (:data:`checkerfree.score.DEFAULT_THRESHOLD`, grey levels of the contrast-stretched
+#: (:data:`checkerfree.score.checkerboard.DEFAULT_THRESHOLD`, grey levels of the contrast-stretched
 #: picture). An item is flagged by the score's own rule (:func:`checkerboard_score`'s
 #: ``flagged``: amplitude above the threshold *and* a significant peak), so the audit and the
 #: score take one decision; ``benchmarks/calibration.py`` measures it on models too.
@@ -328,7 +328,7 @@ def item_values(stretched: torch.Tensor, periods, raw_input: torch.Tensor | None
     beyond the input's own (``raw_input``: image-to-image models), else the value. An item
     is flagged as :func:`checkerboard_score` flags a picture: some period's (added) value is
     above ``threshold`` and its peak is significant (above
-    :data:`~checkerfree.score.MIN_SIGNIFICANCE`).
+    :data:`~checkerfree.score.checkerboard.MIN_SIGNIFICANCE`).
 
     >>> i, j = torch.meshgrid(torch.arange(64), torch.arange(64), indexing="ij")
     >>> y = (torch.linspace(0, 200, 64) + 3 * (-1.0) ** (i + j)).expand(1, 1, 64, 64)

@@ -92,11 +92,11 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from checkerfree.batch import ImageScorer, error_row
+    from checkerfree.score.batch import ImageScorer, error_row
     from checkerfree.files import OutputSet
     from checkerfree.io import DEFAULT_MAX_PIXELS, walk_inputs
-    from checkerfree.results import portable_row, summarize
-    from checkerfree.score import DEFAULT_THRESHOLD
+    from checkerfree.score.results import portable_row, summarize
+    from checkerfree.score.checkerboard import DEFAULT_THRESHOLD
 
     periods = tuple(sorted(set(args.period or (2, 4, 8))))
     if args.out is not None:
@@ -149,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
 
         sys.stdout.write(dumps({"images": images, "summary": summary}) + "\n")
     elif args.csv:
-        from checkerfree.results import csv_text
+        from checkerfree.score.results import csv_text
 
         sys.stdout.write(csv_text(rows, periods))
     else:
@@ -192,7 +192,7 @@ def _check_out_suffix(out: str) -> None:
 
 def _plan_heatmaps(outputs, folder: Path, inputs: list[str]) -> None:
     """Plan one overlay per input in ``folder`` (checked with the rest before any work)."""
-    from checkerfree.overlay import overlay_name
+    from checkerfree.score.overlay import overlay_name
 
     outputs.folder(folder)
     names: dict[str, str] = {}
@@ -206,7 +206,7 @@ def _plan_heatmaps(outputs, folder: Path, inputs: list[str]) -> None:
 
 def _write_out(outputs, out: str, images, summary, periods) -> None:
     from checkerfree.jsontext import dumps
-    from checkerfree.results import csv_text, parquet_bytes
+    from checkerfree.score.results import csv_text, parquet_bytes
 
     suffix = Path(out).suffix.lower()
     if suffix == ".parquet":

@@ -1,1 +1,1 @@
-"""Ways to run :class:`~checkerfree.batch.ImageScorer` over many files: local threads, Ray Data."""
+"""Ways to run :class:`~checkerfree.score.batch.ImageScorer` over many files: local threads, Ray Data."""

@@ -7,7 +7,7 @@ chunks are decoded ahead, so memory stays bounded however many files there are.
 
 >>> import tempfile, pathlib, numpy as np
 >>> from PIL import Image
->>> from checkerfree.batch import ImageScorer
+>>> from checkerfree.score.batch import ImageScorer
 >>> folder = pathlib.Path(tempfile.mkdtemp())
 >>> for k in range(3):
 ...     Image.fromarray(np.full((32, 32 + k), 9, dtype=np.uint8)).save(folder / f"{k}.png")
@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
-from checkerfree.batch import ImageScorer
+from checkerfree.score.batch import ImageScorer
 from checkerfree.errors import InvalidArgumentError
 
 __all__ = ["score_files", "default_workers"]

@@ -1,4 +1,4 @@
-"""The Ray engine: the same :class:`~checkerfree.batch.ImageScorer` over Ray Data.
+"""The Ray engine: the same :class:`~checkerfree.score.batch.ImageScorer` over Ray Data.
 
 The file list becomes a dataset of ``{"index", "path", "file"}`` rows (``file`` the absolute
 path as bytes, since Ray workers do not share the driver's working directory and a file
@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 
-from checkerfree.batch import ImageScorer
+from checkerfree.score.batch import ImageScorer
 from checkerfree.errors import InvalidArgumentError, require
 from checkerfree.jsontext import text
 
@@ -43,7 +43,7 @@ def score_files_ray(
 ) -> list[dict]:
     """Score ``paths`` on Ray Data; one row per path, in input order (see the module doc).
 
-    ``scorer_kwargs`` are :class:`~checkerfree.batch.ImageScorer`'s arguments;
+    ``scorer_kwargs`` are :class:`~checkerfree.score.batch.ImageScorer`'s arguments;
     ``concurrency`` the most scoring actors (default: Ray's CPU count, each taking 1 CPU).
     """
     ray = require("ray", "ray")

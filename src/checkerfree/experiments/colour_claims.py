@@ -81,7 +81,7 @@ def _spearman(a, b) -> float:
 def bright_colours(ctx) -> Claim:
     """Score against colour distance from the mean, ReLU and linear decoders."""
     from checkerfree.experiments.figures import image_grid, pyplot
-    from checkerfree.score import checkerboard_score
+    from checkerfree.score.checkerboard import checkerboard_score
 
     seeds = list(range(ctx.pick(2, 4)))
     steps = ctx.pick(600, 2000)

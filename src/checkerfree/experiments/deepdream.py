@@ -50,7 +50,7 @@ def _start(size: int) -> torch.Tensor:
 def grad_jitter(ctx) -> Claim:
     """Score of the dream's change for each jitter, several seeds and start images."""
     from checkerfree.experiments.figures import image_grid, line_plot
-    from checkerfree.score import checkerboard_score
+    from checkerfree.score.checkerboard import checkerboard_score
 
     model = trained_classifiers(ctx)["strided"][0][0]
     layer = model[:4]  # two strided stages and their ReLUs

@@ -85,7 +85,7 @@ def train_gan(first_stride: int, seed: int, steps: int, batch: int = 32):
 def disc_stride(ctx) -> Claim:
     """Generator score per period after GAN training, critic first stride 2 vs 1."""
     from checkerfree.experiments.figures import image_grid
-    from checkerfree.score import DEFAULT_THRESHOLD, checkerboard_score
+    from checkerfree.score.checkerboard import DEFAULT_THRESHOLD, checkerboard_score
 
     seeds = list(range(ctx.pick(2, 4)))
     steps = ctx.pick(400, 2000)

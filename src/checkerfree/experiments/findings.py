@@ -28,7 +28,7 @@ PERIODS = (2, 4, 8, 16)
 
 
 def _mean_image_scores(activation: str, width: int, seeds, batch: int):
-    from checkerfree.score import checkerboard_score
+    from checkerfree.score.checkerboard import checkerboard_score
 
     per_sample, systematic = [], {s: [] for s in PERIODS}
     for seed in seeds:
@@ -48,7 +48,7 @@ def _mean_image_scores(activation: str, width: int, seeds, batch: int):
 def resize_init(ctx) -> Claim:
     """ReLU vs linear resize-convolution generators at init: the periodic mean."""
     from checkerfree.experiments.figures import line_plot
-    from checkerfree.score import DEFAULT_THRESHOLD
+    from checkerfree.score.checkerboard import DEFAULT_THRESHOLD
 
     seeds = list(range(ctx.pick(16, 64)))
     widths = (16, 64)

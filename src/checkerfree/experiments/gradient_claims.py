@@ -35,7 +35,7 @@ def _normalised(g: torch.Tensor) -> torch.Tensor:
 def grad_strided(ctx) -> Claim:
     """Score of the normalised input gradient per downsampling design."""
     from checkerfree.experiments.figures import image_grid
-    from checkerfree.score import checkerboard_score
+    from checkerfree.score.checkerboard import checkerboard_score
 
     models = trained_classifiers(ctx)
     x, y = texture_batch(ctx.pick(16, 48), 64, seed=4242)

@@ -36,7 +36,7 @@ def measure_init(designs: dict, seeds, batch: int = 8, width: int = 64,
                  keep_samples: bool = False) -> dict:
     """Score per period of random-init generators: ``{design: {"value": {s: summary},
     "flagged_rate": x}}`` (and the first seed's first sample when ``keep_samples``)."""
-    from checkerfree.score import DEFAULT_THRESHOLD, checkerboard_score
+    from checkerfree.score.checkerboard import DEFAULT_THRESHOLD, checkerboard_score
 
     out = {}
     for name, kinds in designs.items():
@@ -65,8 +65,8 @@ def measure_init(designs: dict, seeds, batch: int = 8, width: int = 64,
 def init_artifacts(ctx) -> Claim:
     """The init-artifacts claim (see the module docstring)."""
     from checkerfree.experiments.figures import image_grid, line_plot
-    from checkerfree.heatmap import checkerboard_heatmap
-    from checkerfree.score import DEFAULT_THRESHOLD
+    from checkerfree.score.heatmap import checkerboard_heatmap
+    from checkerfree.score.checkerboard import DEFAULT_THRESHOLD
 
     seeds = list(range(ctx.pick(6, 24)))
     batch = 8

@@ -7,7 +7,7 @@
   divide m exactly, never amplifies, and lets low frequencies (long periods) leak through.
 
 All counts come from :func:`checkerfree.overlap` (exact integers); the periods present are
-measured with :func:`checkerfree.score.checkerboard_score` on the tiled maps.
+measured with :func:`checkerfree.score.checkerboard.checkerboard_score` on the tiled maps.
 
 >>> from checkerfree.experiments.context import Context
 >>> import tempfile
@@ -99,7 +99,7 @@ def stack_pattern(layers: int, size: int = 64) -> torch.Tensor:
 def overlap_stack(ctx) -> Claim:
     """n stacked stride-2 layers: fundamental period 2^n, lattice energy at periods 2..2^n."""
     from checkerfree.report.overlap_plots import plot_overlap_stack
-    from checkerfree.score import checkerboard_score
+    from checkerfree.score.checkerboard import checkerboard_score
 
     periods = (2, 4, 8, 16)
     rows, ok = [], True
@@ -139,7 +139,7 @@ def _box(x: torch.Tensor, m: int) -> torch.Tensor:
 def stride1_dampens(ctx) -> Claim:
     """Box filters of width m = 1..8 on the 3-layer stack's pattern: removal, damping, leak."""
     from checkerfree.experiments.figures import image_grid, line_plot
-    from checkerfree.score import checkerboard_score
+    from checkerfree.score.checkerboard import checkerboard_score
 
     periods = (2, 4, 8)
     x = stack_pattern(3)[None, None]

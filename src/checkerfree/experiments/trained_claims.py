@@ -22,7 +22,7 @@ __all__ = ["even_overlap_not_enough", "nn_vs_bilinear", "subpixel_icnr", "traine
 
 
 def _threshold() -> float:
-    from checkerfree.score import DEFAULT_THRESHOLD
+    from checkerfree.score.checkerboard import DEFAULT_THRESHOLD
 
     return DEFAULT_THRESHOLD
 
@@ -35,7 +35,7 @@ def _figures(ctx, results) -> list[str]:
 
     from checkerfree.experiments.data import downsample, validation_images
     from checkerfree.experiments.figures import image_grid, pyplot
-    from checkerfree.heatmap import checkerboard_heatmap
+    from checkerfree.score.heatmap import checkerboard_heatmap
 
     settings = ctx.memo["sr_settings"]
     hr = validation_images(settings.val_size)
@@ -178,7 +178,7 @@ def even_overlap_not_enough(ctx) -> Claim:
     """k=4 s=2: even overlap, yet unbalanced phases at init and after training."""
     from checkerfree.experiments.generators import to_grey_levels
     from checkerfree.overlap import overlap, phase_imbalance
-    from checkerfree.score import checkerboard_score
+    from checkerfree.score.checkerboard import checkerboard_score
     from checkerfree.zoo import dcgan_generator
 
     kinds = ["deconv-k4", "resize-nearest"]

@@ -115,7 +115,7 @@ def _imbalance(model: SuperResolution) -> float | None:
 
 def evaluate_sr(model: nn.Module, hr: torch.Tensor) -> tuple[dict, torch.Tensor]:
     """PSNR, score, periods and sharpness of ``model`` on high-resolution images ``hr``."""
-    from checkerfree.score import checkerboard_score
+    from checkerfree.score.checkerboard import checkerboard_score
 
     with torch.no_grad():
         out = model(downsample(hr, SCALE)).clamp(0, 1)

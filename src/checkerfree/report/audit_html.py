@@ -87,7 +87,7 @@ def _shown(samples: torch.Tensor) -> torch.Tensor:
 
 def _heat(samples: torch.Tensor, periods) -> torch.Tensor:
     """Local amplitude maps of up to 4 items, in grey levels of the stretched picture."""
-    from checkerfree.heatmap import checkerboard_heatmap
+    from checkerfree.score.heatmap import checkerboard_heatmap
 
     x = _shown(samples)
     usable = _usable_periods(x, periods)
@@ -105,7 +105,7 @@ def shared_scale(*heats) -> float:
     >>> shared_scale(torch.zeros(1, 8, 8), torch.full((1, 8, 8), 30.0))
     30.0
     """
-    from checkerfree.score import DEFAULT_THRESHOLD
+    from checkerfree.score.checkerboard import DEFAULT_THRESHOLD
 
     top = max([float(h.max()) for h in heats if h is not None and h.numel()] or [0.0])
     return max(top, 4 * DEFAULT_THRESHOLD)
@@ -118,7 +118,7 @@ def _samples_figure(samples: torch.Tensor, title: str, periods, vmax: float | No
     score's threshold marked on it), so pictures before and after a fix compare directly.
     """
     from checkerfree.report.overlap_plots import _pyplot
-    from checkerfree.score import DEFAULT_THRESHOLD
+    from checkerfree.score.checkerboard import DEFAULT_THRESHOLD
 
     plt = _pyplot()
     x = _shown(samples)
@@ -180,7 +180,7 @@ def _samples_figure(samples: torch.Tensor, title: str, periods, vmax: float | No
 
 def _spectrum_figure(samples: torch.Tensor, title: str, periods):
     from checkerfree.report.spectrum_plot import plot_spectrum
-    from checkerfree.spectrum import average_spectrum
+    from checkerfree.score.spectrum import average_spectrum
 
     x = samples.float()
     if x.dim() == 5:

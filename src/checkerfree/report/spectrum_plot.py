@@ -5,7 +5,7 @@ into ``[-1/2, 1/2)``), every non-zero combination over the two axes: where check
 artifacts put their energy. Uses the Agg backend unless pyplot was already imported.
 
 >>> import torch
->>> from checkerfree.spectrum import average_spectrum
+>>> from checkerfree.score.spectrum import average_spectrum
 >>> fig, ax = plot_spectrum(average_spectrum(torch.rand(2, 1, 32, 32)), periods=(2, 4))
 >>> len(ax.collections) >= 2
 True
@@ -20,7 +20,7 @@ from collections.abc import Iterable
 import torch
 
 from checkerfree.errors import InvalidArgumentError, ShapeError, require
-from checkerfree.spectrum import spectrum_frequencies
+from checkerfree.score.spectrum import spectrum_frequencies
 
 __all__ = ["plot_spectrum", "lattice_frequencies"]
 

@@ -2,7 +2,7 @@
 
 ``average_spectrum`` is what image-forensics papers plot to show generator fingerprints:
 the mean over images (and channels) of ``10 log10(|DFT(p)|^2 / n + eps)`` where ``p`` is each
-image's periodic component (Moisan 2011, see :mod:`checkerfree.lattice`: without it every
+image's periodic component (Moisan 2011, see :mod:`checkerfree.score.lattice`: without it every
 spectrum has a bright cross along the axes from the borders) and ``n`` the number of pixels,
 so a spectrum does not depend on image size. Checkerboard artifacts show as bright dots on the
 period-s lattice (``k / s`` cycles per pixel);
@@ -26,8 +26,8 @@ import torch
 from checkerfree.arguments import check_eps
 from checkerfree.errors import InvalidArgumentError, InvalidTypeError, ShapeError
 from checkerfree.finite import check_finite, check_power
-from checkerfree.lattice import periodic_spectrum
-from checkerfree.layout import as_batch
+from checkerfree.score.lattice import periodic_spectrum
+from checkerfree.score.layout import as_batch
 
 __all__ = ["average_spectrum", "spectrum_frequencies"]
 
@@ -40,7 +40,7 @@ def average_spectrum(
 ) -> torch.Tensor:
     """Mean log-power spectrum (dB) of ``images``, ``fftshift``-ed, shape ``S`` (spatial only).
 
-    ``images`` is a tensor read as in :func:`~checkerfree.score.checkerboard_score` or an
+    ``images`` is a tensor read as in :func:`~checkerfree.score.checkerboard.checkerboard_score` or an
     iterable of such tensors of one spatial shape (a data loader's batches). Bin ``i`` of an
     axis of length ``n`` is frequency ``(i - n // 2) / n`` cycles per sample
     (:func:`spectrum_frequencies`). ``eps`` (a finite number ``> 0``, in power units) is added

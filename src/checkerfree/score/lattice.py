@@ -53,7 +53,7 @@ def _check_geometry(s, d, x: torch.Tensor | None = None, low: int = 2,
     when given, a tensor ``x`` with at least ``d`` axes, each at least ``s`` long.
 
     These functions are the score's building blocks; the score checks its own arguments
-    (:mod:`checkerfree.layout`), and this keeps a direct call from failing deep in torch.
+    (:mod:`checkerfree.score.layout`), and this keeps a direct call from failing deep in torch.
     """
     if isinstance(d, bool) or not isinstance(d, int):
         raise InvalidTypeError(f"d (the number of spatial axes) must be 1, 2 or 3, got {d!r}")

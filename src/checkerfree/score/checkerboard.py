@@ -4,7 +4,7 @@ Definition, for each item and each period ``s`` (see ``docs/score.md``):
 
 1. crop every spatial axis to the largest multiple of ``s`` (top-left kept), so each lattice
    frequency ``k n / s`` is an exact DFT bin;
-2. take the DFT of the crop's periodic component (:func:`~checkerfree.lattice.periodic_spectrum`)
+2. take the DFT of the crop's periodic component (:func:`~checkerfree.score.lattice.periodic_spectrum`)
    and the power per bin ``P = |X|^2 / n^2`` (``n`` the number of samples: summed over all
    bins it is the mean square), averaged over channels;
 3. for each lattice bin ``b`` of period ``s`` (non-zero, not on the lattice of a smaller
@@ -50,9 +50,9 @@ import torch
 
 from checkerfree.arguments import check_flag, check_threshold, check_window
 from checkerfree.finite import check_finite, check_power
-from checkerfree.heatmap import amplitude, heat_power, hotspot as find_hotspot
-from checkerfree.lattice import lattice_excess, period_bins
-from checkerfree.layout import as_batch, check_periods
+from checkerfree.score.heatmap import amplitude, heat_power, hotspot as find_hotspot
+from checkerfree.score.lattice import lattice_excess, period_bins
+from checkerfree.score.layout import as_batch, check_periods
 
 __all__ = [
     "ScoreResult",
@@ -160,7 +160,7 @@ def checkerboard_score(
 
     Layout: ``(N, C, H, W)`` images, ``(N, C, D, H, W)`` volumes, one grey image ``(H, W)``;
     other ranks (one image ``(C, H, W)``, signals ``(N, C, L)``) need ``spatial_dims``
-    (:mod:`checkerfree.layout`). ``window`` is the standard deviation in samples of the heat
+    (:mod:`checkerfree.score.layout`). ``window`` is the standard deviation in samples of the heat
     map's Gaussian window, which locates the ``hotspot`` (``hotspot=False`` skips it and
     returns zeros). Differentiable; the result follows ``x``'s device and (floating) dtype.
 

@@ -1,6 +1,6 @@
 """Rows of ``checkerfree score`` as a summary, CSV text, an Arrow table and Parquet bytes.
 
-A row is the dict of :data:`checkerfree.batch.ROW_KEYS`. The Arrow schema is fixed by the
+A row is the dict of :data:`checkerfree.score.batch.ROW_KEYS`. The Arrow schema is fixed by the
 periods (one ``periods`` struct field per period), so batches from different workers, and
 files that all failed, concatenate into one table with the same columns.
 
@@ -11,7 +11,7 @@ the exact name, base64-encoded, for those names only (``None`` otherwise), so
 ``base64.b64decode(path_bytes)`` gives back the bytes to open. Non-finite numbers are
 written as ``null`` (JSON has none; :mod:`checkerfree.jsontext`).
 
->>> from checkerfree.batch import error_row
+>>> from checkerfree.score.batch import error_row
 >>> rows = [error_row("a.png", "empty file"),
 ...         {**error_row("b.png", None), "score": 3.0, "periods": {"2": 3.0}, "flagged": True,
 ...          "hotspot": [4, 5]}]
@@ -131,7 +131,7 @@ def arrow_schema(periods: Sequence[int], extra: Sequence[tuple] = ()):
 def rows_to_arrow(rows: Sequence[dict], periods: Sequence[int], extra: Sequence[tuple] = ()):
     """A ``pyarrow.Table`` of rows with :func:`arrow_schema`; ``to_pylist()`` gives them back.
 
-    >>> from checkerfree.batch import error_row
+    >>> from checkerfree.score.batch import error_row
     >>> rows_to_arrow([error_row("a.png", "empty file")], (2, 4)).to_pylist()[0]["error"]
     'empty file'
     """

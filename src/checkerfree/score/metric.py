@@ -20,8 +20,8 @@ import torch
 
 from checkerfree.arguments import check_threshold
 from checkerfree.errors import InvalidArgumentError, require
-from checkerfree.layout import check_periods
-from checkerfree.score import checkerboard_score
+from checkerfree.score.layout import check_periods
+from checkerfree.score.checkerboard import checkerboard_score
 
 torchmetrics = require("torchmetrics", "metrics")
 

@@ -1,7 +1,7 @@
 """Checkerboard heat map: where in an image the periodic pattern is, in the score's unit.
 
 For each lattice frequency ``f`` of period ``s`` (the bins of
-:func:`~checkerfree.lattice.lattice_coords`), demodulate and low-pass with a Gaussian window
+:func:`~checkerfree.score.lattice.lattice_coords`), demodulate and low-pass with a Gaussian window
 ``g`` of standard deviation ``window`` samples:
 
     c_f(y) = sum_z g(z - y) x(z) exp(-2 pi i f . z)
@@ -13,7 +13,7 @@ the local floor is the same sum demodulated ``2 sigma_f`` off the lattice along 
 the texture and noise that happen to lie near ``f``. Both are averaged over a second Gaussian
 of the same size (one demodulated sample is an exponential variate, as noisy as it is large).
 The map is ``2 sqrt(max(sum_s (lattice_s - floor_s), 0))``: grey levels for 0..255 images, like
-:func:`~checkerfree.score.checkerboard_score`.
+:func:`~checkerfree.score.checkerboard.checkerboard_score`.
 
 Computed in the Fourier domain: ``c_f`` has spectrum ``X(f + nu) G(nu)``, band-limited, so it
 is evaluated on a coarse grid by a small inverse DFT of the ``3.5 sigma_f`` neighbourhood of
@@ -39,13 +39,13 @@ import torch.nn.functional as F
 from checkerfree.arguments import check_window
 from checkerfree.errors import InvalidArgumentError
 from checkerfree.finite import check_finite, check_power
-from checkerfree.lattice import (
+from checkerfree.score.lattice import (
     PeriodicBins,
     lattice_coords,
     lattice_excess,
     period_bins,
 )
-from checkerfree.layout import as_batch, check_periods
+from checkerfree.score.layout import as_batch, check_periods
 
 __all__ = ["checkerboard_heatmap", "heat_power", "amplitude", "hotspot"]
 
@@ -86,7 +86,7 @@ def _local_power(
 ) -> torch.Tensor:
     """``sum_f w_f mean_C |c_f|^2`` on the coarse grid; centres ``(K, d)``, weights ``(N, K)``.
 
-    ``spectrum`` is a full spectrum or a :class:`~checkerfree.lattice.PeriodicBins` (only the
+    ``spectrum`` is a full spectrum or a :class:`~checkerfree.score.lattice.PeriodicBins` (only the
     neighbourhoods of the centres are computed, in cache-sized chunks of centres).
     """
     d = len(grids)
@@ -160,17 +160,17 @@ def heat_power(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Local lattice power over the floor, and the floor, ``(N, *spatial)`` each.
 
-    From each period's :func:`~checkerfree.lattice.period_spectrum` (or its
-    :class:`~checkerfree.lattice.PeriodicBins`, cheaper); both are mean-square
+    From each period's :func:`~checkerfree.score.lattice.period_spectrum` (or its
+    :class:`~checkerfree.score.lattice.PeriodicBins`, cheaper); both are mean-square
     values summed over the periods' lattice bins (channels averaged). With ``whiten`` each
     bin is divided by its global floor first, so that low-frequency bins, where photographs
     have most of their energy (and most of its chance fluctuation), do not drown the others:
     the sum is then a signal-to-noise ratio, the right thing to search for the hotspot.
-    ``floors`` (the ``floor`` of :func:`~checkerfree.lattice.lattice_excess` per period, when
+    ``floors`` (the ``floor`` of :func:`~checkerfree.score.lattice.lattice_excess` per period, when
     the caller has it) saves computing them again.
 
     >>> import torch
-    >>> from checkerfree.lattice import period_spectrum
+    >>> from checkerfree.score.lattice import period_spectrum
     >>> x = torch.zeros(2, 3, 16, 20)
     >>> spectra = {s: period_spectrum(x, s, 2) for s in (2, 4)}
     >>> [tuple(m.shape) for m in heat_power(spectra, (2, 4), 2, 4.0, (16, 20))]
@@ -310,7 +310,7 @@ def checkerboard_heatmap(
 ) -> torch.Tensor:
     """Local checkerboard amplitude ``(N, *S)`` (one map per item, channels pooled).
 
-    ``x`` is read as in :func:`~checkerfree.score.checkerboard_score`; ``window`` is the
+    ``x`` is read as in :func:`~checkerfree.score.checkerboard.checkerboard_score`; ``window`` is the
     Gaussian's standard deviation in samples (larger: steadier, blurrier; keep it at least
     the largest period so neighbouring lattice frequencies stay apart), a finite number
     ``> 0``, refused (:class:`~checkerfree.errors.InvalidArgumentError`) below the largest

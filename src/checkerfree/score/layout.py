@@ -24,7 +24,7 @@ import torch
 
 from checkerfree.errors import InvalidArgumentError, InvalidTypeError, ShapeError
 from checkerfree.finite import require_values
-from checkerfree.lattice import check_lattice_size
+from checkerfree.score.lattice import check_lattice_size
 
 __all__ = ["as_batch", "check_periods"]
 
@@ -87,7 +87,7 @@ def check_periods(periods: Iterable[int] | int, spatial: tuple[int, ...]) -> tup
     A period ``s`` needs at least two periods (``2 s`` samples) along every spatial axis:
     with fewer, every frequency of the cropped axis is a lattice frequency and there is no
     neighbourhood left to estimate the floor from. A period with more than
-    :data:`~checkerfree.lattice.MAX_LATTICE_BINS` lattice bins (``s**d``) raises
+    :data:`~checkerfree.score.lattice.MAX_LATTICE_BINS` lattice bins (``s**d``) raises
     :class:`~checkerfree.errors.LimitError`.
 
     >>> check_periods((8, 2, 4, 2), (32, 32))

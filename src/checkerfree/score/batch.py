@@ -39,7 +39,7 @@ from checkerfree.errors import InvalidArgumentError, NonFiniteError
 from checkerfree.finite import check_finite
 from checkerfree.files import write_atomic
 from checkerfree.io import DEFAULT_MAX_PIXELS, ImageFileError, ImageInfo, read_image
-from checkerfree.layout import check_periods
+from checkerfree.score.layout import check_periods
 
 __all__ = ["ImageScorer", "Decoded", "ROW_KEYS", "error_row"]
 
@@ -96,16 +96,16 @@ def _info_fields(info: ImageInfo) -> dict:
 class ImageScorer:
     """Callable that scores a batch of image files; one row per input, errors included.
 
-    ``periods`` as in :func:`~checkerfree.score.checkerboard_score` (files with a side
+    ``periods`` as in :func:`~checkerfree.score.checkerboard.checkerboard_score` (files with a side
     shorter than twice the largest period get a "too small" error row); ``threshold`` for
     ``flagged`` (grey levels; ``None``: the calibrated default); ``heatmap_dir``: write a PNG
-    overlay per image there (:mod:`checkerfree.overlay`), refusing to overwrite unless
+    overlay per image there (:mod:`checkerfree.score.overlay`), refusing to overwrite unless
     ``force``; ``max_pixels``: the decompression-bomb limit of :func:`~checkerfree.io.read_image`.
 
     Called with a sequence of paths it returns a list of rows; with a mapping of columns
     (Ray Data's ``{"path": array([...])}``, optionally ``"file"``, the path to open when it
     differs from the one to report, and ``"index"``, passed through) it returns a
-    ``pyarrow.Table`` (:func:`checkerfree.results.rows_to_arrow`; needs the ``ray`` extra).
+    ``pyarrow.Table`` (:func:`checkerfree.score.results.rows_to_arrow`; needs the ``ray`` extra).
     """
 
     def __init__(
@@ -186,7 +186,7 @@ class ImageScorer:
 
     def _score_group(self, items: list[Decoded]) -> list[dict]:
         """Score same-shape images in one call; write their overlays when asked."""
-        from checkerfree.score import checkerboard_score
+        from checkerfree.score.checkerboard import checkerboard_score
 
         batch = torch.from_numpy(np.stack([item.pixels for item in items])).to(self.device)
         with torch.no_grad():
@@ -195,7 +195,7 @@ class ImageScorer:
             if self.heatmap_dir is not None:
                 # A second pass over the spectra, only when overlays are asked for; the
                 # score's hotspot has its own weighting (its docstring), so it is kept.
-                from checkerfree.heatmap import checkerboard_heatmap
+                from checkerfree.score.heatmap import checkerboard_heatmap
 
                 heat = checkerboard_heatmap(batch, periods=self.periods,
                                             window=max(16.0, float(max(self.periods))))
@@ -212,7 +212,7 @@ class ImageScorer:
         return rows
 
     def _write_overlay(self, item: Decoded, heat: np.ndarray) -> str:
-        from checkerfree.overlay import heatmap_overlay, overlay_name
+        from checkerfree.score.overlay import heatmap_overlay, overlay_name
 
         target = self.heatmap_dir / overlay_name(item.file or item.path)
         image = heatmap_overlay(item.pixels, heat)
@@ -229,7 +229,7 @@ class ImageScorer:
 
     def __call__(self, batch):
         if isinstance(batch, Mapping):
-            from checkerfree.results import rows_to_arrow
+            from checkerfree.score.results import rows_to_arrow
 
             files = batch.get("file")
             rows = self.score_paths(
