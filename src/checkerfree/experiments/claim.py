@@ -16,13 +16,15 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-__all__ = ["Claim", "jsonable", "summary"]
+__all__ = ["Claim", "headline", "jsonable", "summary"]
 
 
 @dataclass
 class Claim:
     """One claim: ``id``, ``statement``, ``measured`` (JSON-able numbers), ``holds``, ``rule``,
-    ``figures`` (paths relative to the report folder) and the ``seconds`` it took."""
+    ``figures`` (paths relative to the report folder), the ``seconds`` it took, and
+    ``headline``: the 1-6 numbers a reader sees first, each ``{"name", "value", "unit"}``
+    (made by :func:`headline`, taken from ``measured``)."""
 
     id: str
     statement: str
@@ -32,10 +34,12 @@ class Claim:
     figures: list[str] = field(default_factory=list)
     seconds: float = 0.0
     seeds: list[int] = field(default_factory=list)
+    headline: list[dict] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.holds = bool(self.holds)
         self.measured = jsonable(self.measured)
+        self.headline = jsonable(self.headline)
 
     def to_dict(self) -> dict:
         """A JSON-ready dict with the keys of ``report.json``."""
@@ -45,6 +49,15 @@ class Claim:
     def from_dict(cls, data: dict) -> Claim:
         """The inverse of :meth:`to_dict` (used when reading the cache)."""
         return cls(**data)
+
+
+def headline(name: str, value, unit: str = "") -> dict:
+    """One headline number: a human ``name``, its ``value`` and its ``unit`` ("" if none).
+
+    >>> headline("period-8 score at init", 31.04, "grey levels")
+    {'name': 'period-8 score at init', 'value': 31.04, 'unit': 'grey levels'}
+    """
+    return {"name": str(name), "value": jsonable(value), "unit": str(unit)}
 
 
 def summary(values, digits: int = 4) -> dict:
