@@ -16,6 +16,7 @@ __all__ = [
     "ShapeError",
     "InvalidArgumentError",
     "InvalidTypeError",
+    "InputFileError",
     "MissingDependencyError",
     "NonFiniteError",
     "LimitError",
@@ -49,6 +50,22 @@ class NonFiniteError(CheckerfreeError, ValueError):
 
     The message says how many values and where, so a NaN is never read as "no artifact".
     """
+
+
+class InputFileError(InvalidArgumentError):
+    """An input file (image, audio, array, volume) that cannot be scored; ``path`` and
+    ``reason`` are kept apart for tables and JSON rows.
+
+    >>> str(InputFileError("a.wav", "truncated"))
+    'a.wav: truncated'
+    """
+
+    def __init__(self, path, reason: str):
+        import os
+
+        self.path = os.fspath(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
 
 
 class LimitError(InvalidArgumentError):

@@ -49,7 +49,7 @@ from checkerfree.bitdepth import (
     read_tiff,
     tiff_needs_depth,
 )
-from checkerfree.errors import InvalidArgumentError, require
+from checkerfree.errors import InputFileError, require
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -73,18 +73,14 @@ _FORMATS = ("PNG", "JPEG", "WEBP", "TIFF")
 _SIXTEEN_BIT = {"I;16", "I;16L", "I;16B", "I;16N", "I"}
 
 
-class ImageFileError(InvalidArgumentError):
-    """An input file that cannot be scored: missing, empty, truncated, not an image, too big
-    or too small. ``path`` and ``reason`` are kept apart for tables and JSON rows.
+class ImageFileError(InputFileError):
+    """An image file that cannot be scored: missing, empty, truncated, not an image, too big
+    or too small. ``path`` and ``reason`` are kept apart for tables and JSON rows (the other
+    kinds of input raise :class:`~checkerfree.errors.InputFileError` itself).
 
     >>> str(ImageFileError("a.png", "empty file"))
     'a.png: empty file'
     """
-
-    def __init__(self, path: str | os.PathLike, reason: str):
-        self.path = os.fspath(path)
-        self.reason = reason
-        super().__init__(f"{self.path}: {reason}")
 
 
 @dataclass(frozen=True)

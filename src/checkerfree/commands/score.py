@@ -9,14 +9,19 @@ from pathlib import Path
 
 from checkerfree.errors import InvalidArgumentError, require
 
-HELP = "checkerboard score of image files and folders (PNG, JPEG, WebP, TIFF)"
+HELP = "checkerboard score of images, audio, arrays and volumes (files, folders, -)"
 
 DESCRIPTION = """\
-Measure the checkerboard pattern in image files: for each period (2, 4 and 8 by default) the
-peak-to-peak amplitude, in grey levels, of the pattern that repeats with that period, beyond
-what the image has around those frequencies anyway; 'score' is the largest, 'flagged' says
-whether it is above the calibrated threshold, 'hotspot' is [row, col] of the strongest local
-pattern. Folders are searched recursively for .png .jpg .jpeg .webp .tif .tiff files.
+Measure the checkerboard pattern in images, audio, arrays and volumes: for each period (2, 4
+and 8 by default) the peak-to-peak amplitude of the pattern that repeats with that period,
+beyond what the input has around those frequencies anyway; 'score' is the largest, 'flagged'
+says whether it is above the threshold of the input's kind, 'hotspot' is the array index of
+the strongest local pattern ([row, col] for images). Units: grey levels (0..255) for images,
+full scale (-1..1) for audio, the array's own units for .npy, .npz and NIfTI.
+Formats are told from the first bytes: PNG, JPEG, WebP, TIFF; WAV, FLAC, Ogg (extra 'audio');
+.npy, .npz (every array a row, never unpickled); NIfTI .nii/.nii.gz (extra 'medical').
+'-' reads one input from standard input. Folders are searched recursively for
+.png .jpg .jpeg .webp .tif .tiff .wav .flac .ogg .npy .npz .nii .nii.gz files.
 
 Every input gets a row: files that cannot be scored (missing, empty, truncated, not an image,
 too small for the periods, decompression bombs, unreadable), folders that cannot be listed
@@ -31,6 +36,9 @@ examples:
   checkerfree score a.png b.jpg --period 2 --json  # one JSON document
   checkerfree score samples/ --csv > scores.csv
   checkerfree score samples/ --heatmap overlays/   # a red overlay per image
+  checkerfree score vocoder.wav --period 4 --period 8 --json   # tones at k*fs/s in Hz
+  checkerfree score features.npy --spatial-dims 2  # (768, 32, 32): 768 channels
+  generate | checkerfree score - --json            # one input on standard input
   checkerfree score /data/gen --engine ray --out scores.parquet   # RAY_ADDRESS=auto to join a cluster"""
 
 OUT_SUFFIXES = (".parquet", ".json", ".csv")
@@ -63,14 +71,19 @@ def _period(text: str) -> int:
 def register(sub) -> None:
     p = sub.add_parser("score", help=HELP, description=DESCRIPTION, epilog=EPILOG,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("paths", nargs="+", metavar="PATH", help="image files and folders")
+    p.add_argument("paths", nargs="+", metavar="PATH",
+                   help="files and folders; '-' for standard input")
     p.add_argument("--period", action="append", type=_period, metavar="N",
                    help="a period to measure (repeat; default: 2 4 8)")
     output = p.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="print one JSON document to stdout")
     output.add_argument("--csv", action="store_true", help="print CSV to stdout")
+    p.add_argument("--spatial-dims", type=int, choices=(1, 2, 3), metavar="1|2|3",
+                   help="how many trailing axes of an .npy/.npz array are spatial (leading "
+                   "ones of NIfTI; default: from the shape, NIfTI 3)")
     p.add_argument("--heatmap", metavar="DIR",
-                   help="write a PNG overlay per image (heat map in red) into DIR")
+                   help="write a PNG overlay per image (heat map in red) into DIR; "
+                   "images only")
     p.add_argument("--engine", choices=("local", "ray"), default="local",
                    help="local threads (default) or Ray Data (extra 'ray')")
     p.add_argument("--out", metavar="FILE",
@@ -81,7 +94,8 @@ def register(sub) -> None:
     p.add_argument("--batch-size", type=_positive(int), default=8, metavar="N",
                    help="images of one size scored together (default 8)")
     p.add_argument("--threshold", type=_positive(float), metavar="LEVELS",
-                   help="flag above this many grey levels (default: the calibrated one)")
+                   help="flag above this value, in each input's units (default: per kind: "
+                   "0.55 grey levels, 0.55/255 full scale, 0.55/255 of an array's range)")
     p.add_argument("--max-pixels", type=_positive(int), metavar="N",
                    help="refuse images with more pixels (decompression bombs; default 8192^2)")
     p.add_argument("--ray-address", metavar="ADDR",
@@ -97,14 +111,21 @@ def run(args: argparse.Namespace) -> int:
     from checkerfree.io import DEFAULT_MAX_PIXELS, walk_inputs
     from checkerfree.score.results import portable_row, summarize
     from checkerfree.score.checkerboard import DEFAULT_THRESHOLD
+    from checkerfree.signals import SIGNAL_EXTENSIONS
 
     periods = tuple(sorted(set(args.period or (2, 4, 8))))
     if args.out is not None:
         _check_out_suffix(args.out)
-    entries = walk_inputs(args.paths)
+    if args.paths.count("-") > 1:
+        raise InvalidArgumentError(
+            f"'-' (standard input) can be read once, got it {args.paths.count('-')} times")
+    if "-" in args.paths and args.engine == "ray":
+        raise InvalidArgumentError("'-' (standard input) needs --engine local: Ray workers "
+                                   "cannot read this process's standard input")
+    entries = walk_inputs(args.paths, SIGNAL_EXTENSIONS)
     if not entries:
         raise InvalidArgumentError(
-            f"no image files (.png .jpg .jpeg .webp .tif .tiff) found in {' '.join(args.paths)}"
+            f"no input files ({' '.join(SIGNAL_EXTENSIONS)}) found in {' '.join(args.paths)}"
         )
     inputs = [path for path, _ in entries]
     # Every file this run writes (--out, one overlay per image) is checked before any work;
@@ -113,12 +134,14 @@ def run(args: argparse.Namespace) -> int:
     if args.out is not None:
         outputs.add(args.out)
     if args.heatmap is not None:
-        _plan_heatmaps(outputs, Path(args.heatmap), [p for p, e in entries if e is None])
+        _plan_heatmaps(outputs, Path(args.heatmap),
+                       [p for p, e in entries if e is None and not _other_kind(p)])
     outputs.check()
+    # Each input is flagged in its own units; the summary names the image threshold.
     threshold = DEFAULT_THRESHOLD if args.threshold is None else args.threshold
     scorer_kwargs = dict(
-        periods=periods, heatmap_dir=args.heatmap, threshold=threshold,
-        batch_size=args.batch_size, force=args.force,
+        periods=periods, heatmap_dir=args.heatmap, threshold=args.threshold,
+        batch_size=args.batch_size, force=args.force, spatial_dims=args.spatial_dims,
         max_pixels=DEFAULT_MAX_PIXELS if args.max_pixels is None else args.max_pixels,
     )
     ImageScorer(**scorer_kwargs)  # invalid settings fail here, before any engine starts
@@ -134,9 +157,12 @@ def run(args: argparse.Namespace) -> int:
         scored = _run_ray(todo, scorer_kwargs, args)
     else:
         scored = _run_local(todo, ImageScorer(**scorer_kwargs), args)
-    scored_rows = iter(scored)
-    rows = [next(scored_rows) if error is None else error_row(path, error)
-            for path, error in entries]
+    rows = _in_input_order(entries, scored, error_row)
+    if args.heatmap is not None:
+        others = sum(1 for row in rows if row.get("kind") not in (None, "image"))
+        if others:
+            print(f"note: heat maps are drawn for images only; {others} row(s) of audio or "
+                  "arrays have none", file=sys.stderr)
 
     summary = summarize(rows, periods=periods, threshold=threshold)
     summary["engine"] = args.engine
@@ -159,6 +185,39 @@ def run(args: argparse.Namespace) -> int:
         if args.out is not None:
             print(f"wrote {args.out}")
     return 1 if summary["failed"] else 0
+
+
+def _other_kind(path: str) -> bool:
+    """Whether ``path``'s name says audio or array (no overlay is planned for it)."""
+    from checkerfree.io import IMAGE_EXTENSIONS
+    from checkerfree.signals import SIGNAL_EXTENSIONS
+
+    others = tuple(e for e in SIGNAL_EXTENSIONS if e not in IMAGE_EXTENSIONS)
+    return path.lower().endswith(others)
+
+
+def _in_input_order(entries, scored, error_row) -> list[dict]:
+    """The walk's error rows and the engine's rows, in input order.
+
+    A file of several items (an .npz) has several rows, all with its ``_source``; rows come
+    back in input order, so each entry takes the run of rows that came from it.
+    """
+    rows: list[dict] = []
+    pending = list(scored)
+    at = 0
+    for path, error in entries:
+        if error is not None:
+            rows.append(error_row(path, error))
+            continue
+        first = True
+        while at < len(pending) and (first or pending[at].get("_source") == path):
+            first = False
+            rows.append(pending[at])
+            at += 1
+    rows.extend(pending[at:])  # pragma: no cover - an engine returned more rows than inputs
+    for row in rows:
+        row.pop("_source", None)
+    return rows
 
 
 def _run_local(inputs, scorer, args) -> list[dict]:

@@ -85,6 +85,9 @@ def score_files_ray(
             ray.shutdown()
     rows.sort(key=lambda row: row["index"])
     for row in rows:
-        row["path"] = paths[row.pop("index")]
+        path = paths[row.pop("index")]
+        # Items of one file (an .npz's "a.npz:key") keep their suffix after the name.
+        row["path"] = path + row["path"][len(text(path)):]
+        row["_source"] = path
         row.pop("path_bytes", None)
     return rows

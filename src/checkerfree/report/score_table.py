@@ -26,7 +26,10 @@ __all__ = ["plain_table", "print_table", "summary_lines"]
 
 def _cells(row: dict, periods: Sequence[int]) -> list[str]:
     def number(value):
-        return "-" if value is None else f"{value:.2f}"
+        if value is None:
+            return "-"
+        # Audio is in full scale: its values are thousandths, which two decimals would hide.
+        return f"{value:.2f}" if value == 0 or abs(value) >= 0.01 else f"{value:.1e}"
 
     values = row.get("periods") or {}
     flagged = row.get("flagged")

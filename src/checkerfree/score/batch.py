@@ -1,4 +1,4 @@
-"""Score image files in batches: the engine-free core of ``checkerfree score``.
+"""Score image, audio and array files in batches: the engine-free core of ``checkerfree score``.
 
 :class:`ImageScorer` maps a batch of file paths to one row per path. It has no engine of its
 own, so anything that can call a function on a list of paths can use it: the local engine
@@ -7,11 +7,13 @@ own, so anything that can call a function on a list of paths can use it: the loc
 ``{"path": array([...])}`` and the answer is one too), Dask's ``map_partitions`` or a Spark
 ``mapInPandas``.
 
-Every input gets a row, in input order. A row is ``{"path", "score", "periods", "flagged",
-"hotspot", "error", "size", "mode", "bit_depth", "alpha_dropped", "heatmap"}``: a file that
-cannot be scored has ``error`` (the reason) and ``None`` for the measurements. Images of one
-shape ``(C, H, W)`` are scored together in batches of ``batch_size``; other shapes in their
-own batches.
+Every input gets a row, in input order; a file of several items (every array of an
+``.npz``, ``path:key``; the items of a batch ``.npy``, ``path[i]``) gets one row per item, in
+file order. A row has the keys of :data:`ROW_KEYS`: a file that cannot be scored has
+``error`` (the reason) and ``None`` for the measurements. Files are read by
+:func:`checkerfree.signals.read_signals` (any kind, dispatched on the first bytes; ``-`` is
+standard input); items of one shape, layout and threshold are scored together in batches of
+``batch_size``; others in their own batches.
 
 >>> import tempfile, pathlib, numpy as np
 >>> from PIL import Image
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,14 +41,19 @@ from checkerfree.arguments import check_threshold
 from checkerfree.errors import InvalidArgumentError, NonFiniteError
 from checkerfree.finite import check_finite
 from checkerfree.files import write_atomic
-from checkerfree.io import DEFAULT_MAX_PIXELS, ImageFileError, ImageInfo, read_image
+from checkerfree.errors import InputFileError
+from checkerfree.io import DEFAULT_MAX_PIXELS, ImageInfo
 from checkerfree.score.layout import check_periods
 
 __all__ = ["ImageScorer", "Decoded", "ROW_KEYS", "error_row"]
 
-#: The keys of every row, in display order.
+#: The keys of every row, in display order. ``size`` is the spatial shape (``[H, W]``,
+#: ``[L]``, ``[D, H, W]``); ``kind`` image/audio/array; ``format`` the sniffed format;
+#: ``threshold`` the one ``flagged`` used, in the row's units (:mod:`checkerfree.score.units`);
+#: ``sample_rate`` (Hz), ``duration`` (s) and ``frequencies`` (Hz per period) for audio.
 ROW_KEYS = ("path", "score", "periods", "flagged", "hotspot", "error", "size", "mode",
-            "bit_depth", "alpha_dropped", "heatmap")
+            "bit_depth", "alpha_dropped", "heatmap", "kind", "format", "channels",
+            "spatial_dims", "threshold", "sample_rate", "duration", "frequencies")
 
 # Values per scoring call (N*C*H*W); a 1024^2 RGB image is 3.1M. The score's FFTs hold a
 # few complex copies of the batch, so this keeps one call to a few hundred MB.
@@ -54,16 +62,29 @@ _BATCH_VALUES = 1 << 24
 
 @dataclass
 class Decoded:
-    """One input after decoding: ``pixels`` ``(C, H, W)`` float32 and ``info``, or ``error``."""
+    """One input after decoding: ``pixels`` ``(C, *S)`` float32 and its row ``fields``, or
+    ``error``; an input of several items has them in ``parts``.
+
+    ``kind`` is ``image``, ``audio`` or ``array``; ``spatial_dims`` the number of spatial axes
+    of ``pixels``; ``threshold`` the one its ``flagged`` uses; ``info`` the
+    :class:`~checkerfree.io.ImageInfo` of images; ``source`` the input it came from.
+    """
 
     path: str
     pixels: np.ndarray | None = None
     info: ImageInfo | None = None
     error: str | None = None
     file: str | None = field(default=None, repr=False)
+    kind: str = "image"
+    spatial_dims: int = 2
+    threshold: float | None = None
+    fields: dict = field(default_factory=dict, repr=False)
+    parts: list[Decoded] | None = field(default=None, repr=False)
+    source: str | None = field(default=None, repr=False)
 
 
-def error_row(path: str, reason: str, info: ImageInfo | None = None) -> dict:
+def error_row(path: str, reason: str, info: ImageInfo | None = None,
+              fields: dict | None = None) -> dict:
     """The row of an input that could not be scored.
 
     >>> error_row("a.png", "empty file")["error"], error_row("a.png", "empty file")["score"]
@@ -73,7 +94,21 @@ def error_row(path: str, reason: str, info: ImageInfo | None = None) -> dict:
     row.update(path=path, error=reason)
     if info is not None:
         row.update(_info_fields(info))
+    if fields:
+        row.update(fields)
     return row
+
+
+def _signal_fields(signal) -> dict:
+    """Row fields of a :class:`~checkerfree.signals.Signal` (the measurements aside)."""
+    fields = {"kind": signal.kind, "format": signal.format, "mode": signal.mode,
+              "bit_depth": signal.bit_depth, "alpha_dropped": signal.alpha_dropped,
+              "spatial_dims": signal.spatial_dims}
+    if signal.values is not None:
+        fields.update(size=list(signal.values.shape[1:]), channels=signal.channels)
+    if signal.kind == "audio":
+        fields.update(sample_rate=signal.sample_rate, duration=signal.duration)
+    return fields
 
 
 def _non_finite(pixels: np.ndarray) -> str | None:
@@ -98,9 +133,12 @@ class ImageScorer:
 
     ``periods`` as in :func:`~checkerfree.score.checkerboard.checkerboard_score` (files with a side
     shorter than twice the largest period get a "too small" error row); ``threshold`` for
-    ``flagged`` (grey levels; ``None``: the calibrated default); ``heatmap_dir``: write a PNG
-    overlay per image there (:mod:`checkerfree.score.overlay`), refusing to overwrite unless
-    ``force``; ``max_pixels``: the decompression-bomb limit of :func:`~checkerfree.io.read_image`.
+    ``flagged`` (in each input's units; ``None``: the default of its kind,
+    :func:`checkerfree.score.units.default_threshold`); ``heatmap_dir``: write a PNG
+    overlay per image there (:mod:`checkerfree.score.overlay`; other kinds get none),
+    refusing to overwrite unless ``force``; ``max_pixels``: the decompression-bomb limit of
+    :func:`~checkerfree.io.read_image` (4 times that many values for audio and arrays);
+    ``spatial_dims``: how many axes of an array are spatial (:mod:`checkerfree.signals`).
 
     Called with a sequence of paths it returns a list of rows; with a mapping of columns
     (Ray Data's ``{"path": array([...])}``, optionally ``"file"``, the path to open when it
@@ -118,6 +156,7 @@ class ImageScorer:
         max_pixels: int | None = DEFAULT_MAX_PIXELS,
         force: bool = False,
         device: str | torch.device = "cpu",
+        spatial_dims: int | None = None,
     ):
         self.periods = check_periods(periods, (math.inf,))
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
@@ -128,6 +167,10 @@ class ImageScorer:
         self.max_pixels = max_pixels
         self.force = force
         self.device = torch.device(device)
+        if spatial_dims is not None and (isinstance(spatial_dims, bool)
+                                         or spatial_dims not in (1, 2, 3)):
+            raise InvalidArgumentError(f"spatial_dims must be 1, 2 or 3, got {spatial_dims!r}")
+        self.spatial_dims = spatial_dims
 
     @property
     def min_size(self) -> int:
@@ -135,41 +178,76 @@ class ImageScorer:
         return 2 * max(self.periods)
 
     def decode(self, path: str | os.PathLike, file: str | os.PathLike | None = None) -> Decoded:
-        """Read one file (``file`` if given, else ``path``); never raises for a bad file: any
-        error opening or decoding it becomes its ``error``."""
+        """Read one input (``file`` if given, else ``path``; ``-``: standard input, read
+        once); never raises for a bad input: any error opening or decoding it becomes its
+        ``error``."""
+        from checkerfree.signals import read_signal_bytes, read_signals
+
         shown = os.fspath(path)
+        opened = None if file is None else os.fspath(file)
+        options = dict(spatial_dims=self.spatial_dims, max_pixels=self.max_pixels,
+                       min_size=self.min_size, shown=shown)
         try:
-            pixels, info = read_image(
-                shown if file is None else file, max_pixels=self.max_pixels,
-                min_size=self.min_size,
-            )
-        except ImageFileError as exc:
-            return Decoded(shown, error=exc.reason, file=None if file is None else os.fspath(file))
+            if shown == "-" and file is None:
+                signals = read_signal_bytes(sys.stdin.buffer.read(), **options)
+            else:
+                signals = read_signals(shown if file is None else file, **options)
+        except InputFileError as exc:
+            return Decoded(shown, error=exc.reason, file=opened, source=shown)
         except OSError as exc:
             # Permission denied on a folder above it, a loop, a vanished file: its row.
             reason = f"cannot read: {exc.strerror or exc}"
-            return Decoded(shown, error=reason, file=None if file is None else os.fspath(file))
+            return Decoded(shown, error=reason, file=opened, source=shown)
         except Exception as exc:  # noqa: BLE001 - one bad file must not end the run
             reason = f"cannot decode: {type(exc).__name__}: {exc}"
-            return Decoded(shown, error=reason, file=None if file is None else os.fspath(file))
-        return Decoded(shown, pixels, info, file=None if file is None else os.fspath(file))
+            return Decoded(shown, error=reason, file=opened, source=shown)
+        parts = [self._decoded(signal, opened, shown) for signal in signals]
+        if len(parts) == 1:
+            return parts[0]
+        return Decoded(shown, file=opened, parts=parts, source=shown)
+
+    def _decoded(self, signal, opened: str | None, source: str) -> Decoded:
+        """The :class:`Decoded` of one item read by :mod:`checkerfree.signals`."""
+        from checkerfree.score.units import default_threshold
+
+        fields = _signal_fields(signal)
+        if signal.error is not None:
+            return Decoded(signal.name, error=signal.error, file=opened, kind=signal.kind,
+                           fields=fields, source=source)
+        info = None
+        if signal.kind == "image":
+            info = ImageInfo(signal.format, signal.mode, signal.bit_depth,
+                             tuple(signal.values.shape[1:]), signal.channels,
+                             bool(signal.alpha_dropped))
+        threshold = self.threshold
+        if threshold is None and _non_finite(signal.values) is None:
+            threshold = default_threshold(signal.kind, signal.values)
+        return Decoded(signal.name, signal.values, info, file=opened, kind=signal.kind,
+                       spatial_dims=signal.spatial_dims, threshold=threshold, fields=fields,
+                       source=source)
 
     def score_decoded(self, items: Sequence[Decoded]) -> list[dict]:
-        """Rows for decoded inputs, in their order; same-shape images scored together."""
+        """Rows for decoded inputs, in their order (an input's ``parts`` in theirs); items of
+        one shape, layout and threshold scored together. Each row also has ``_source``, the
+        input it came from (the command groups rows by it; it is not written out)."""
+        items = [part for item in items for part in (item.parts or [item])]
         rows: list[dict | None] = [None] * len(items)
-        groups: dict[tuple[int, ...], list[int]] = {}
+        groups: dict[tuple, list[int]] = {}
         for i, item in enumerate(items):
             error = item.error if item.error is not None else _non_finite(item.pixels)
             if error is not None:
-                rows[i] = error_row(item.path, error, item.info)
+                rows[i] = error_row(item.path, error, item.info, item.fields)
             else:
-                groups.setdefault(item.pixels.shape, []).append(i)
-        for shape, members in groups.items():
+                key = (item.pixels.shape, item.spatial_dims, item.threshold)
+                groups.setdefault(key, []).append(i)
+        for (shape, _, _), members in groups.items():
             per_call = max(1, min(self.batch_size, _BATCH_VALUES // math.prod(shape)))
             for start in range(0, len(members), per_call):
                 part = members[start : start + per_call]
                 for i, row in zip(part, self._score_part([items[i] for i in part])):
                     rows[i] = row
+        for item, row in zip(items, rows):
+            row["_source"] = item.source if item.source is not None else item.path
         return rows  # type: ignore[return-value]
 
     def _score_part(self, part: list[Decoded]) -> list[dict]:
@@ -180,19 +258,22 @@ class ImageScorer:
             if len(part) > 1:
                 return [row for item in part for row in self._score_part([item])]
             if isinstance(exc, NonFiniteError):
-                return [error_row(part[0].path, str(exc), part[0].info)]
+                return [error_row(part[0].path, str(exc), part[0].info, part[0].fields)]
             reason = f"scoring failed: {type(exc).__name__}: {exc}"
-            return [error_row(part[0].path, reason, part[0].info)]
+            return [error_row(part[0].path, reason, part[0].info, part[0].fields)]
 
     def _score_group(self, items: list[Decoded]) -> list[dict]:
-        """Score same-shape images in one call; write their overlays when asked."""
+        """Score same-shape items in one call; write the overlays of images when asked."""
         from checkerfree.score.checkerboard import checkerboard_score
+        from checkerfree.score.units import lattice_frequencies
 
+        first = items[0]
         batch = torch.from_numpy(np.stack([item.pixels for item in items])).to(self.device)
         with torch.no_grad():
-            result = checkerboard_score(batch, periods=self.periods, threshold=self.threshold)
+            result = checkerboard_score(batch, periods=self.periods, threshold=first.threshold,
+                                        spatial_dims=first.spatial_dims)
             heat = None
-            if self.heatmap_dir is not None:
+            if self.heatmap_dir is not None and first.kind == "image":
                 # A second pass over the spectra, only when overlays are asked for; the
                 # score's hotspot has its own weighting (its docstring), so it is kept.
                 from checkerfree.score.heatmap import checkerboard_heatmap
@@ -202,7 +283,11 @@ class ImageScorer:
         rows = []
         for k, (item, scored) in enumerate(zip(items, result.to_rows())):
             row = dict.fromkeys(ROW_KEYS)
-            row.update(path=item.path, **scored, **_info_fields(item.info))
+            row.update(path=item.path, **scored, **item.fields)
+            row["threshold"] = float(result.threshold)
+            if item.kind == "audio":
+                periods = [int(s) for s in row["periods"]]
+                row["frequencies"] = lattice_frequencies(periods, item.fields["sample_rate"])
             if heat is not None:
                 try:
                     row["heatmap"] = self._write_overlay(item, heat[k].cpu().numpy())
@@ -225,7 +310,10 @@ class ImageScorer:
         """Decode (one after another) and score ``paths``; one row each, in order."""
         paths = list(paths)
         files = [None] * len(paths) if files is None else list(files)
-        return self.score_decoded([self.decode(p, f) for p, f in zip(paths, files)])
+        rows = self.score_decoded([self.decode(p, f) for p, f in zip(paths, files)])
+        for row in rows:
+            del row["_source"]
+        return rows
 
     def __call__(self, batch):
         if isinstance(batch, Mapping):

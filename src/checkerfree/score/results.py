@@ -16,7 +16,7 @@ written as ``null`` (JSON has none; :mod:`checkerfree.jsontext`).
 ...         {**error_row("b.png", None), "score": 3.0, "periods": {"2": 3.0}, "flagged": True,
 ...          "hotspot": [4, 5]}]
 >>> summarize(rows, periods=(2,), threshold=1.0)["failed"], csv_text(rows, (2,)).splitlines()[2]
-(1, 'b.png,3.0,True,4,5,3.0,,,,,,')
+(1, 'b.png,3.0,True,4,5,3.0,,,,,,,,,,,,')
 """
 
 from __future__ import annotations
@@ -86,21 +86,28 @@ def summarize(rows: Sequence[dict], *, periods: Sequence[int], threshold: float)
 
 def csv_text(rows: Sequence[dict], periods: Sequence[int]) -> str:
     """CSV with a header: ``path, score, flagged, hotspot_row, hotspot_col, period_<s>...,
-    height, width, mode, bit_depth, error, path_bytes``; empty cells where a value is
-    missing."""
+    height, width, mode, bit_depth, error, path_bytes, kind, shape, channels, threshold,
+    sample_rate, duration``; empty cells where a value is missing. ``height, width`` and the
+    hotspot columns are filled for 2-D items (images); ``shape`` is the spatial shape of every
+    item (``64x64x64``), ``hotspot`` is then in the JSON rows."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["path", "score", "flagged", "hotspot_row", "hotspot_col",
                      *(f"period_{s}" for s in periods), "height", "width", "mode", "bit_depth",
-                     "error", "path_bytes"])
+                     "error", "path_bytes", "kind", "shape", "channels", "threshold",
+                     "sample_rate", "duration"])
     for row in map(portable_row, rows):
-        hotspot = row.get("hotspot") or [None, None]
+        size = row.get("size")
+        planar = size is not None and len(size) == 2
+        hotspot = row.get("hotspot") if planar and row.get("hotspot") else [None, None]
         values = row.get("periods") or {}
-        size = row.get("size") or [None, None]
+        shape = None if size is None else "x".join(map(str, size))
         writer.writerow([_cell(v) for v in (
             row["path"], row.get("score"), row.get("flagged"), *hotspot,
-            *(values.get(str(s)) for s in periods), *size, row.get("mode"),
-            row.get("bit_depth"), row.get("error"), row.get("path_bytes"))])
+            *(values.get(str(s)) for s in periods), *(size if planar else [None, None]),
+            row.get("mode"), row.get("bit_depth"), row.get("error"), row.get("path_bytes"),
+            row.get("kind"), shape, row.get("channels"), row.get("threshold"),
+            row.get("sample_rate"), row.get("duration"))])
     return out.getvalue()
 
 
@@ -123,6 +130,14 @@ def arrow_schema(periods: Sequence[int], extra: Sequence[tuple] = ()):
         ("bit_depth", pa.int64()),
         ("alpha_dropped", pa.bool_()),
         ("heatmap", pa.string()),
+        ("kind", pa.string()),
+        ("format", pa.string()),
+        ("channels", pa.int64()),
+        ("spatial_dims", pa.int64()),
+        ("threshold", pa.float64()),
+        ("sample_rate", pa.int64()),
+        ("duration", pa.float64()),
+        ("frequencies", pa.struct([(str(s), pa.list_(pa.float64())) for s in periods])),
         ("path_bytes", pa.string()),
         *extra,
     ])
