@@ -88,7 +88,7 @@ def _read_npy(fh: BinaryIO, name: str, max_values: int | None) -> np.ndarray:
         raise InputFileError(name, f"truncated .npy: shape {tuple(shape)} of {dtype} needs "
                              f"{count * dtype.itemsize} bytes of data, the file holds "
                              f"{len(data)}")
-    array = np.frombuffer(data, dtype=dtype, count=count)
+    array = np.frombuffer(bytearray(data), dtype=dtype, count=count)  # writable, for torch
     array = array.reshape(shape[::-1]).T if fortran else array.reshape(shape)
     return array
 
