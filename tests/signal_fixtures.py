@@ -7,7 +7,6 @@ what is in them: no lattice unless one is added with :func:`lattice_pattern`.
 from __future__ import annotations
 
 import numpy as np
-from scipy.signal import lfilter
 
 
 def music(fs: int, seconds: float, channels: int, seed: int = 0) -> np.ndarray:
@@ -32,6 +31,8 @@ def music(fs: int, seconds: float, channels: int, seed: int = 0) -> np.ndarray:
 def speech(fs: int, seconds: float, channels: int, seed: int = 0) -> np.ndarray:
     """``(C, L)`` noise through three formant resonators, amplitude-modulated at syllable
     rate (4 Hz), +-0.5 peak."""
+    from scipy.signal import lfilter
+
     rng = np.random.default_rng(seed)
     n = int(fs * seconds)
     t = np.arange(n) / fs

@@ -117,7 +117,7 @@ def test_unlistable_and_unsearchable_folders_for_real(tmp_path, capsys):
 
 def test_file_in_unsearchable_folder_next_to_a_good_one(tmp_path, capsys, monkeypatch):
     """Opening fails with PermissionError (what a folder without +x gives): that row only."""
-    import checkerfree.score.batch as batch
+    import checkerfree.io as batch  # the image reader that checkerfree.signals calls
 
     good = _image(tmp_path / "good.png")
     hidden = _image(tmp_path / "hidden.png")

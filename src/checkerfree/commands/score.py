@@ -125,7 +125,8 @@ def run(args: argparse.Namespace) -> int:
     entries = walk_inputs(args.paths, SIGNAL_EXTENSIONS)
     if not entries:
         raise InvalidArgumentError(
-            f"no input files ({' '.join(SIGNAL_EXTENSIONS)}) found in {' '.join(args.paths)}"
+            f"no image files (nor audio or arrays: {' '.join(SIGNAL_EXTENSIONS)}) found in "
+            f"{' '.join(args.paths)}"
         )
     inputs = [path for path, _ in entries]
     # Every file this run writes (--out, one overlay per image) is checked before any work;
@@ -156,7 +157,7 @@ def run(args: argparse.Namespace) -> int:
     elif args.engine == "ray":
         scored = _run_ray(todo, scorer_kwargs, args)
     else:
-        scored = _run_local(todo, ImageScorer(**scorer_kwargs), args)
+        scored = _run_local(todo, ImageScorer(**scorer_kwargs, mark_source=True), args)
     rows = _in_input_order(entries, scored, error_row)
     if args.heatmap is not None:
         others = sum(1 for row in rows if row.get("kind") not in (None, "image"))
@@ -199,9 +200,18 @@ def _other_kind(path: str) -> bool:
 def _in_input_order(entries, scored, error_row) -> list[dict]:
     """The walk's error rows and the engine's rows, in input order.
 
-    A file of several items (an .npz) has several rows, all with its ``_source``; rows come
-    back in input order, so each entry takes the run of rows that came from it.
+    A file of several items (an .npz) has several rows, all with its ``_source`` (the local
+    engine's; Ray's rows have none, and are matched by their ``path:key`` or ``path[i]``
+    names); rows come back in input order, so each entry takes the run of rows from it.
     """
+    from checkerfree.jsontext import text
+
+    def came_from(row: dict, path: str) -> bool:
+        if "_source" in row:
+            return row["_source"] == path
+        name, shown = row["path"], text(path)
+        return name == shown or name.startswith((shown + ":", shown + "["))
+
     rows: list[dict] = []
     pending = list(scored)
     at = 0
@@ -210,7 +220,7 @@ def _in_input_order(entries, scored, error_row) -> list[dict]:
             rows.append(error_row(path, error))
             continue
         first = True
-        while at < len(pending) and (first or pending[at].get("_source") == path):
+        while at < len(pending) and (first or came_from(pending[at], path)):
             first = False
             rows.append(pending[at])
             at += 1

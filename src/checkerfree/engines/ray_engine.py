@@ -88,6 +88,5 @@ def score_files_ray(
         path = paths[row.pop("index")]
         # Items of one file (an .npz's "a.npz:key") keep their suffix after the name.
         row["path"] = path + row["path"][len(text(path)):]
-        row["_source"] = path
         row.pop("path_bytes", None)
     return rows

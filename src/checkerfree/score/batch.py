@@ -138,7 +138,9 @@ class ImageScorer:
     overlay per image there (:mod:`checkerfree.score.overlay`; other kinds get none),
     refusing to overwrite unless ``force``; ``max_pixels``: the decompression-bomb limit of
     :func:`~checkerfree.io.read_image` (4 times that many values for audio and arrays);
-    ``spatial_dims``: how many axes of an array are spatial (:mod:`checkerfree.signals`).
+    ``spatial_dims``: how many axes of an array are spatial (:mod:`checkerfree.signals`);
+    ``mark_source``: give each row of :meth:`score_decoded` a ``_source`` key, the input it
+    came from (the command puts rows back in input order by it; it is never written out).
 
     Called with a sequence of paths it returns a list of rows; with a mapping of columns
     (Ray Data's ``{"path": array([...])}``, optionally ``"file"``, the path to open when it
@@ -157,6 +159,7 @@ class ImageScorer:
         force: bool = False,
         device: str | torch.device = "cpu",
         spatial_dims: int | None = None,
+        mark_source: bool = False,
     ):
         self.periods = check_periods(periods, (math.inf,))
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
@@ -171,6 +174,7 @@ class ImageScorer:
                                          or spatial_dims not in (1, 2, 3)):
             raise InvalidArgumentError(f"spatial_dims must be 1, 2 or 3, got {spatial_dims!r}")
         self.spatial_dims = spatial_dims
+        self.mark_source = mark_source
 
     @property
     def min_size(self) -> int:
@@ -228,8 +232,8 @@ class ImageScorer:
 
     def score_decoded(self, items: Sequence[Decoded]) -> list[dict]:
         """Rows for decoded inputs, in their order (an input's ``parts`` in theirs); items of
-        one shape, layout and threshold scored together. Each row also has ``_source``, the
-        input it came from (the command groups rows by it; it is not written out)."""
+        one shape, layout and threshold scored together (``_source`` added with
+        ``mark_source``)."""
         items = [part for item in items for part in (item.parts or [item])]
         rows: list[dict | None] = [None] * len(items)
         groups: dict[tuple, list[int]] = {}
@@ -246,8 +250,9 @@ class ImageScorer:
                 part = members[start : start + per_call]
                 for i, row in zip(part, self._score_part([items[i] for i in part])):
                     rows[i] = row
-        for item, row in zip(items, rows):
-            row["_source"] = item.source if item.source is not None else item.path
+        if self.mark_source:
+            for item, row in zip(items, rows):
+                row["_source"] = item.source if item.source is not None else item.path
         return rows  # type: ignore[return-value]
 
     def _score_part(self, part: list[Decoded]) -> list[dict]:
@@ -310,10 +315,7 @@ class ImageScorer:
         """Decode (one after another) and score ``paths``; one row each, in order."""
         paths = list(paths)
         files = [None] * len(paths) if files is None else list(files)
-        rows = self.score_decoded([self.decode(p, f) for p, f in zip(paths, files)])
-        for row in rows:
-            del row["_source"]
-        return rows
+        return self.score_decoded([self.decode(p, f) for p, f in zip(paths, files)])
 
     def __call__(self, batch):
         if isinstance(batch, Mapping):
