@@ -66,11 +66,21 @@ def plain_table(rows: Sequence[dict], periods: Sequence[int]) -> str:
 def summary_lines(rows: Sequence[dict], summary: dict) -> list[str]:
     """The summary under the table, and a note when alpha channels were ignored."""
     mean = summary["mean_score"]
-    lines = [
-        f"{summary['images']} images: {summary['scored']} scored, {summary['failed']} failed, "
-        f"{summary['flagged']} flagged (threshold {summary['threshold']:g} grey levels)"
-        + ("" if mean is None else f"; mean score {mean:.2f}, max {summary['max_score']:.2f}")
-    ]
+    if any(row.get("kind") not in (None, "image") for row in rows):
+        # Audio (full scale) and arrays (own units) have thresholds of their own, and a mean
+        # across units means nothing: the rows carry theirs.
+        lines = [
+            f"{summary['images']} inputs: {summary['scored']} scored, {summary['failed']} "
+            f"failed, {summary['flagged']} flagged (each against the threshold of its kind, "
+            "in its own units: grey levels, full scale, the array's units)"
+        ]
+    else:
+        lines = [
+            f"{summary['images']} images: {summary['scored']} scored, {summary['failed']} "
+            f"failed, {summary['flagged']} flagged (threshold {summary['threshold']:g} grey "
+            "levels)"
+            + ("" if mean is None else f"; mean score {mean:.2f}, max {summary['max_score']:.2f}")
+        ]
     alpha = sum(1 for row in rows if row.get("alpha_dropped"))
     if alpha:
         lines.append(f"note: {alpha} image(s) had an alpha channel; it was ignored "
