@@ -202,3 +202,35 @@ def test_sniff_reads_content_not_names(tmp_path):
     _nifti(gz, smooth_volume(8))
     assert sniff(gz.read_bytes()[:4096]) == "NIFTI"
     assert sniff(b"\x1f\x8b" + bytes(100)) is None and sniff(b"") is None
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from hypothesis.extra import numpy as hnp  # noqa: E402
+
+from checkerfree.array_io import read_npy  # noqa: E402
+
+_DTYPES = st.sampled_from(["<i1", "<u2", ">i4", "<u8", "<f2", ">f4", "<f8", "|u1"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(array=hnp.arrays(_DTYPES, hnp.array_shapes(min_dims=1, max_dims=4, max_side=5)),
+       fortran=st.booleans(), version=st.sampled_from([(1, 0), (2, 0), (3, 0)]))
+def test_read_npy_equals_numpy_load(tmp_path_factory, array, fortran, version):
+    """Any real array, any byte order and memory order, any header version: the values and
+    dtype numpy's own (pickle-free) loader gives back."""
+    path = tmp_path_factory.mktemp("npy") / "a.npy"
+    array = np.asfortranarray(array) if fortran else array
+    with open(path, "wb") as fh:
+        np.lib.format.write_array(fh, array, version=version)
+    got = read_npy(path)
+    want = np.load(path, allow_pickle=False)
+    assert got.dtype == want.dtype and got.shape == want.shape
+    np.testing.assert_array_equal(got, want)
+
+
+@settings(max_examples=200, deadline=None)
+@given(head=st.binary(max_size=600))
+def test_sniff_never_raises_and_names_a_known_format(head):
+    assert sniff(head) in (None, "PNG", "JPEG", "WEBP", "TIFF", "WAV", "FLAC", "OGG", "NPY",
+                           "NPZ", "NIFTI")

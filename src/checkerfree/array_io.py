@@ -23,6 +23,7 @@ list, named ``path:key``; the others are read.
 
 from __future__ import annotations
 
+import ast
 import math
 import os
 import zipfile
@@ -69,17 +70,40 @@ _KINDS = {"b": "boolean", "S": "bytes", "U": "text", "V": "structured or raw", "
           "m": "timedelta"}
 
 
+def _header(fh: BinaryIO) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """``(shape, fortran_order, dtype)`` of an ``.npy`` header, versions 1 to 3.
+
+    Format (numpy NEP 1): ``\\x93NUMPY``, major and minor version bytes, the header length
+    (``<u2`` in 1.0, ``<u4`` in 2.0 and 3.0), then a Python dict literal (latin-1; UTF-8 in
+    3.0), read with :func:`ast.literal_eval`, which evaluates literals only.
+    """
+    magic = fh.read(8)
+    if len(magic) < 8 or magic[:6] != b"\x93NUMPY":
+        raise ValueError("no .npy magic")
+    major = magic[6]
+    if major not in (1, 2, 3):
+        raise ValueError(f"unknown .npy version {major}.{magic[7]}")
+    size_bytes = fh.read(2 if major == 1 else 4)
+    length = int.from_bytes(size_bytes, "little")
+    raw = fh.read(length)
+    if len(size_bytes) < (2 if major == 1 else 4) or len(raw) < length:
+        raise ValueError("truncated header")
+    header = ast.literal_eval(raw.decode("utf-8" if major == 3 else "latin-1"))
+    if not isinstance(header, dict) or set(header) != {"descr", "fortran_order", "shape"}:
+        raise ValueError(f"expected the keys descr, fortran_order, shape, got {header!r}")
+    shape = header["shape"]
+    if not isinstance(shape, tuple) or not all(
+            isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape):
+        raise ValueError(f"bad shape {shape!r}")
+    return shape, bool(header["fortran_order"]), np.lib.format.descr_to_dtype(header["descr"])
+
+
 def _read_npy(fh: BinaryIO, name: str, max_values: int | None) -> np.ndarray:
     """One ``.npy`` stream: header checked, then the data read without pickle."""
     try:
-        version = np.lib.format.read_magic(fh)
-        if version == (1, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
-        elif version == (2, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
-        else:
-            shape, fortran, dtype = np.lib.format._read_array_header(fh, version)
-    except (ValueError, OSError, EOFError, SyntaxError) as exc:
+        shape, fortran, dtype = _header(fh)
+    except (ValueError, OSError, EOFError, SyntaxError, TypeError, KeyError,
+            MemoryError, RecursionError) as exc:
         raise InputFileError(name, f"not a valid .npy header ({exc})") from None
     check_dtype(dtype, shape, name, max_values)
     count = math.prod(shape)

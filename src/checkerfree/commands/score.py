@@ -122,7 +122,10 @@ def run(args: argparse.Namespace) -> int:
     if "-" in args.paths and args.engine == "ray":
         raise InvalidArgumentError("'-' (standard input) needs --engine local: Ray workers "
                                    "cannot read this process's standard input")
-    entries = walk_inputs(args.paths, SIGNAL_EXTENSIONS)
+    # '-' is standard input, even where a folder of that name exists.
+    entries = [entry for path in args.paths
+               for entry in ([("-", None)] if path == "-" else
+                             walk_inputs([path], SIGNAL_EXTENSIONS))]
     if not entries:
         raise InvalidArgumentError(
             f"no image files (nor audio or arrays: {' '.join(SIGNAL_EXTENSIONS)}) found in "
