@@ -183,12 +183,14 @@ def test_wrong_spatial_dims_is_a_row_error(tmp_path, shape, dims, message):
     assert message in row["error"] and f"--spatial-dims {dims}" in row["error"]
 
 
-def test_images_need_two_spatial_dims(tmp_path):
+def test_spatial_dims_is_for_arrays_images_stay_two_dimensional(tmp_path):
     from PIL import Image
 
     Image.fromarray(np.zeros((32, 32), np.uint8)).save(tmp_path / "a.png")
-    [row] = ImageScorer(spatial_dims=3)([tmp_path / "a.png"])
-    assert row["error"] == "an image has 2 spatial axes, got --spatial-dims 3"
+    np.save(tmp_path / "v.npy", np.zeros((16, 16, 16), np.float32))
+    image, volume = ImageScorer(spatial_dims=3)([tmp_path / "a.png", tmp_path / "v.npy"])
+    assert image["error"] is None and image["spatial_dims"] == 2 and image["size"] == [32, 32]
+    assert volume["error"] is None and volume["size"] == [16, 16, 16]
 
 
 def test_sniff_reads_content_not_names(tmp_path):

@@ -110,10 +110,10 @@ def test_cut_flac_and_garbage_are_row_errors(tmp_path):
     assert all(row["error"].startswith("cannot decode audio") for row in rows), rows
 
 
-def test_audio_needs_one_spatial_axis(tmp_path):
+def test_spatial_dims_is_for_arrays_audio_stays_one_dimensional(tmp_path):
     path = _write(tmp_path, "a.wav", speech(16000, 0.2, 1), 16000)
     [row] = ImageScorer(spatial_dims=2)([path])
-    assert row["error"] == "audio has 1 spatial axis (time), got --spatial-dims 2"
+    assert row["error"] is None and row["spatial_dims"] == 1 and row["size"] == [3200]
 
 
 def test_multichannel_power_is_averaged(tmp_path):

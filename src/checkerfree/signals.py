@@ -12,8 +12,9 @@ WAV, FLAC, Ogg              audio      ``(C, L)``          full scale (``-1..1``
 NIfTI ``.nii``, ``.nii.gz``  array      ``(C, X, Y, Z)``    the volume's own units
 ==========================  =========  ==================  ==============================
 
-``spatial_dims`` (the CLI's ``--spatial-dims``) says how many axes are spatial. Images have 2
-and audio 1 (any other value is that input's error). For ``.npy``/``.npz`` arrays the
+``spatial_dims`` (the CLI's ``--spatial-dims``) says how many axes of an array are spatial;
+images always have 2 and audio 1 (it does not apply to them, so one run can score a folder of
+images, audio and feature maps). For ``.npy``/``.npz`` arrays the
 *trailing* ``d`` axes are spatial: ``ndim == d`` is one single-channel item, ``d + 1`` one
 item ``(C, *S)``, ``d + 2`` a batch ``(N, C, *S)`` with one row per item (``path[i]``).
 Without ``spatial_dims`` an array's layout follows :mod:`checkerfree.score.layout` where the
@@ -120,9 +121,6 @@ def read_signals(
     kind = kind_of(fmt)
     max_values = None if max_pixels is None else 4 * max_pixels
     if kind is None or kind == "image":
-        if spatial_dims not in (None, 2):
-            raise InputFileError(shown, f"an image has 2 spatial axes, got --spatial-dims "
-                                 f"{spatial_dims}")
         if kind is None and _head(path):
             raise InputFileError(shown, _UNRECOGNISED)
         try:
@@ -134,9 +132,6 @@ def read_signals(
     if kind == "audio":
         from checkerfree.audio_io import read_audio
 
-        if spatial_dims not in (None, 1):
-            raise InputFileError(shown, f"audio has 1 spatial axis (time), got --spatial-dims "
-                                 f"{spatial_dims}")
         samples, info = read_audio(path, max_values=max_values, shown=shown)
         item = Signal(shown, "audio", info.format, samples, 1, info.subtype, info.bit_depth,
                       sample_rate=info.sample_rate, duration=info.duration)

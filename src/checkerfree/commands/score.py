@@ -80,7 +80,8 @@ def register(sub) -> None:
     output.add_argument("--csv", action="store_true", help="print CSV to stdout")
     p.add_argument("--spatial-dims", type=int, choices=(1, 2, 3), metavar="1|2|3",
                    help="how many trailing axes of an .npy/.npz array are spatial (leading "
-                   "ones of NIfTI; default: from the shape, NIfTI 3)")
+                   "ones of NIfTI; default: from the shape, NIfTI 3; images are 2-D, audio "
+                   "1-D)")
     p.add_argument("--heatmap", metavar="DIR",
                    help="write a PNG overlay per image (heat map in red) into DIR; "
                    "images only")
