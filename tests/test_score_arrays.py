@@ -236,3 +236,33 @@ def test_read_npy_equals_numpy_load(tmp_path_factory, array, fortran, version):
 def test_sniff_never_raises_and_names_a_known_format(head):
     assert sniff(head) in (None, "PNG", "JPEG", "WEBP", "TIFF", "WAV", "FLAC", "OGG", "NPY",
                            "NPZ", "NIFTI")
+
+
+def test_nifti_from_bytes_renamed_and_cut(tmp_path):
+    gz = _nifti(tmp_path / "v.nii.gz", smooth_volume(N) + _lattice3(N))
+    data = gz.read_bytes()
+    [item] = read_signal_bytes(data)
+    assert item.format == "NIFTI" and item.values.shape == (1, N, N, N)
+    assert item.spacing == (1.5, 1.5, 2.0)
+    import gzip
+
+    raw = gzip.decompress(data)
+    (tmp_path / "renamed.bin").write_bytes(raw)
+    (tmp_path / "cut.nii.gz").write_bytes(data[: len(data) // 2])
+    (tmp_path / "cut.nii").write_bytes(raw[: len(raw) // 2])
+    renamed, cut_gz, cut = ImageScorer()([tmp_path / "renamed.bin", tmp_path / "cut.nii.gz",
+                                          tmp_path / "cut.nii"])
+    assert renamed["flagged"] is True and renamed["format"] == "NIFTI"
+    assert cut_gz["error"] == "truncated gzip stream (it ends before its end marker)"
+    assert cut["error"].startswith("cannot read NIfTI data") and "\n" not in cut["error"]
+
+
+def test_value_limits_are_checked_from_headers(tmp_path):
+    np.save(tmp_path / "big.npy", np.zeros((64, 64), np.float32))
+    _nifti(tmp_path / "big.nii", np.zeros((16, 16, 16)))
+    _nifti(tmp_path / "bomb.nii.gz", np.zeros((64, 64, 64)))  # 1 MB of zeros, 1 kB of gzip
+    rows = ImageScorer(max_pixels=512)([tmp_path / "big.npy", tmp_path / "big.nii",
+                                        tmp_path / "bomb.nii.gz"])
+    assert rows[0]["error"].startswith("refused: shape (64, 64) has 4096 values > limit 2048")
+    assert rows[1]["error"].startswith("refused: shape (16, 16, 16) has 4096 values")
+    assert rows[2]["error"].startswith("refused: the gzip stream expands past 81920 bytes")

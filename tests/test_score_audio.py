@@ -126,3 +126,10 @@ def test_multichannel_power_is_averaged(tmp_path):
     stereo = np.concatenate([clean + pattern, clean])
     both = ImageScorer()([_write(tmp_path, "s.wav", stereo, fs)])[0]["periods"]["4"]
     assert both == pytest.approx(mono / np.sqrt(2), rel=0.05)
+
+
+def test_audio_sample_limit_is_checked_from_the_header(tmp_path):
+    path = _write(tmp_path, "long.flac", speech(16000, 0.5, 2), 16000)
+    [row] = ImageScorer(max_pixels=1000)([path])
+    assert row["error"] == ("refused: 2 channels x 8000 frames = 16000 samples > limit 4000 "
+                            "(raise it with --max-pixels)")

@@ -178,16 +178,25 @@ def read_nifti(path: str | os.PathLike, *, max_values: int | None = None,
     """A NIfTI-1/2 image (``.nii``, ``.nii.gz``) as stored (spatial axes first), float32 in
     the units of its header's scaling, its voxel size (``pixdim`` of the spatial axes) and
     the dtype stored in the file.
+
+    Read from its bytes (``Nifti1Image.from_bytes``), not its name, so a renamed file or
+    standard input works; a gzip stream is decompressed to at most the size ``max_values``
+    float64 values and a header could need, so a small file cannot expand without bound.
     """
     nibabel = require("nibabel", "medical")
     shown = os.fspath(path) if shown is None else shown
+    with open(path, "rb") as fh:
+        raw = fh.read()
+    if raw[:2] == b"\x1f\x8b":
+        limit = None if max_values is None else 8 * max_values + (1 << 16)
+        raw = _gunzip(raw, limit, shown)
+    kind = nibabel.Nifti2Image if raw[4:8] == b"n+2\0" else nibabel.Nifti1Image
     try:
-        image = nibabel.load(os.fspath(path))
+        image = kind.from_bytes(raw)
         shape = tuple(int(n) for n in image.header.get_data_shape())
         dtype = np.dtype(image.header.get_data_dtype())
     except Exception as exc:  # noqa: BLE001 - nibabel raises many types for a bad header
-        raise InputFileError(shown, f"not a valid NIfTI image ({type(exc).__name__}: "
-                             f"{exc})") from None
+        raise InputFileError(shown, f"not a valid NIfTI image ({_one_line(exc)})") from None
     # The stored dtype decides (RGB NIfTI is structured, complex is refused); scaled integer
     # data becomes float.
     check_dtype(dtype, shape, shown, max_values)
@@ -196,7 +205,26 @@ def read_nifti(path: str | os.PathLike, *, max_values: int | None = None,
     except MemoryError:
         raise InputFileError(shown, "not enough memory to decode") from None
     except Exception as exc:  # noqa: BLE001 - truncated or corrupt data
-        raise InputFileError(shown, f"cannot read NIfTI data ({type(exc).__name__}: "
-                             f"{exc})") from None
+        raise InputFileError(shown, f"cannot read NIfTI data ({_one_line(exc)})") from None
     zooms = tuple(float(z) for z in image.header.get_zooms()[: min(3, len(shape))])
     return np.ascontiguousarray(data), zooms, dtype
+
+
+def _gunzip(data: bytes, limit: int | None, shown: str) -> bytes:
+    """Decompress a gzip stream, refusing one that ends early or expands past ``limit``."""
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        out = inflater.decompress(data, 0 if limit is None else limit + 1)
+    except zlib.error as exc:
+        raise InputFileError(shown, f"cannot decompress (gzip: {exc})") from None
+    if limit is not None and len(out) > limit:
+        raise InputFileError(shown, f"refused: the gzip stream expands past {limit} bytes "
+                             "(raise the limit with --max-pixels)")
+    if not inflater.eof:
+        raise InputFileError(shown, "truncated gzip stream (it ends before its end marker)")
+    return out
+
+
+def _one_line(exc: Exception) -> str:
+    """A library's message as one line (rows and tables are one line per input)."""
+    return f"{type(exc).__name__}: " + " ".join(str(exc).split())

@@ -193,7 +193,7 @@ class ImageScorer:
                        min_size=self.min_size, shown=shown)
         try:
             if shown == "-" and file is None:
-                signals = read_signal_bytes(sys.stdin.buffer.read(), **options)
+                signals = read_signal_bytes(self._stdin(), **options)
             else:
                 signals = read_signals(shown if file is None else file, **options)
         except InputFileError as exc:
@@ -209,6 +209,15 @@ class ImageScorer:
         if len(parts) == 1:
             return parts[0]
         return Decoded(shown, file=opened, parts=parts, source=shown)
+
+    def _stdin(self) -> bytes:
+        """Standard input's bytes, refused past 32 bytes per ``max_pixels`` (float64 RGBA)."""
+        limit = None if self.max_pixels is None else 32 * self.max_pixels
+        data = sys.stdin.buffer.read(-1 if limit is None else limit + 1)
+        if limit is not None and len(data) > limit:
+            raise InputFileError("-", f"standard input is larger than {limit} bytes "
+                                 "(raise the limit with --max-pixels)")
+        return data
 
     def _decoded(self, signal, opened: str | None, source: str) -> Decoded:
         """The :class:`Decoded` of one item read by :mod:`checkerfree.signals`."""
