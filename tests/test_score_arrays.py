@@ -95,6 +95,8 @@ def test_feature_map_channels_combine_as_root_mean_square(tmp_path):
                                                 rel=0.01)
     assert row["periods"]["2"] == pytest.approx(float(np.sqrt(np.mean(amplitudes**2))),
                                                 rel=0.05)
+    assert row["channel"] == int(np.argmax(each.score.numpy()))
+    assert row["channel_score"] == pytest.approx(float(each.score.max()), rel=1e-5)
 
 
 def test_pattern_in_one_channel_of_many_reads_one_over_root_c(tmp_path):
@@ -106,6 +108,7 @@ def test_pattern_in_one_channel_of_many_reads_one_over_root_c(tmp_path):
     np.save(tmp_path / "f.npy", features)
     [row] = ImageScorer(periods=(2,), spatial_dims=2)([tmp_path / "f.npy"])
     assert row["periods"]["2"] == pytest.approx(6.0 / np.sqrt(channels), rel=0.03)
+    assert row["channel"] == 100 and row["channel_score"] == pytest.approx(6.0, rel=0.03)
 
 
 def test_npz_gives_one_row_per_array(tmp_path):

@@ -50,10 +50,13 @@ __all__ = ["ImageScorer", "Decoded", "ROW_KEYS", "error_row"]
 #: The keys of every row, in display order. ``size`` is the spatial shape (``[H, W]``,
 #: ``[L]``, ``[D, H, W]``); ``kind`` image/audio/array; ``format`` the sniffed format;
 #: ``threshold`` the one ``flagged`` used, in the row's units (:mod:`checkerfree.score.units`);
-#: ``sample_rate`` (Hz), ``duration`` (s) and ``frequencies`` (Hz per period) for audio.
+#: ``sample_rate`` (Hz), ``duration`` (s) and ``frequencies`` (Hz per period) for audio;
+#: ``channel`` and ``channel_score``: the channel scoring highest on its own, and its score,
+#: for audio and arrays with more than one channel.
 ROW_KEYS = ("path", "score", "periods", "flagged", "hotspot", "error", "size", "mode",
             "bit_depth", "alpha_dropped", "heatmap", "kind", "format", "channels",
-            "spatial_dims", "threshold", "sample_rate", "duration", "frequencies")
+            "spatial_dims", "threshold", "sample_rate", "duration", "frequencies", "channel",
+            "channel_score")
 
 # Values per scoring call (N*C*H*W); a 1024^2 RGB image is 3.1M. The score's FFTs hold a
 # few complex copies of the batch, so this keeps one call to a few hundred MB.
@@ -302,6 +305,8 @@ class ImageScorer:
             if item.kind == "audio":
                 periods = [int(s) for s in row["periods"]]
                 row["frequencies"] = lattice_frequencies(periods, item.fields["sample_rate"])
+            if item.kind != "image" and item.pixels.shape[0] > 1:
+                row["channel"], row["channel_score"] = self._strongest_channel(item)
             if heat is not None:
                 try:
                     row["heatmap"] = self._write_overlay(item, heat[k].cpu().numpy())
@@ -309,6 +314,19 @@ class ImageScorer:
                     row["error"] = f"heat map not written: {exc}"
             rows.append(row)
         return rows
+
+    def _strongest_channel(self, item: Decoded) -> tuple[int, float]:
+        """The channel whose own score is largest, and that score (audio and arrays only:
+        the row's score combines channels as a root mean square, docs/score.md)."""
+        from checkerfree.score.checkerboard import checkerboard_score
+
+        channels = torch.from_numpy(item.pixels[:, None]).to(self.device)
+        with torch.no_grad():
+            scores = checkerboard_score(channels, periods=self.periods, hotspot=False,
+                                        threshold=item.threshold,
+                                        spatial_dims=item.spatial_dims).score
+        best = int(torch.argmax(scores))
+        return best, float(scores[best])
 
     def _write_overlay(self, item: Decoded, heat: np.ndarray) -> str:
         from checkerfree.score.overlay import heatmap_overlay, overlay_name

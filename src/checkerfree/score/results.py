@@ -138,6 +138,8 @@ def arrow_schema(periods: Sequence[int], extra: Sequence[tuple] = ()):
         ("sample_rate", pa.int64()),
         ("duration", pa.float64()),
         ("frequencies", pa.struct([(str(s), pa.list_(pa.float64())) for s in periods])),
+        ("channel", pa.int64()),
+        ("channel_score", pa.float64()),
         ("path_bytes", pa.string()),
         *extra,
     ])
