@@ -41,6 +41,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from checkerfree.errors import InputFileError
+from checkerfree import io as image_io
+from checkerfree.io import DEFAULT_MAX_PIXELS, ImageFileError
 from checkerfree.sniff import HEAD_BYTES, kind_of, sniff
 
 __all__ = ["Signal", "read_signals", "read_signal_bytes", "SIGNAL_EXTENSIONS",
@@ -102,7 +104,7 @@ def read_signals(
     path: str | os.PathLike,
     *,
     spatial_dims: int | None = None,
-    max_pixels: int | None = None,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
     min_size: int = 1,
     shown: str | None = None,
 ) -> list[Signal]:
@@ -114,17 +116,18 @@ def read_signals(
     values of audio and arrays (all channels). ``min_size``: the shortest spatial side an item
     may have. ``shown``: the name rows and errors give (``-`` for standard input).
     """
-    from checkerfree.io import ImageFileError, read_image
 
     shown = os.fspath(path) if shown is None else shown
-    fmt = sniff(_head(path))
+    head = _head(path)
+    fmt = sniff(head)
     kind = kind_of(fmt)
     max_values = None if max_pixels is None else 4 * max_pixels
     if kind is None or kind == "image":
-        if kind is None and _head(path):
+        if kind is None and head:
             raise InputFileError(shown, _UNRECOGNISED)
         try:
-            pixels, info = read_image(path, max_pixels=max_pixels, min_size=min_size)
+            # Looked up at call time, so a test (or a caller) can stand in for the reader.
+            pixels, info = image_io.read_image(path, max_pixels=max_pixels, min_size=min_size)
         except ImageFileError as exc:  # named after the shown path (a temporary file for -)
             raise InputFileError(shown, exc.reason) from None
         return [Signal(shown, "image", info.format, pixels, 2, info.mode, info.bit_depth,

@@ -89,7 +89,7 @@ def csv_text(rows: Sequence[dict], periods: Sequence[int]) -> str:
     height, width, mode, bit_depth, error, path_bytes, kind, shape, channels, threshold,
     sample_rate, duration``; empty cells where a value is missing. ``height, width`` and the
     hotspot columns are filled for 2-D items (images); ``shape`` is the spatial shape of every
-    item (``64x64x64``), ``hotspot`` is then in the JSON rows."""
+    item (``64x64x64``); the hotspot of other items is in the JSON rows."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["path", "score", "flagged", "hotspot_row", "hotspot_col",
@@ -99,7 +99,8 @@ def csv_text(rows: Sequence[dict], periods: Sequence[int]) -> str:
     for row in map(portable_row, rows):
         size = row.get("size")
         planar = size is not None and len(size) == 2
-        hotspot = row.get("hotspot") if planar and row.get("hotspot") else [None, None]
+        hotspot = row.get("hotspot")
+        hotspot = hotspot if hotspot is not None and len(hotspot) == 2 else [None, None]
         values = row.get("periods") or {}
         shape = None if size is None else "x".join(map(str, size))
         writer.writerow([_cell(v) for v in (
