@@ -60,18 +60,17 @@ import json
 import math
 import sys
 import time
-
 from pathlib import Path
 
 import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))  # the sibling benchmark modules
-import decoders  # noqa: E402
-import detectors  # noqa: E402
-import synthetic  # noqa: E402
+import decoders
+import detectors
+import synthetic
 
-from checkerfree.score.checkerboard import (  # noqa: E402
+from checkerfree.score.checkerboard import (
     DEFAULT_THRESHOLD,
     MIN_SIGNIFICANCE,
     checkerboard_score,
@@ -548,7 +547,8 @@ def run_decoders(quick: bool, periods=None) -> dict:
         return [r for r in side if r["label"] == 0], [r for r in side if r["label"] == 1]
 
     rows = []
-    for family, rs in [*records.items(), ("all decoders", sum(records.values(), []))]:
+    pooled = [r for rs in records.values() for r in rs]
+    for family, rs in [*records.items(), ("all decoders", pooled)]:
         (trn, trp), (ten, tep) = part(rs, True), part(rs, False)
         rows.append({"set": family, **compare(trn, trp, ten, tep)})
     return {"rows": rows, "seeds": len(seeds), "crops_per_photo": 2, "size": decoders.SIZE,
@@ -557,7 +557,7 @@ def run_decoders(quick: bool, periods=None) -> dict:
 
 def _audit_models():
     """(name, factory, input shape, probe, expected verdict of that probe) per model."""
-    import torch.nn as nn
+    from torch import nn
 
     from checkerfree import convert
     from checkerfree.zoo import EXAMPLES
@@ -711,10 +711,10 @@ def markdown(report: dict) -> str:
 def signal_markdown(title: str, report: dict) -> str:
     """The table of one signal kind (audio, volumes) for docs/score.md."""
     c = report["clean"]
-    lines = [f"{title} ({report['seconds']} s): {c['n']} clean items, largest decision value "
-             f"{c['max_score']:.3g} ({c['max_item']}), median {c['median_score']:.3g}; "
-             f"threshold **{report['threshold']:.3g}** {report['unit'].split(',')[0]}; "
-             f"false alarms at it: {c['false_alarms']}/{c['n']}.",
+    lines = [(f"{title} ({report['seconds']} s): {c['n']} clean items, largest decision value "
+              f"{c['max_score']:.3g} ({c['max_item']}), median {c['median_score']:.3g}; "
+              f"threshold **{report['threshold']:.3g}** {report['unit'].split(',')[0]}; "
+              f"false alarms at it: {c['false_alarms']}/{c['n']}."),
              "",
              "| amplitude (p-p) | n | detected | AUROC | hotspot inside window |",
              "|---|---|---|---|---|"]
@@ -731,8 +731,8 @@ def signal_markdown(title: str, report: dict) -> str:
 
 def detectors_markdown(rows: list[dict]) -> str:
     """The side-by-side AUROC table of ours and the two published detectors."""
-    lines = ["| test set | test clean / artifact | ours (no training) | Durall et al. 2020 "
-             "(azimuthal average + LR) | Dzanic et al. 2020 (decay fit + LR) | ours wins |",
+    lines = [("| test set | test clean / artifact | ours (no training) | Durall et al. 2020 "
+              "(azimuthal average + LR) | Dzanic et al. 2020 (decay fit + LR) | ours wins |"),
              "|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['set']} | {r['n_test'][0]} / {r['n_test'][1]} | {r['ours']:.4f} | "

@@ -66,8 +66,8 @@ def _pair(family: str, seed: int):
     elif family == "monai BasicUNet":
         from monai.networks.nets import BasicUNet
 
-        config = dict(spatial_dims=2, in_channels=1, out_channels=1,
-                      features=(8, 8, 16, 16, 32, 8))
+        config = {"spatial_dims": 2, "in_channels": 1, "out_channels": 1,
+                  "features": (8, 8, 16, 16, 32, 8)}
         torch.manual_seed(seed)
         pos = BasicUNet(upsample="deconv", **config)
         torch.manual_seed(seed)

@@ -12,10 +12,10 @@ import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
-import calibration  # noqa: E402
-import synthetic  # noqa: E402
+import calibration
+import synthetic
 
-from checkerfree.errors import InvalidArgumentError  # noqa: E402
+from checkerfree.errors import InvalidArgumentError
 
 
 @pytest.mark.parametrize("source", [synthetic.music_like, synthetic.speech_like])

@@ -18,9 +18,9 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
-import detectors  # noqa: E402
+import detectors
 
-from checkerfree.errors import InvalidArgumentError, NonFiniteError, ShapeError  # noqa: E402
+from checkerfree.errors import InvalidArgumentError, NonFiniteError, ShapeError
 
 
 def _frequency(i: int, n: int) -> float:
