@@ -50,6 +50,7 @@ resizing negative; trained on half the photographs and init seeds, tested on the
     python benchmarks/calibration.py --quick    # a few images, for a smoke run (< 3 minutes)
     python benchmarks/calibration.py --audit    # only the audit's decision on models
     python benchmarks/calibration.py --periods 2,4,8   # or auto: passed to checkerboard_score
+    python benchmarks/calibration.py --from-json run.json   # the tables of a saved --json run
 """
 
 from __future__ import annotations
@@ -763,7 +764,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--periods", type=parse_periods, default=None,
                         help="periods for checkerboard_score: 'auto' or e.g. 2,4,8 "
                              "(default: the library's default)")
+    parser.add_argument("--from-json", metavar="FILE", default=None,
+                        help="print the markdown of a saved --json run instead of running")
     args = parser.parse_args(argv)
+    if args.from_json:
+        with open(args.from_json) as handle:
+            print(full_markdown(json.load(handle)))
+        return 0
     started = time.perf_counter()
     if args.audit:
         audit_report = run_audit()
@@ -778,19 +785,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"calibration.py: {error}", file=sys.stderr)
         return 2
     report["detectors"] += report["decoders"]["rows"]
-    report["audit"] = audit_report = run_audit()
+    report["audit"] = run_audit()
     report["total_seconds"] = round(time.perf_counter() - started, 1)
-    if args.json:
-        print(json.dumps(report, indent=2))
-    else:
-        print("\n\n".join([
-            markdown(report),
-            signal_markdown("Audio", report["audio"]),
-            signal_markdown("Volumes", report["volumes"]),
-            f"Detectors ({report['decoders']['seconds']} s for the decoders; total run "
-            f"{report['total_seconds']} s):\n\n" + detectors_markdown(report["detectors"]),
-            audit_markdown(audit_report)]))
+    print(json.dumps(report, indent=2) if args.json else full_markdown(report))
     return 0
+
+
+def full_markdown(report: dict) -> str:
+    """Every table of a full report, in the order of docs/score.md, then docs/audit.md's."""
+    return "\n\n".join([
+        markdown(report),
+        signal_markdown("Audio", report["audio"]),
+        signal_markdown("Volumes", report["volumes"]),
+        f"Detectors ({report['decoders']['seconds']} s for the decoders; whole run "
+        f"{report['total_seconds']} s):\n\n" + detectors_markdown(report["detectors"]),
+        audit_markdown(report["audit"])])
 
 
 if __name__ == "__main__":
