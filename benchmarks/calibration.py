@@ -547,12 +547,19 @@ def run_decoders(quick: bool, periods=None) -> dict:
                 and (r["seed"] % 2 == 0) == training]
         return [r for r in side if r["label"] == 0], [r for r in side if r["label"] == 1]
 
+    # Per network: how many ConvTranspose outputs carry no significant lattice at all.
+    per_seed = [{"family": family, "seed": seed,
+                 "positives_at_zero": sum(r["ours"] == 0 for r in mine),
+                 "n": len(mine), "median": float(np.median([r["ours"] for r in mine]))}
+                for family, rs in records.items() for seed in seeds
+                for mine in [[r for r in rs if r["seed"] == seed and r["label"] == 1]]]
     rows = []
     pooled = [r for rs in records.values() for r in rs]
     for family, rs in [*records.items(), ("all decoders", pooled)]:
         (trn, trp), (ten, tep) = part(rs, True), part(rs, False)
         rows.append({"set": family, **compare(trn, trp, ten, tep)})
-    return {"rows": rows, "seeds": len(seeds), "crops_per_photo": 2, "size": decoders.SIZE,
+    return {"rows": rows, "per_seed": per_seed, "seeds": len(seeds), "crops_per_photo": 2,
+            "size": decoders.SIZE,
             "seconds": round(time.perf_counter() - started, 1)}
 
 
@@ -798,7 +805,11 @@ def full_markdown(report: dict) -> str:
         signal_markdown("Audio", report["audio"]),
         signal_markdown("Volumes", report["volumes"]),
         f"Detectors ({report['decoders']['seconds']} s for the decoders; whole run "
-        f"{report['total_seconds']} s):\n\n" + detectors_markdown(report["detectors"]),
+        f"{report['total_seconds']} s):\n\n" + detectors_markdown(report["detectors"])
+        + "\n\nConvTranspose outputs with no significant lattice (decision value 0), per "
+        "network: " + "; ".join(f"{p['family']} seed {p['seed']}: {p['positives_at_zero']}/"
+                                f"{p['n']} (median {p['median']:.2f})"
+                                for p in report["decoders"]["per_seed"]) + ".",
         audit_markdown(report["audit"])])
 
 

@@ -86,6 +86,9 @@ def test_patterned_and_summary_smoke():
     row = summary["by_amplitude"]["0.01"]
     assert row["n"] == 4 and 0 <= row["detected"] <= 1 and 0 <= row["hotspot_inside"] <= 1
     assert summary["clean"]["n"] == 2
+    table = calibration.signal_markdown("Audio", {**summary, "unit": "full scale, p-p",
+                                                  "seconds": 1.0})
+    assert f"| 0.01 | 4 | {row['detected']:.1%} |" in table
 
 
 def _record(ours, feature):
@@ -103,6 +106,8 @@ def test_compare_scores_each_detector_on_the_test_half():
     assert row["ours"] == 1.0 and row["ours_wins"] == "yes"
     assert 0.6 < row["durall"] < 1.0 and 0.6 < row["dzanic"] < 1.0
     assert row["n_train"] == [20, 20] and row["n_test"] == [30, 30]
+    table = calibration.detectors_markdown([{"set": "toy", **row}])
+    assert f"| toy | 30 / 30 | 1.0000 | {row['durall']:.4f} | {row['dzanic']:.4f} | yes |" in table
     # Perfect features on both sides: a tie, said as such.
     separable = [_record(0.0, -5.0 + 0.1 * i) for i in range(5)], [
         _record(1.0, 5.0 + 0.1 * i) for i in range(5)]
