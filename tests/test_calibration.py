@@ -121,6 +121,8 @@ def test_split_sources_is_seeded_and_half():
 
 
 def test_decoder_pairs_differ_only_in_upsampling():
+    pytest.importorskip("monai")
+    pytest.importorskip("diffusers")
     import decoders
 
     for family in ("monai BasicUNet", "diffusers AutoencoderKL"):
