@@ -30,10 +30,27 @@ phase-imbalanced transposed convolutions and unbalanced sub-pixel layers paint a
 resize-convolutions, ICNR sub-pixel layers with a pad-pool and converted models do not; a
 strided classifier's input gradient carries its backward transposed convolution).
 
+The same measurements are made on **audio** (synthetic music-like and speech-like signals
+at 16 and 44.1 kHz, 16-bit, with period-4 and period-8 lattices of 3e-4 to 1e-2 full scale
+peak to peak; :mod:`synthetic`) and **volumes** (smooth random fields and photograph stacks,
+64^3, with period-2 and period-4 lattices of 2/4/8 grey levels), each with its own threshold
+by the same rule (``MARGIN`` times the largest clean value, at least ``AUDIO_FLOOR`` full
+scale for audio and 0.05 grey levels for volumes).
+
+**Published detectors side by side** (:mod:`detectors`): on the same images, Durall et al.'s
+azimuthal average and Dzanic et al.'s spectral decay fit, each with a logistic regression
+trained on a held-apart half of the source photographs (seeded; every variant and pattern of a
+photograph is on one side), against the score's decision value with no training; AUROC per
+amplitude on the other half. Then the same on outputs of random-init decoders
+(:mod:`decoders`: ``ConvTranspose`` decoders positive, the same architectures upsampling by
+resizing negative; trained on half the photographs and init seeds, tested on the others).
+
     python benchmarks/calibration.py            # markdown tables (docs/score.md, docs/audit.md)
     python benchmarks/calibration.py --json     # one JSON document
-    python benchmarks/calibration.py --quick    # a few images, for a smoke run
+    python benchmarks/calibration.py --quick    # a few images, for a smoke run (< 3 minutes)
     python benchmarks/calibration.py --audit    # only the audit's decision on models
+    python benchmarks/calibration.py --periods 2,4,8   # or auto: passed to checkerboard_score
+    python benchmarks/calibration.py --from-json run.json   # the tables of a saved --json run
 """
 
 from __future__ import annotations
@@ -44,11 +61,21 @@ import json
 import math
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from checkerfree.score.checkerboard import DEFAULT_THRESHOLD, MIN_SIGNIFICANCE, checkerboard_score
+sys.path.insert(0, str(Path(__file__).parent))  # the sibling benchmark modules
+import decoders
+import detectors
+import synthetic
+
+from checkerfree.score.checkerboard import (
+    DEFAULT_THRESHOLD,
+    MIN_SIGNIFICANCE,
+    checkerboard_score,
+)
 
 PHOTOS = [
     "astronaut", "camera", "chelsea", "coffee", "rocket", "immunohistochemistry",
@@ -64,6 +91,21 @@ KINDS = ("checker", "stripes", "overlap", "subkernel")
 WINDOW = 64
 # Head-room over the largest clean score: images outside the set will spread a little wider.
 MARGIN = 1.25
+# Audio: sample rates, pattern periods and amplitudes (full scale peak to peak: -70 to -40 dB).
+RATES = (16000, 44100)
+AUDIO_PERIODS = (4, 8)
+AUDIO_AMPLITUDES = (3e-4, 1e-3, 3e-3, 1e-2)
+#: The least audio threshold (full scale), -80 dB: where every clean value is 0.
+AUDIO_FLOOR = 1e-4
+AUDIO_WINDOW = 4096  # samples of a local pattern
+# Volumes: side, pattern periods and amplitudes (grey levels), local window side.
+VOLUME_SIZE = 64
+VOLUME_PERIODS = (2, 4)
+VOLUME_WINDOW = 16
+SIGNAL_KINDS = ("checker", "subkernel")
+# Which seed splits the source photographs into the detectors' train and test halves.
+SPLIT_SEED = 1
+DURALL_BINS = 64
 
 
 def load(name: str) -> np.ndarray:
@@ -159,50 +201,112 @@ def add(image: np.ndarray, pat: np.ndarray) -> np.ndarray:
     return np.clip(np.round(image.astype(np.float64) + pat), 0, 255).astype(np.uint8)
 
 
-def measure(image: np.ndarray, hotspot: bool = False):
-    """Score one uint8 image (grey levels as float32)."""
+def score_periods(periods=None) -> dict:
+    """Keyword arguments giving ``checkerboard_score`` the ``--periods`` (none: its default)."""
+    return {} if periods is None else {"periods": periods}
+
+
+def measure(image: np.ndarray, hotspot: bool = False, periods=None):
+    """Score one uint8 image (grey levels as float32) at ``periods`` (None: the default)."""
     x = torch.from_numpy(image.astype(np.float32))
     x = x[None, None] if x.ndim == 2 else x.permute(2, 0, 1)[None]
-    return checkerboard_score(x, PERIODS, hotspot=hotspot)
+    return checkerboard_score(x, hotspot=hotspot, **score_periods(periods))
+
+
+def measure_signal(x: np.ndarray, hotspot: bool = False, periods=None):
+    """Score one signal or volume (no channel axis; its own units) at ``periods``."""
+    t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))[None, None]
+    return checkerboard_score(t, spatial_dims=x.ndim, hotspot=hotspot, **score_periods(periods))
 
 
 def decision_value(result) -> float:
     """The largest period value whose peak is significant: what ``flagged`` compares."""
     return max(
-        [result.periods[s].item() for s in PERIODS
+        [v.item() for s, v in result.periods.items()
          if result.significance[s].item() > MIN_SIGNIFICANCE] or [0.0]
     )
 
 
 def auroc(negatives: list[float], positives: list[float]) -> float:
-    """P(score of a positive > score of a negative), ties counted half (Mann-Whitney)."""
-    neg, pos = np.asarray(negatives), np.asarray(positives)
-    greater = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
-    return float(greater / (len(neg) * len(pos)))
+    """P(score of a positive > score of a negative), ties counted half (Mann-Whitney).
+
+    >>> auroc([0.0, 1.0], [1.0, 2.0])
+    0.875
+    """
+    return detectors.auroc(negatives, positives)
 
 
-def run(quick: bool) -> dict:
-    """Build the set, score it, and summarise."""
+def features(image: np.ndarray, bins: int = DURALL_BINS) -> dict:
+    """The two published detectors' feature vectors of one image (:mod:`detectors`)."""
+    return {"durall": detectors.azimuthal_average(image, bins),
+            "dzanic": detectors.spectral_decay(image)}
+
+
+def split_sources(names: list[str], seed: int = SPLIT_SEED) -> set[str]:
+    """The training half of the source names (a seeded permutation, the first half)."""
+    order = np.random.default_rng(seed).permutation(len(names))
+    return {names[i] for i in order[: len(names) // 2]}
+
+
+def compare(train_neg: list[dict], train_pos: list[dict], test_neg: list[dict],
+            test_pos: list[dict]) -> dict:
+    """AUROC on the test records of ours (no training) and of each trained baseline.
+
+    A record has ``"ours"`` (the decision value) and the feature vectors ``"durall"`` and
+    ``"dzanic"``; each baseline's logistic regression is fitted on the training records.
+    ``ours_wins``: ``yes`` when our AUROC is above both, ``tie`` when the best baseline's is
+    within 0.0005 of it, else ``no``.
+    """
+    row = {"n_train": [len(train_neg), len(train_pos)], "n_test": [len(test_neg), len(test_pos)],
+           "ours": auroc([r["ours"] for r in test_neg], [r["ours"] for r in test_pos])}
+    labels = [0] * len(train_neg) + [1] * len(train_pos)
+    for name in ("durall", "dzanic"):
+        model = detectors.LogisticRegression().fit(
+            np.stack([r[name] for r in train_neg + train_pos]), labels)
+        row[name] = auroc(model.decision(np.stack([r[name] for r in test_neg])),
+                          model.decision(np.stack([r[name] for r in test_pos])))
+    best = max(row["durall"], row["dzanic"])
+    row["ours_wins"] = ("tie" if abs(row["ours"] - best) <= 5e-4 else
+                        "yes" if row["ours"] > best else "no")
+    return row
+
+
+def threshold_for(clean_values: list[float], floor: float, step: float) -> float:
+    """``MARGIN`` times the largest clean value, rounded up to ``step``, at least ``floor``."""
+    return max(floor, math.ceil(MARGIN * max(clean_values) / step) * step)
+
+
+def run(quick: bool, periods=None) -> dict:
+    """Build the set, score it, and summarise; also the detectors' comparison on it."""
     torch.set_num_threads(1)
     rng = np.random.default_rng(0)
     names = QUICK if quick else PHOTOS + TEXTURES
     started = time.perf_counter()
     clean = clean_set(names, rng)
-    clean_scores = {name: decision_value(measure(image)) for name, image in clean}
+    clean_scores, clean_records = {}, []
+    for name, image in clean:
+        clean_scores[name] = decision_value(measure(image, periods=periods))
+        clean_records.append({"source": name.split("/")[0], "ours": clean_scores[name],
+                              **features(image)})
     worst = max(clean_scores, key=clean_scores.get)
-    threshold = max(0.05, math.ceil(MARGIN * clean_scores[worst] / 0.05) * 0.05)
+    threshold = threshold_for(list(clean_scores.values()), 0.05, 0.05)
 
     # Patterns go on the as-shipped image, its grey version, a JPEG-50 decode and an odd crop.
     bases = [(n, im) for n, im in clean if n.split("/")[1] in ("png", "grey", "jpeg50", "odd")]
     kinds = KINDS[::3] if quick else KINDS
     detected: dict[tuple, list[float]] = {}
+    pattern_records: list[dict] = []
     for base_name, image in bases:
         for s in PERIODS:
             for amplitude in AMPLITUDES:
                 for kind in kinds:
                     pat = pattern(kind, s, amplitude, image.shape[:2], rng)
-                    value = decision_value(measure(add(image, pat)))
+                    patterned = add(image, pat)
+                    value = decision_value(measure(patterned, periods=periods))
                     detected.setdefault((kind, s, amplitude), []).append(value)
+                    pattern_records.append({"source": base_name.split("/")[0],
+                                            "amplitude": amplitude, "ours": value,
+                                            **features(patterned)})
 
     local: dict[tuple, list[tuple[float, bool]]] = {}
     for base_name, image in bases:
@@ -217,7 +321,7 @@ def run(quick: bool) -> dict:
                 pat[top : top + WINDOW, left : left + WINDOW] = pattern(
                     "subkernel", s, amplitude, (WINDOW, WINDOW), rng
                 )
-                result = measure(add(image, pat), hotspot=True)
+                result = measure(add(image, pat), hotspot=True, periods=periods)
                 row, col = result.hotspot[0].tolist()
                 inside = top <= row < top + WINDOW and left <= col < left + WINDOW
                 local.setdefault((s, amplitude), []).append((decision_value(result), inside))
@@ -254,9 +358,21 @@ def run(quick: bool) -> dict:
         }
         for (s, amplitude), values in sorted(local.items())
     ]
+    train = split_sources(names)
+    comparison = []
+    for amplitude in AMPLITUDES:
+        pos = [r for r in pattern_records if r["amplitude"] == amplitude]
+        row = compare([r for r in clean_records if r["source"] in train],
+                      [r for r in pos if r["source"] in train],
+                      [r for r in clean_records if r["source"] not in train],
+                      [r for r in pos if r["source"] not in train])
+        comparison.append({"set": f"images, {amplitude} grey levels", **row})
     return {
-        "command": "python benchmarks/calibration.py" + (" --quick" if quick else ""),
+        "command": command_line(quick, periods),
+        "periods": "default" if periods is None else periods,
         "images": names,
+        "detectors_train_sources": sorted(train),
+        "detectors": comparison,
         "clean": {
             "n": len(clean_values),
             "max_score": clean_scores[worst],
@@ -280,9 +396,176 @@ def run(quick: bool) -> dict:
     }
 
 
+def command_line(quick: bool, periods=None) -> str:
+    """The command that reproduces a report (for its header)."""
+    line = "python benchmarks/calibration.py" + (" --quick" if quick else "")
+    if periods is not None:
+        line += " --periods " + (periods if isinstance(periods, str) else
+                                 ",".join(str(p) for p in periods))
+    return line
+
+
+def _signal_summary(clean: dict[str, float], detected: dict[tuple, list[float]],
+                    local: dict[float, list[tuple[float, bool]]], threshold: float,
+                    amplitudes) -> dict:
+    """False alarms, detection, AUROC and hotspot rate per amplitude (audio, volumes)."""
+    clean_values = list(clean.values())
+    worst = max(clean, key=clean.get)
+    by_amplitude = {}
+    for a in amplitudes:
+        values = [v for (kind, s, aa), vs in detected.items() if aa == a for v in vs]
+        hits = local.get(a, [])
+        by_amplitude[f"{a:g}"] = {
+            "n": len(values),
+            "detected": float(np.mean(np.asarray(values) > threshold)),
+            "auroc": auroc(clean_values, values),
+            "hotspot_inside": float(np.mean([i for _, i in hits])) if hits else None,
+            "n_local": len(hits),
+        }
+    rows = [{"kind": kind, "period": s, "amplitude": a, "n": len(vs),
+             "detected": float(np.mean(np.asarray(vs) > threshold)),
+             "median_score": float(np.median(vs))}
+            for (kind, s, a), vs in sorted(detected.items(), key=lambda kv: kv[0][1:])]
+    return {"clean": {"n": len(clean_values), "max_score": clean[worst], "max_item": worst,
+                      "median_score": float(np.median(clean_values)),
+                      "false_alarms": int(np.sum(np.asarray(clean_values) > threshold))},
+            "threshold": threshold, "by_amplitude": by_amplitude, "rows": rows}
+
+
+def _patterned(clean_items, periods_added, amplitudes, window, rng, score):
+    """Score every clean item with every pattern added (whole item) and a local one (window).
+
+    ``clean_items`` is ``[(name, array, rounding)]`` where ``rounding`` puts a sum back on the
+    item's storage grid; returns the ``detected`` and ``local`` dicts of :func:`_signal_summary`.
+    """
+    detected: dict[tuple, list[float]] = {}
+    local: dict[float, list[tuple[float, bool]]] = {}
+    for name, x, rounding in clean_items:
+        for s in periods_added:
+            for a in amplitudes:
+                for kind in SIGNAL_KINDS:
+                    pat = synthetic.lattice_pattern(kind, s, a, x.shape, rng)
+                    detected.setdefault((kind, s, a), []).append(
+                        decision_value(score(rounding(x + pat), False)))
+                # A local pattern: one window somewhere inside; does the hotspot land in it?
+                start = [int(rng.integers(0, n - window + 1)) for n in x.shape]
+                box = tuple(slice(b, b + window) for b in start)
+                pat = np.zeros_like(x)
+                pat[box] = synthetic.lattice_pattern("subkernel", s, a, (window,) * x.ndim, rng)
+                result = score(rounding(x + pat), True)
+                spot = result.hotspot[0].tolist()
+                inside = all(b <= c < b + window for b, c in zip(start, spot))
+                local.setdefault(a, []).append((decision_value(result), inside))
+    return detected, local
+
+
+def run_audio(quick: bool, periods=None) -> dict:
+    """Clean synthetic music and speech at 16 and 44.1 kHz, then with period-4/8 lattices."""
+    torch.set_num_threads(1)
+    rng = np.random.default_rng(2)
+    started = time.perf_counter()
+    seeds, seconds = (2, 0.5) if quick else (6, 1.0)
+    items = []
+    for rate in RATES:
+        for source in (synthetic.music_like, synthetic.speech_like):
+            for k in range(seeds):
+                name = f"{source.__name__.replace('_like', '')}/{rate}/{k}"
+                items.append((name, source(rate, seconds, rng), synthetic.quantise_16))
+
+    def score(x, hotspot):
+        return measure_signal(x, hotspot=hotspot, periods=periods)
+
+    clean = {name: decision_value(score(x, False)) for name, x, _ in items}
+    threshold = threshold_for(list(clean.values()), AUDIO_FLOOR, 1e-5)
+    detected, local = _patterned(items, AUDIO_PERIODS, AUDIO_AMPLITUDES, AUDIO_WINDOW, rng, score)
+    out = _signal_summary(clean, detected, local, threshold, AUDIO_AMPLITUDES)
+    out.update(unit="full scale (-1..1), peak to peak", rates=list(RATES), seconds_each=seconds,
+               periods_added=list(AUDIO_PERIODS), window=AUDIO_WINDOW,
+               seconds=round(time.perf_counter() - started, 1))
+    return out
+
+
+def run_volumes(quick: bool, periods=None) -> dict:
+    """Smooth random fields and photograph stacks, then with period-2/4 lattices."""
+    torch.set_num_threads(1)
+    rng = np.random.default_rng(3)
+    started = time.perf_counter()
+    size = VOLUME_SIZE
+    items = []
+    for sigma in (1.5, 3.0, 6.0):
+        for k in range(1 if quick else 3):
+            items.append((f"smooth/sigma{sigma:g}/{k}", synthetic.smooth_volume(size, sigma, rng)))
+    for name in (["camera", "coffee"] if quick else ["camera", "coffee", "astronaut", "moon",
+                                                       "brick", "grass"]):
+        items.append((f"stack/{name}", synthetic.photo_stack(grey(load(name)), size, rng)))
+
+    def rounding(x):
+        return np.clip(np.round(x), 0, 255)
+
+    def score(x, hotspot):
+        return measure_signal(x, hotspot=hotspot, periods=periods)
+
+    items = [(n, x, rounding) for n, x in items]
+    clean = {name: decision_value(score(x, False)) for name, x, _ in items}
+    threshold = threshold_for(list(clean.values()), 0.05, 0.05)
+    detected, local = _patterned(items, VOLUME_PERIODS, AMPLITUDES, VOLUME_WINDOW, rng, score)
+    out = _signal_summary(clean, detected, local, threshold, AMPLITUDES)
+    out.update(unit="grey levels (0..255), peak to peak", size=size,
+               periods_added=list(VOLUME_PERIODS), window=VOLUME_WINDOW,
+               seconds=round(time.perf_counter() - started, 1))
+    return out
+
+
+def run_decoders(quick: bool, periods=None) -> dict:
+    """The detectors' comparison on random-init decoder outputs (:mod:`decoders`)."""
+    import warnings
+
+    torch.set_num_threads(1)
+    rng = np.random.default_rng(4)
+    started = time.perf_counter()
+    names = QUICK if quick else PHOTOS + TEXTURES
+    seeds = range(2 if quick else 4)
+    inputs = {n: decoders.crops(grey(load(n)), 2, rng) for n in names}
+    train = split_sources(names)
+    records: dict[str, list[dict]] = {}
+    for family in decoders.FAMILIES:
+        for seed in seeds:
+            batch = [x for n in names for x in inputs[n]]
+            sources = [n for n in names for _ in inputs[n]]
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                pos, neg = decoders.decoder_outputs(family, seed, batch)
+            for label, outputs in ((1, pos), (0, neg)):
+                for source, y in zip(sources, outputs):
+                    r = measure_signal(y, periods=periods)
+                    records.setdefault(family, []).append(
+                        {"source": source, "seed": seed, "label": label,
+                         "ours": decision_value(r), **features(y, decoders.SIZE // 2)})
+
+    def part(rs, training):
+        side = [r for r in rs if (r["source"] in train) == training
+                and (r["seed"] % 2 == 0) == training]
+        return [r for r in side if r["label"] == 0], [r for r in side if r["label"] == 1]
+
+    # Per network: how many ConvTranspose outputs carry no significant lattice at all.
+    per_seed = [{"family": family, "seed": seed,
+                 "positives_at_zero": sum(r["ours"] == 0 for r in mine),
+                 "n": len(mine), "median": float(np.median([r["ours"] for r in mine]))}
+                for family, rs in records.items() for seed in seeds
+                for mine in [[r for r in rs if r["seed"] == seed and r["label"] == 1]]]
+    rows = []
+    pooled = [r for rs in records.values() for r in rs]
+    for family, rs in [*records.items(), ("all decoders", pooled)]:
+        (trn, trp), (ten, tep) = part(rs, True), part(rs, False)
+        rows.append({"set": family, **compare(trn, trp, ten, tep)})
+    return {"rows": rows, "per_seed": per_seed, "seeds": len(seeds), "crops_per_photo": 2,
+            "size": decoders.SIZE,
+            "seconds": round(time.perf_counter() - started, 1)}
+
+
 def _audit_models():
     """(name, factory, input shape, probe, expected verdict of that probe) per model."""
-    import torch.nn as nn
+    from torch import nn
 
     from checkerfree import convert
     from checkerfree.zoo import EXAMPLES
@@ -433,22 +716,101 @@ def markdown(report: dict) -> str:
     return "\n".join(lines)
 
 
+def signal_markdown(title: str, report: dict) -> str:
+    """The table of one signal kind (audio, volumes) for docs/score.md."""
+    c = report["clean"]
+    lines = [(f"{title} ({report['seconds']} s): {c['n']} clean items, largest decision value "
+              f"{c['max_score']:.3g} ({c['max_item']}), median {c['median_score']:.3g}; "
+              f"threshold **{report['threshold']:.3g}** {report['unit'].split(',')[0]}; "
+              f"false alarms at it: {c['false_alarms']}/{c['n']}."),
+             "",
+             "| amplitude (p-p) | n | detected | AUROC | hotspot inside window |",
+             "|---|---|---|---|---|"]
+    for a, v in report["by_amplitude"].items():
+        spot = "n/a" if v["hotspot_inside"] is None else f"{v['hotspot_inside']:.1%}"
+        lines.append(f"| {a} | {v['n']} | {v['detected']:.1%} | {v['auroc']:.4f} | {spot} |")
+    lines += ["", "| kind | period | amplitude | n | detected | median score |",
+              "|---|---|---|---|---|---|"]
+    for r in report["rows"]:
+        lines.append(f"| {r['kind']} | {r['period']} | {r['amplitude']:g} | {r['n']} | "
+                     f"{r['detected']:.1%} | {r['median_score']:.3g} |")
+    return "\n".join(lines)
+
+
+def detectors_markdown(rows: list[dict]) -> str:
+    """The side-by-side AUROC table of ours and the two published detectors."""
+    lines = [("| test set | test clean / artifact | ours (no training) | Durall et al. 2020 "
+              "(azimuthal average + LR) | Dzanic et al. 2020 (decay fit + LR) | ours wins |"),
+             "|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['set']} | {r['n_test'][0]} / {r['n_test'][1]} | {r['ours']:.4f} | "
+                     f"{r['durall']:.4f} | {r['dzanic']:.4f} | {r['ours_wins']} |")
+    return "\n".join(lines)
+
+
+def parse_periods(text: str):
+    """``--periods``: ``auto`` or comma-separated integers, passed to checkerboard_score."""
+    if text.strip() == "auto":
+        return "auto"
+    try:
+        values = tuple(int(p) for p in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected 'auto' or comma-separated integers such as 2,4,8, got {text!r}"
+        ) from None
+    return values
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print one JSON document")
-    parser.add_argument("--quick", action="store_true", help="a few images only")
+    parser.add_argument("--quick", action="store_true",
+                        help="a few images, signals and decoders only (under 3 minutes)")
     parser.add_argument("--audit", action="store_true",
                         help="only the audit's decision on models (docs/audit.md)")
+    parser.add_argument("--periods", type=parse_periods, default=None,
+                        help="periods for checkerboard_score: 'auto' or e.g. 2,4,8 "
+                             "(default: the library's default)")
+    parser.add_argument("--from-json", metavar="FILE", default=None,
+                        help="print the markdown of a saved --json run instead of running")
     args = parser.parse_args(argv)
-    audit_report = run_audit()
+    if args.from_json:
+        with open(args.from_json) as handle:
+            print(full_markdown(json.load(handle)))
+        return 0
+    started = time.perf_counter()
     if args.audit:
+        audit_report = run_audit()
         print(json.dumps(audit_report, indent=2) if args.json else audit_markdown(audit_report))
         return 0
-    report = run(args.quick)
-    report["audit"] = audit_report
-    print(json.dumps(report, indent=2) if args.json else
-          markdown(report) + "\n\n" + audit_markdown(audit_report))
+    try:
+        report = run(args.quick, args.periods)
+        report["audio"] = run_audio(args.quick, args.periods)
+        report["volumes"] = run_volumes(args.quick, args.periods)
+        report["decoders"] = run_decoders(args.quick, args.periods)
+    except (ValueError, TypeError) as error:  # a --periods the score refuses: its own words
+        print(f"calibration.py: {error}", file=sys.stderr)
+        return 2
+    report["detectors"] += report["decoders"]["rows"]
+    report["audit"] = run_audit()
+    report["total_seconds"] = round(time.perf_counter() - started, 1)
+    print(json.dumps(report, indent=2) if args.json else full_markdown(report))
     return 0
+
+
+def full_markdown(report: dict) -> str:
+    """Every table of a full report, in the order of docs/score.md, then docs/audit.md's."""
+    return "\n\n".join([
+        markdown(report),
+        signal_markdown("Audio", report["audio"]),
+        signal_markdown("Volumes", report["volumes"]),
+        f"Detectors ({report['decoders']['seconds']} s for the decoders; whole run "
+        f"{report['total_seconds']} s):\n\n" + detectors_markdown(report["detectors"])
+        + "\n\nConvTranspose outputs with no significant lattice (decision value 0), per "
+        "network: " + "; ".join(f"{p['family']} seed {p['seed']}: {p['positives_at_zero']}/"
+                                f"{p['n']} (median {p['median']:.2f})"
+                                for p in report["decoders"]["per_seed"]) + ".",
+        audit_markdown(report["audit"])])
 
 
 if __name__ == "__main__":
