@@ -24,6 +24,7 @@ True
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import torch
@@ -85,7 +86,7 @@ def radial_ratio(x: torch.Tensor, ref: torch.Tensor, bins: int = 16):
     edges = torch.linspace(0, 0.5 * math.sqrt(2), bins + 1, dtype=torch.float64)
     px, py = fx.abs().pow(2).sum((0, 1)), fy.abs().pow(2).sum((0, 1))
     centres, ratios = [], []
-    for lo, hi in zip(edges[:-1], edges[1:]):
+    for lo, hi in itertools.pairwise(edges.tolist()):
         m = (r > lo) & (r <= hi)
         if m.any() and float(py[m].sum()) > 0:
             centres.append(float((lo + hi) / 2))

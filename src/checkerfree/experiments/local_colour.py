@@ -34,7 +34,7 @@ __all__ = ["colour_distance", "paired_correlation", "saturation", "smooth"]
 
 def smooth(x: torch.Tensor, sigma: float) -> torch.Tensor:
     """``(N, C, H, W)`` blurred by a Gaussian of std ``sigma`` px (reflected borders)."""
-    radius = max(1, int(round(3 * sigma)))
+    radius = max(1, round(3 * sigma))
     t = torch.arange(-radius, radius + 1, dtype=x.dtype)
     k = torch.exp(-0.5 * (t / sigma) ** 2)
     k = k / k.sum()

@@ -120,8 +120,8 @@ def trained_artifacts(ctx) -> Claim:
     """Deconvolution vs resize-convolution after training: GAN (the article's setting) and
     x4 super-resolution."""
     from checkerfree.experiments.gan import (
-        gan_settings,
         gan_runs,
+        gan_settings,
         real_samples,
         run_samples,
         score_table,
