@@ -18,7 +18,7 @@ __all__ = ["samples_with_heat"]
 
 
 def samples_with_heat(groups: dict, periods=(2, 4), window: float = 4.0, title: str = "",
-                      size: float = 1.6):
+                      size: float = 1.3):
     """``groups``: ``{name: (n, C, H, W) images in [0, 1]}``, equal ``n``; returns a figure."""
     from checkerfree.experiments.figures import pyplot, to_display
     from checkerfree.score.heatmap import checkerboard_heatmap
