@@ -7,7 +7,8 @@ upsamplers of one kind (latent 32 -> 32 channels at 4x4 -> 16 -> 8 -> 3 channels
 batch norm and ReLU between them, tanh; samples are drawn 64 at once with batch statistics,
 as in training); the critic is :class:`~checkerfree.experiments.discriminator.Critic`
 (width 16) with a chosen first stride. Widths and batch (16) are small so that a quick run
-(300 steps) trains a GAN in about 15 s on one core (35 s on a busy one). Hinge
+(300 steps, one thread) trains a GAN in 35 to 80 s on a 2-core machine shared with other
+jobs (measured at load averages of about 5 and 10). Hinge
 loss, Adam (1e-3, betas 0.5/0.9: at 2e-4, with or without batch norm, 300 steps left every
 generator collapsed onto one periodic pattern), one critic step per generator step (Miyato et al. 2018's
 hinge GAN; Odena et al. 2016 compared deconvolution and resize generators in this way).
