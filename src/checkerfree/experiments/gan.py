@@ -8,10 +8,10 @@ batch norm and ReLU between them, tanh; samples are drawn 64 at once with batch 
 as in training); the critic is :class:`~checkerfree.experiments.discriminator.Critic`
 (width 16) with a chosen first stride. Widths and batch (16) are small so that a quick run
 (300 steps, one thread) trains a GAN in 35 to 80 s on a 2-core machine shared with other
-jobs (measured at load averages of about 5 and 10). Hinge
-loss, Adam (1e-3, betas 0.5/0.9: at 2e-4, with or without batch norm, 300 steps left every
-generator collapsed onto one periodic pattern), one critic step per generator step (Miyato et al. 2018's
-hinge GAN; Odena et al. 2016 compared deconvolution and resize generators in this way).
+jobs (measured at load averages of about 5 and 10). Hinge loss, Adam (1e-3, betas 0.5/0.9:
+at 2e-4, with or without batch norm, 300 steps left every generator collapsed onto one
+periodic pattern), one critic step per generator step (the hinge GAN of Miyato et al. 2018;
+Odena et al. 2016 compared deconvolution and resize generators in a GAN).
 
 :func:`gan_runs` trains each (generator upsampler, critic first stride, seed) at most once
 per run and keeps it in ``ctx.memo["gan"]``: ``trained-artifacts``, ``disc-stride`` and
