@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from checkerfree.experiments.claim import Claim, summary
+from checkerfree.experiments.claim import Claim, headline, summary
 
 __all__ = ["ColourDecoder", "bright_colours", "photo_colours"]
 
@@ -144,4 +144,12 @@ def bright_colours(ctx) -> Claim:
              "decoder's mean score exceeds the linear decoder's",
         figures=figures,
         seeds=seeds,
+        headline=[headline("Spearman(distance from mean colour, score), ReLU",
+                           relu["spearman"]["mean"], ""),
+                  headline("farthest / nearest quarter score, ReLU",
+                           relu["score_farthest_quarter"]["mean"]
+                           / max(relu["score_nearest_quarter"]["mean"], 1e-6), "x"),
+                  headline("mean score, ReLU", relu["mean_score"]["mean"], "grey levels"),
+                  headline("mean score, linear", per_act["linear"]["mean_score"]["mean"],
+                           "grey levels")],
     )

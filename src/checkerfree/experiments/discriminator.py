@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from checkerfree.experiments.claim import Claim, summary
+from checkerfree.experiments.claim import Claim, headline, summary
 from checkerfree.experiments.data import texture_crops
 
 __all__ = ["Critic", "TextureGenerator", "disc_stride", "train_gan"]
@@ -124,4 +124,7 @@ def disc_stride(ctx) -> Claim:
              "score with a stride-1 first layer",
         figures=[ctx.save_figure(fig, "gan_samples")],
         seeds=seeds,
+        headline=[headline("period 2 of the generator, critic stride 2", s2, "grey levels"),
+                  headline("period 2 of the generator, critic stride 1", s1, "grey levels"),
+                  headline("stride 2 / stride 1", s2 / max(s1, 1e-3), "x")],
     )

@@ -19,7 +19,7 @@ import time
 import numpy as np
 import torch
 
-from checkerfree.experiments.claim import Claim, summary
+from checkerfree.experiments.claim import Claim, headline, summary
 from checkerfree.experiments.generators import Generator, to_grey_levels
 
 __all__ = ["fix_cost", "layer_time", "resize_init"]
@@ -81,6 +81,12 @@ def resize_init(ctx) -> Claim:
              f"mean per-sample score stays below the {DEFAULT_THRESHOLD} flag threshold",
         figures=[ctx.save_figure(fig, "resize_init_periodic_mean")],
         seeds=seeds,
+        headline=[*(headline(f"periodic mean, ReLU, width {w}", r, "grey levels")
+                    for w, r in zip(widths, relu)),
+                  headline("periodic mean, linear (largest)", max(linear), "grey levels"),
+                  headline("per-sample score, largest mean",
+                           max(v["per_sample_score"]["mean"] for v in table.values()),
+                           "grey levels")],
     )
 
 
@@ -144,4 +150,10 @@ def fix_cost(ctx) -> Claim:
              "time <= 4x deconv k=3's (timings vary between machines; PSNR does not)",
         figures=[ctx.save_figure(fig, "fix_cost")],
         seeds=ctx.pick([0, 1], [0, 1, 2]),
+        headline=[headline("worst PSNR of a fix - deconv k=3",
+                           min(rows[k]["psnr_minus_deconv"] for k in fixes), "dB"),
+                  headline("slowest fix's layer time / deconv k=3",
+                           max(rows[k]["layer_time_over_deconv"] for k in fixes), "x"),
+                  *(headline(f"{k}: layer time / deconv k=3",
+                             rows[k]["layer_time_over_deconv"], "x") for k in fixes[:2])],
     )

@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from checkerfree.experiments.claim import Claim, summary
+from checkerfree.experiments.claim import Claim, headline, summary
 from checkerfree.experiments.classifiers import DOWNSAMPLING, texture_batch, trained_classifiers
 
 __all__ = ["grad_strided", "input_gradient"]
@@ -73,6 +73,9 @@ def grad_strided(ctx) -> Claim:
              "more than 5x the larger of the pooled and blurred classifiers' scores",
         figures=[ctx.save_figure(fig, "gradients")],
         seeds=ctx.memo["classifier_seeds"],
+        headline=[*(headline(f"input-gradient score, {d}", table[d]["score"]["mean"],
+                             "gradient std") for d in DOWNSAMPLING),
+                  headline("strided / best other", st / max(others, 1e-6), "x")],
     )
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import torch
 
-from checkerfree.experiments.claim import Claim, summary
+from checkerfree.experiments.claim import Claim, headline, summary
 from checkerfree.experiments.training import PERIODS, SCALE, sr_results, sr_table
 
 __all__ = ["even_overlap_not_enough", "nn_vs_bilinear", "subpixel_icnr", "trained_artifacts"]
@@ -112,6 +112,10 @@ def trained_artifacts(ctx) -> Claim:
                   "threshold": t},
         holds=d["score"]["mean"] > t and r["score"]["mean"] < t and ratio >= 3
         and gap >= -0.5,
+        headline=[headline("trained score, deconv k=3", d["score"]["mean"], "grey levels"),
+                  headline("trained score, resize nearest", r["score"]["mean"], "grey levels"),
+                  headline("deconv / resize", ratio, "x"),
+                  headline("PSNR resize - deconv", gap, "dB")],
         rule=f"after training, deconvolution (k=3 s=2) scores above the {t} grey-level flag "
              "threshold and at least 3x nearest resize-convolution, which scores below it, "
              "and resize-convolution's PSNR is at most 0.5 dB below deconvolution's",
@@ -136,6 +140,9 @@ def nn_vs_bilinear(ctx) -> Claim:
                   "psnr_all": {k: v["psnr"]["mean"] for k, v in table.items()}},
         holds=n["psnr"]["mean"] >= b["psnr"]["mean"]
         and b["sharpness"]["mean"] < n["sharpness"]["mean"],
+        headline=[headline("PSNR nearest - bilinear", n["psnr"]["mean"] - b["psnr"]["mean"], "dB"),
+                  headline("sharpness nearest / bilinear",
+                           n["sharpness"]["mean"] / b["sharpness"]["mean"], "x")],
         rule="after equal training, nearest resize-convolution's PSNR is at least bilinear's "
              "and bilinear's output is less sharp (mean |Laplacian| relative to the ground "
              "truth)",
@@ -163,6 +170,12 @@ def subpixel_icnr(ctx) -> Claim:
                   / max(ic["score"]["mean"], 1e-3)},
         holds=init_free and sp["init_score"]["mean"] > t
         and ic["psnr"]["mean"] >= rn["psnr"]["mean"] - 0.1,
+        headline=[headline("init score, ICNR (largest)", ic["init_score"]["max"], "grey levels"),
+                  headline("init score, default init", sp["init_score"]["mean"], "grey levels"),
+                  headline("PSNR ICNR - resize nearest", ic["psnr"]["mean"] - rn["psnr"]["mean"],
+                           "dB"),
+                  headline("trained score, default / ICNR", sp["score"]["mean"]
+                           / max(ic["score"]["mean"], 1e-3), "x")],
         rule=f"ICNR's phase imbalance at init is exactly 0 and its init score is below the "
              f"{t} grey-level flag threshold for every seed (the model around the layer, a "
              "convolution after a hold, keeps a small edge-dependent residue, as nearest "
@@ -207,6 +220,11 @@ def even_overlap_not_enough(ctx) -> Claim:
                   "trained_score_k4_over_resize": learned_ratio, "threshold": t},
         holds=ratio == 1.0 and gen["init_score"]["mean"] > t
         and k4["imbalance_trained"]["mean"] > 0.1 and learned_ratio >= 3,
+        headline=[headline("overlap max:min, k=4 s=2", ratio, "x"),
+                  headline("DCGAN k=4 score at init", gen["init_score"]["mean"], "grey levels"),
+                  headline("phase imbalance after training, k=4",
+                           k4["imbalance_trained"]["mean"], ""),
+                  headline("trained score, k=4 / resize", learned_ratio, "x")],
         rule=f"k=4 s=2 overlaps evenly (ratio 1), yet a random-init DCGAN generator with k=4 "
              f"deconvolutions scores above {t} grey level on average, and after training the "
              "k=4 super-resolution model's weights keep a phase imbalance above 0.1 and its "
