@@ -142,9 +142,10 @@ def overlapping_texts(fig, pad: float = 1.0) -> list[tuple[str, str]]:
 
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
+    hidden = _undrawn_tick_labels(fig)
     boxes = []
     for t in fig.findobj(Text):
-        if not t.get_visible() or not t.get_text().strip():
+        if not t.get_visible() or not t.get_text().strip() or id(t) in hidden:
             continue
         bb = t.get_window_extent(renderer)
         if bb.width > 0 and bb.height > 0:
@@ -156,4 +157,19 @@ def overlapping_texts(fig, pad: float = 1.0) -> list[tuple[str, str]]:
             dy = min(ba.y1, bb.y1) - max(ba.y0, bb.y0)
             if dx > pad and dy > pad:
                 out.append((a, b))
+    return out
+
+
+def _undrawn_tick_labels(fig) -> set[int]:
+    """Tick labels outside their axis's view: matplotlib keeps them visible but does not
+    draw them, so their boxes are stale."""
+    out = set()
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            lo, hi = sorted(axis.get_view_interval())
+            span = (hi - lo) * 1e-9
+            for tick in [*axis.get_major_ticks(), *axis.get_minor_ticks()]:
+                loc = tick.get_loc()
+                if loc is None or not lo - span <= loc <= hi + span:
+                    out.update(id(t) for t in (tick.label1, tick.label2))
     return out
