@@ -40,7 +40,7 @@ def test_summary_table_gives_a_verdict_and_headline_per_claim(report, tmp_path):
     dom = probed_dom(report / "index.html", tmp_path / "profile")
     table = dom[dom.index('<table class="summary">'):]
     table = table[:table.index("</table>")]
-    rows = re.findall(r"<tr>(.*?)</tr>", table, flags=re.S)[1:]
+    rows = re.findall(r"<tr>(.*?)</tr>", table, flags=re.DOTALL)[1:]
     assert len(rows) == len(claims)
     for c, row in zip(claims, rows):
         assert f'href="#{c["id"]}"' in row

@@ -6,14 +6,14 @@ import torch
 
 pytest.importorskip("matplotlib")
 
-from checkerfree.experiments.figures import (  # noqa: E402
+from checkerfree.experiments.figures import (
     image_grid,
     line_plot,
     overlapping_texts,
     pyplot,
     shared_range,
 )
-from checkerfree.experiments.upsamplers import UPSAMPLERS  # noqa: E402
+from checkerfree.experiments.upsamplers import UPSAMPLERS
 
 
 @pytest.fixture(autouse=True)

@@ -95,7 +95,7 @@ def image_grid(rows, col_titles, row_titles, cmap=None, size: float = 2.2, heat=
                 ax.set_ylabel(_wrap(row_titles[r], chars), fontsize=FONT)
     if mappable is not None:
         bar = fig.colorbar(mappable, ax=heat_axes, shrink=0.9, pad=0.02)
-        bar.set_label(f"artifact amplitude ({heat_label})", fontsize=FONT - 1)
+        bar.set_label(heat_label, fontsize=FONT - 1)
         bar.ax.tick_params(labelsize=FONT - 2)
     return fig, [a for row in axes for a in row]
 

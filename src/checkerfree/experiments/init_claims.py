@@ -82,8 +82,8 @@ def init_artifacts(ctx) -> Claim:
     titles = [f"{name}\n(expected periods: {', '.join(map(str, r['periods_expected'])) or 'none'})"
               for name, r in results.items()]
     fig, _ = image_grid([[y / 255.0 for y in samples.values()], heats], titles,
-                        ["sample at init", "heat map (periods 2, 4, 8)"], heat_rows=(1,),
-                        size=2.6)
+                        ["sample at init", "artifact heat map (periods 2, 4, 8)"],
+                        heat_rows=(1,), size=2.6)
     figures = [ctx.save_figure(fig, "init_samples")]
     fig, _ = line_plot(list(PERIODS), {n: [r["value"][str(s)]["mean"] for s in PERIODS]
                                         for n, r in results.items()},

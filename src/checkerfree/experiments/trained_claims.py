@@ -72,7 +72,7 @@ def sr_outputs_figure(results, val_size: int):
     cols = [x[0, :, crop, crop] for x in images.values()]
     heats = [checkerboard_heatmap(x * 255, periods=PERIODS, window=8.0)[0, crop, crop]
              for x in images.values()]
-    fig, _ = image_grid([cols, heats], list(images), ["output (crop)", "heat map"],
+    fig, _ = image_grid([cols, heats], list(images), ["output (crop)", "artifact heat map"],
                         heat_rows=(1,), size=1.45)
     return fig
 
