@@ -80,3 +80,41 @@ def test_check_headline_rejects_bad_entries():
                 [{"name": f"a{i}", "value": 1.0, "unit": ""} for i in range(7)]):
         with pytest.raises(AssertionError):
             check_headline(Claim("x", "s", {}, True, "r", headline=bad))
+
+
+class TinyContext(Context):
+    """Every claim at a toy size (2-3 seeds, steps, repeats): the numbers mean nothing, but
+    each experiment runs end to end, so its headline and figures can be checked; every
+    figure's text is checked for collisions before it is written."""
+
+    collisions: dict
+
+    def pick(self, quick, full):
+        import dataclasses
+
+        from checkerfree.experiments.training import SRSettings
+
+        if isinstance(quick, SRSettings):
+            return dataclasses.replace(quick, steps=2)
+        if isinstance(quick, int) and not isinstance(quick, bool):
+            return quick if quick == 96 else min(quick, 3)  # 96: an image size, kept
+        return quick
+
+    def save_figure(self, fig, name, dpi=100):
+        from checkerfree.experiments.figures import overlapping_texts
+
+        self.collisions = getattr(self, "collisions", {})
+        self.collisions[name] = overlapping_texts(fig)
+        return super().save_figure(fig, name, dpi)
+
+
+@pytest.mark.slow
+def test_every_claim_has_a_headline_and_clean_figures(tmp_path):
+    from checkerfree.experiments.registry import FIGURES, experiment
+
+    ctx = TinyContext(tmp_path, quick=True)
+    for claim_id in REGISTRY:
+        claim = experiment(claim_id)(ctx)
+        check_headline(claim)
+        assert {f.rsplit("/", 1)[-1][:-4] for f in claim.figures} <= set(FIGURES[claim_id])
+    assert ctx.collisions and all(v == [] for v in ctx.collisions.values()), ctx.collisions

@@ -65,6 +65,7 @@ def resize_init(ctx) -> Claim:
                        "period", "score of the latent-averaged output (grey levels)",
                        "resize-convolution generators at init: the periodic mean")
     fig.axes[0].set_xscale("log", base=2)
+    fig.axes[0].set_xticks(list(PERIODS), [str(p) for p in PERIODS])
     weak = all(v["per_sample_score"]["mean"] < DEFAULT_THRESHOLD for v in table.values())
     return Claim(
         id="finding-resize-init",

@@ -92,6 +92,7 @@ def init_artifacts(ctx) -> Claim:
                                for n, r in results.items()})
     fig.axes[0].axhline(DEFAULT_THRESHOLD, color="grey", ls="--", lw=1)
     fig.axes[0].set_xscale("log", base=2)
+    fig.axes[0].set_xticks(list(PERIODS), [str(p) for p in PERIODS])
     figures.append(ctx.save_figure(fig, "init_score_vs_period"))
     return Claim(
         id="init-artifacts",

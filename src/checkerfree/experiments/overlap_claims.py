@@ -132,9 +132,9 @@ def overlap_stack(ctx) -> Claim:
              "2^n per axis, and the periods carrying lattice energy (> 0.1) are exactly "
              "2, ..., 2^n",
         figures=[ctx.save_figure(fig, "overlap_stack")],
-        headline=[headline(f"longest period, {r['layers']} layer{'s' * (r['layers'] > 1)}",
-                           max(r["periods_present"]), "px") for r in rows]
-        + [headline("max:min contributions, 3 layers", rows[-1]["ratio"], "x")],
+        headline=[headline("max:min contributions, 3 layers", rows[-1]["ratio"], "x")]
+        + [headline(f"longest period, {r['layers']} layer{'s' * (r['layers'] > 1)}",
+                    max(r["periods_present"]), "px") for r in rows],
     )
 
 
@@ -192,7 +192,7 @@ def stride1_dampens(ctx) -> Claim:
              "fraction than the periods 2 and 4 (low frequencies leak)",
         figures=figures,
         headline=[headline(f"period {s} kept by a width-3 box", leak[s], "fraction")
-                  for s in periods]
+                  for s in sorted(periods, reverse=True)]
         + [headline("largest fraction kept where the period divides the width",
                     max(kept[s][m - 1] for m in sizes for s in periods if m % s == 0),
                     "fraction")],
