@@ -58,13 +58,14 @@ def shared_range(maps, floor: float = 1.0) -> float:
 
 
 def image_grid(rows, col_titles, row_titles, cmap=None, size: float = 2.2, heat=(),
-               heat_rows=(), heat_max: float | None = None, heat_label: str = "grey levels"):
+               heat_rows=(), heat_max: float | None = None, heat_label: str = "grey levels",
+               heat_min: float = 0.0, heat_cmap: str = "inferno"):
     """A grid of images: ``rows[r][c]`` is a ``(C, H, W)`` or ``(H, W)`` image in ``[0, 1]``.
 
     Panels in a column of ``heat`` or a row of ``heat_rows`` are heat maps (values in
-    ``heat_label``, not clipped to [0, 1]): all drawn on one scale from 0 to ``heat_max``
-    (default :func:`shared_range` of them), with one colour bar. Titles are wrapped to the
-    panel's width.
+    ``heat_label``, not clipped to [0, 1]): all drawn on one scale from ``heat_min`` to
+    ``heat_max`` (default :func:`shared_range` of them) in ``heat_cmap``, with one colour
+    bar. Titles are wrapped to the panel's width.
     """
     plt = pyplot()
     nr, nc = len(rows), len(rows[0])
@@ -80,7 +81,7 @@ def image_grid(rows, col_titles, row_titles, cmap=None, size: float = 2.2, heat=
         for c, img in enumerate(row):
             ax = axes[r][c]
             if is_heat[r][c]:
-                mappable = ax.imshow(_array(img), cmap="inferno", vmin=0, vmax=top,
+                mappable = ax.imshow(_array(img), cmap=heat_cmap, vmin=heat_min, vmax=top,
                                      interpolation="nearest")
                 heat_axes.append(ax)
             else:

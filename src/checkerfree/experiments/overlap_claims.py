@@ -171,10 +171,11 @@ def stride1_dampens(ctx) -> Claim:
                        "fraction of the artifact kept",
                        "3 stacked k=3 s=2 layers, then a stride-1 box filter")
     figures = [ctx.save_figure(fig, "stride1_kept_vs_width")]
-    lo, hi = float(x.min()), float(x.max())
-    show = [[(x[0, 0] - lo) / (hi - lo)] + [(filtered[m][0, 0] - lo) / (hi - lo)
-                                           for m in (2, 3, 4)]]
-    fig, _ = image_grid(show, ["no final conv", "box 2", "box 3", "box 4"], [""])
+    # One grey scale for the four maps (the unfiltered map's range), with its colour bar.
+    show = [[x[0, 0]] + [filtered[m][0, 0] for m in (2, 3, 4)]]
+    fig, _ = image_grid(show, ["no final conv", "box 2", "box 3", "box 4"], [""],
+                        heat=(0, 1, 2, 3), heat_min=float(x.min()), heat_max=float(x.max()),
+                        heat_cmap="gray", heat_label="map value (mean 128)")
     figures.append(ctx.save_figure(fig, "stride1_patterns"))
     return Claim(
         id="stride1-dampens",
