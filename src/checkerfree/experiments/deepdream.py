@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import torch
 
-from checkerfree.experiments.claim import Claim, summary
+from checkerfree.experiments.claim import Claim, headline, summary
 from checkerfree.experiments.classifiers import trained_classifiers
 
 __all__ = ["JITTERS", "dream", "grad_jitter"]
@@ -97,4 +97,8 @@ def grad_jitter(ctx) -> Claim:
              "(offsets 0..1) also reduces it",
         figures=figures,
         seeds=seeds,
+        headline=[headline("score of the change, no jitter", none, "grey levels"),
+                  headline("score of the change, jitter 0..1", small, "grey levels"),
+                  headline("score of the change, jitter 0..7", tied, "grey levels"),
+                  headline("reduction by jitter 0..7", none / max(tied, 1e-6), "x")],
     )

@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from checkerfree.experiments.claim import Claim, summary
+from checkerfree.experiments.claim import Claim, headline, summary
 from checkerfree.experiments.classifiers import DOWNSAMPLING, texture_batch, trained_classifiers
 
 __all__ = ["grad_strided", "input_gradient"]
@@ -50,15 +50,18 @@ def grad_strided(ctx) -> Claim:
             for s in PERIODS:
                 per[s] += r.periods[s].tolist()
             if len(shown) < len(DOWNSAMPLING) and model is models[design][0][0]:
-                a = g[0, 0, :32, :32]
-                shown.append((a - a.min()) / (a.max() - a.min()).clamp_min(1e-12))
+                shown.append(g[0, 0, :32, :32])  # in units of its own std, as measured
         table[design] = {"score": summary(scores), "periods": {str(s): summary(v)
                                                               for s, v in per.items()},
                          "accuracy": summary(accs)}
     st = table["strided"]["score"]["mean"]
     others = max(table["pool"]["score"]["mean"], table["blur"]["score"]["mean"])
+    # The gradients on one signed scale (each in units of its own std, as scored): a
+    # per-panel stretch would show the smooth ones' faint texture as strongly.
     fig, _ = image_grid([[x[0, 0, :32, :32]] + shown],
-                        ["input (crop)"] + [f"gradient, {d}" for d in DOWNSAMPLING], [""])
+                        ["input (crop)"] + [f"gradient, {d}" for d in DOWNSAMPLING], [""],
+                        heat=tuple(range(1, len(shown) + 1)), heat_min=-3.0, heat_max=3.0,
+                        heat_cmap="RdBu_r", heat_label="gradient / its std")
     return Claim(
         id="grad-strided",
         statement="Gradients through strided convolutions carry checkerboard patterns "
@@ -73,6 +76,9 @@ def grad_strided(ctx) -> Claim:
              "more than 5x the larger of the pooled and blurred classifiers' scores",
         figures=[ctx.save_figure(fig, "gradients")],
         seeds=ctx.memo["classifier_seeds"],
+        headline=[*(headline(f"input-gradient score, {d}", table[d]["score"]["mean"],
+                             "gradient std") for d in DOWNSAMPLING),
+                  headline("strided / best other", st / max(others, 1e-6), "x")],
     )
 
 

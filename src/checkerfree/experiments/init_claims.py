@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from checkerfree.experiments.claim import Claim, summary
+from checkerfree.experiments.claim import Claim, headline, summary
 from checkerfree.experiments.generators import DESIGNS, Generator, to_grey_levels
 
 __all__ = ["expected_periods", "init_artifacts", "measure_init"]
@@ -65,8 +65,8 @@ def measure_init(designs: dict, seeds, batch: int = 8, width: int = 64,
 def init_artifacts(ctx) -> Claim:
     """The init-artifacts claim (see the module docstring)."""
     from checkerfree.experiments.figures import image_grid, line_plot
-    from checkerfree.score.heatmap import checkerboard_heatmap
     from checkerfree.score.checkerboard import DEFAULT_THRESHOLD
+    from checkerfree.score.heatmap import checkerboard_heatmap
 
     seeds = list(range(ctx.pick(6, 24)))
     batch = 8
@@ -76,12 +76,14 @@ def init_artifacts(ctx) -> Claim:
     ok = all(r["periods_present"] == r["periods_expected"] for r in results.values())
     resize = results["resize everywhere"]
     ok &= resize["flagged_rate"] < 0.1
-    rows = []
-    for y in samples.values():
-        heat = checkerboard_heatmap(y[None], periods=PERIODS)[0]
-        rows.append([y / 255.0, heat])
-    fig, _ = image_grid(rows, ["sample at init", "checkerboard heat map"], list(samples),
-                        heat=(1,))
+    # One column per design, from no deconvolution to deconvolution everywhere, so the
+    # artifact grows left to right; the heat maps share one scale in grey levels.
+    heats = [checkerboard_heatmap(y[None], periods=PERIODS)[0] for y in samples.values()]
+    titles = [f"{name}\n(expected periods: {', '.join(map(str, r['periods_expected'])) or 'none'})"
+              for name, r in results.items()]
+    fig, _ = image_grid([[y / 255.0 for y in samples.values()], heats], titles,
+                        ["sample at init", "artifact heat map (periods 2, 4, 8)"],
+                        heat_rows=(1,), size=2.6)
     figures = [ctx.save_figure(fig, "init_samples")]
     fig, _ = line_plot(list(PERIODS), {n: [r["value"][str(s)]["mean"] for s in PERIODS]
                                         for n, r in results.items()},
@@ -90,6 +92,7 @@ def init_artifacts(ctx) -> Claim:
                                for n, r in results.items()})
     fig.axes[0].axhline(DEFAULT_THRESHOLD, color="grey", ls="--", lw=1)
     fig.axes[0].set_xscale("log", base=2)
+    fig.axes[0].set_xticks(list(PERIODS), [str(p) for p in PERIODS])
     figures.append(ctx.save_figure(fig, "init_score_vs_period"))
     return Claim(
         id="init-artifacts",
@@ -106,4 +109,21 @@ def init_artifacts(ctx) -> Claim:
              "and fewer than 10% of the resize-everywhere samples are flagged",
         figures=figures,
         seeds=seeds,
+        headline=_headline(results),
     )
+
+
+def _headline(results: dict) -> list[dict]:
+    def mean(design, period):
+        return results[design]["value"][str(period)]["mean"]
+
+    return [headline("deconv in last layer: period 2", mean("deconv in last layer", 2),
+                     "grey levels"),
+            headline("deconv in last layer: period 4", mean("deconv in last layer", 4),
+                     "grey levels"),
+            headline("deconv in last two layers: period 4",
+                     mean("deconv in last two layers", 4), "grey levels"),
+            headline("resize everywhere: largest period score",
+                     max(mean("resize everywhere", s) for s in PERIODS), "grey levels"),
+            headline("resize-everywhere samples flagged",
+                     100 * results["resize everywhere"]["flagged_rate"], "%")]

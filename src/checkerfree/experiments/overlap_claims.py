@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from checkerfree.experiments.claim import Claim
+from checkerfree.experiments.claim import Claim, headline
 from checkerfree.overlap import overlap
 
 __all__ = ["overlap_1d", "overlap_2d", "overlap_stack", "stack_pattern", "stride1_dampens"]
@@ -58,6 +58,10 @@ def overlap_1d(ctx) -> Claim:
         rule="the exact 1D map of k=3 s=2 has max:min = 2, and for every k = s..9, "
              "s = 1..4 the map is uneven exactly when k mod s != 0",
         figures=figures,
+        headline=[headline("max:min contributions, k=3 s=2", main.ratio, "x"),
+                  headline("cases where unevenness differs from k mod s != 0",
+                           len(mismatches), f"of {len(table)}"),
+                  headline("uneven cases (k = s..9, s = 1..4)", len(uneven), f"of {len(table)}")],
     )
 
 
@@ -84,6 +88,9 @@ def overlap_2d(ctx) -> Claim:
         rule="the exact 2D map of k=3 s=2 has max:min = 4, and for every case checked the "
              "2D ratio equals the 1D ratio squared",
         figures=figures,
+        headline=[headline("max:min contributions, k=3 s=2 in 2D", main.ratio, "x"),
+                  headline("cases where 2D ratio = (1D ratio)^2",
+                           sum(r["squared"] for r in rows), f"of {len(rows)}")],
     )
 
 
@@ -125,6 +132,9 @@ def overlap_stack(ctx) -> Claim:
              "2^n per axis, and the periods carrying lattice energy (> 0.1) are exactly "
              "2, ..., 2^n",
         figures=[ctx.save_figure(fig, "overlap_stack")],
+        headline=[headline("max:min contributions, 3 layers", rows[-1]["ratio"], "x")]
+        + [headline(f"longest period, {r['layers']} layer{'s' * (r['layers'] > 1)}",
+                    max(r["periods_present"]), "px") for r in rows],
     )
 
 
@@ -161,10 +171,11 @@ def stride1_dampens(ctx) -> Claim:
                        "fraction of the artifact kept",
                        "3 stacked k=3 s=2 layers, then a stride-1 box filter")
     figures = [ctx.save_figure(fig, "stride1_kept_vs_width")]
-    lo, hi = float(x.min()), float(x.max())
-    show = [[(x[0, 0] - lo) / (hi - lo)] + [(filtered[m][0, 0] - lo) / (hi - lo)
-                                           for m in (2, 3, 4)]]
-    fig, _ = image_grid(show, ["no final conv", "box 2", "box 3", "box 4"], [""])
+    # One grey scale for the four maps (the unfiltered map's range), with its colour bar.
+    show = [[x[0, 0]] + [filtered[m][0, 0] for m in (2, 3, 4)]]
+    fig, _ = image_grid(show, ["no final conv", "box 2", "box 3", "box 4"], [""],
+                        heat=(0, 1, 2, 3), heat_min=float(x.min()), heat_max=float(x.max()),
+                        heat_cmap="gray", heat_label="map value (mean 128)")
     figures.append(ctx.save_figure(fig, "stride1_patterns"))
     return Claim(
         id="stride1-dampens",
@@ -181,4 +192,9 @@ def stride1_dampens(ctx) -> Claim:
              "increases any period, and at width 3 the period-8 artifact keeps a larger "
              "fraction than the periods 2 and 4 (low frequencies leak)",
         figures=figures,
+        headline=[headline(f"period {s} kept by a width-3 box", leak[s], "fraction")
+                  for s in sorted(periods, reverse=True)]
+        + [headline("largest fraction kept where the period divides the width",
+                    max(kept[s][m - 1] for m in sizes for s in periods if m % s == 0),
+                    "fraction")],
     )

@@ -77,17 +77,22 @@ def _cache_path(out: Path, claim_id: str, quick: bool) -> Path:
     return out / "cache" / f"{claim_id}.{'quick' if quick else 'full'}.json"
 
 
-def _load_cached(path: Path, key: dict, out: Path) -> Claim | None:
+def _now() -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+
+
+def _load_cached(path: Path, key: dict, out: Path) -> tuple[Claim | None, str | None]:
+    """The cached claim and when it was computed, or ``(None, None)``."""
     try:
         entry = json.loads(path.read_text())
     except (OSError, ValueError):
-        return None
+        return None, None
     if entry.get("key") != key:
-        return None
+        return None, None
     claim = Claim.from_dict(entry["claim"])
     if not all((out / f).is_file() for f in claim.figures):
-        return None
-    return claim
+        return None, None
+    return claim, entry.get("computed_at")
 
 
 def reproduce(out, quick: bool = False, only=None, force: bool = False, fresh: bool = False,
@@ -102,13 +107,14 @@ def reproduce(out, quick: bool = False, only=None, force: bool = False, fresh: b
     ctx = Context(out, quick=quick, verbose=verbose, outputs=outputs)
     digest = code_hash()
     start = time.monotonic()
-    claims = []
+    claims, cached, when = [], set(), {}
     for n, claim_id in enumerate(ids, 1):
         key = {"id": claim_id, "quick": quick, "code": digest, "torch": torch.__version__,
                "threads": threads}
         path = _cache_path(out, claim_id, quick)
-        claim = None if fresh else _load_cached(path, key, out)
+        claim, when[claim_id] = (None, None) if fresh else _load_cached(path, key, out)
         if claim is not None:
+            cached.add(claim_id)
             _say(verbose, f"[{n}/{len(ids)}] {claim_id}: cached ({claim.seconds:.1f} s when run)")
         else:
             _say(verbose, f"[{n}/{len(ids)}] {claim_id} ...")
@@ -116,16 +122,23 @@ def reproduce(out, quick: bool = False, only=None, force: bool = False, fresh: b
             torch.manual_seed(0)
             claim = experiment(claim_id)(ctx)
             claim.seconds = round(time.monotonic() - t0, 2)
-            entry = {"key": key, "claim": claim.to_dict()}
+            when[claim_id] = _now()
+            entry = {"key": key, "claim": claim.to_dict(), "computed_at": when[claim_id]}
             outputs.write(path, dumps(entry, indent=1).encode())
             verdict = "holds" if claim.holds else "does not hold"
             _say(verbose, f"[{n}/{len(ids)}] {claim_id}: {verdict} ({claim.seconds:.1f} s)")
         claims.append(claim)
+    # ``seconds`` is this run's wall time; ``computed``/``cached`` say where each claim came
+    # from, so a report made from the cache does not read as a 0-second measurement.
     meta = {"versions": _versions(), "quick": quick, "seconds": round(time.monotonic() - start, 2),
+            "computed": [c.id for c in claims if c.id not in cached],
+            "cached": [c.id for c in claims if c.id in cached],
+            "finished_at": _now(),
             "seeds": {c.id: c.seeds for c in claims}, "threads": threads, "code": digest,
             "machine": platform.machine(), "command": " ".join(["checkerfree", *sys.argv[1:]])
             if Path(sys.argv[0]).name in ("checkerfree", "__main__.py") else None}
-    report = {"claims": [_public(c) for c in claims], "meta": meta}
+    report = {"claims": [_public(c, c.id in cached, when[c.id]) for c in claims],
+              "meta": meta}
     outputs.write(out / "report.json", dumps(report, indent=1).encode())
     from checkerfree.report.reproduce_html import render_report
 
@@ -156,10 +169,15 @@ def _plan(out: Path, ids: list[str], quick: bool, force: bool) -> OutputSet:
     return outputs.check()
 
 
-def _public(claim: Claim) -> dict:
+def _public(claim: Claim, cached: bool, computed_at: str | None) -> dict:
+    """The claim's entry in ``report.json``: its record, whether it came from the cache and
+    when it was computed (``seconds`` is the time it took then)."""
     d = claim.to_dict()
-    return {k: d[k] for k in ("id", "statement", "measured", "holds", "rule", "figures",
-                              "seconds", "seeds")}
+    out = {k: d[k] for k in ("id", "statement", "headline", "measured", "holds", "rule",
+                             "figures", "seconds", "seeds")}
+    out["cached"] = cached
+    out["computed_at"] = computed_at
+    return out
 
 
 def _say(verbose: bool, message: str) -> None:

@@ -31,61 +31,87 @@ def _threshold() -> float:
     return DEFAULT_THRESHOLD
 
 
+# Left to right: the references, then the upsamplers from most to least artifact-prone.
+_ORDER = ("deconv-k3", "deconv-k4", "subpixel", "deconv-k3-hold", "subpixel-icnr",
+          "resize-bilinear", "resize-nearest")
+
+
 def _figures(ctx, results) -> list[str]:
     """Outputs side by side per upsampler with heat maps, and score/PSNR per upsampler."""
     if "sr_figures" in ctx.memo:
         return ctx.memo["sr_figures"]
-    import torch.nn.functional as F
-
-    from checkerfree.experiments.data import downsample, validation_images
-    from checkerfree.experiments.figures import image_grid, pyplot
-    from checkerfree.score.heatmap import checkerboard_heatmap
-
     settings = ctx.memo["sr_settings"]
-    hr = validation_images(settings.val_size)
-    crop = slice(settings.val_size // 4, settings.val_size // 4 + 48)
-    lr = downsample(hr, SCALE)
-    bil = F.interpolate(lr, scale_factor=SCALE, mode="bilinear", align_corners=False).clamp(0, 1)
-    cols = [hr[0, :, crop, crop], bil[0, :, crop, crop]]
-    names = ["ground truth", "bilinear x4"]
-    heats = [None, None]
-    for kind, runs in results.items():
-        out = runs[0].outputs
-        cols.append(out[0, :, crop, crop])
-        heats.append(checkerboard_heatmap(out[:1] * 255, periods=PERIODS, window=8.0)
-                     [0, crop, crop])
-        names.append(kind)
-    vmax = max(float(h.max()) for h in heats if h is not None) or 1.0
-    heat_row = [torch.zeros(48, 48) if h is None else h / vmax for h in heats]
-    fig, _ = image_grid([cols, heat_row], names, ["output (crop)", "heat map"], heat=())
-    for ax in fig.axes[len(cols):]:
-        ax.images[0].set_cmap("inferno")
-    figures = [ctx.save_figure(fig, "sr_outputs", dpi=110)]
-    table = sr_table(results)
-    plt = pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
-    kinds = list(table)
-    x = range(len(kinds))
-    axes[0].bar(x, [table[k]["score"]["mean"] for k in kinds],
-                yerr=[table[k]["score"]["std"] for k in kinds], color="tab:red", alpha=.8)
-    axes[0].axhline(_threshold(), color="grey", ls="--", lw=1)
-    axes[0].set_ylabel("checkerboard score (grey levels)")
-    axes[1].bar(x, [table[k]["psnr"]["mean"] for k in kinds],
-                yerr=[table[k]["psnr"]["std"] for k in kinds], color="tab:blue", alpha=.8)
-    axes[1].set_ylabel("PSNR (dB)")
-    lo = min(table[k]["psnr"]["mean"] for k in kinds)
-    axes[1].set_ylim(lo - 1, None)
-    for ax in axes:
-        ax.set_xticks(list(x))
-        ax.set_xticklabels(kinds, rotation=30, ha="right", fontsize=8)
-        ax.grid(alpha=.3, axis="y")
-    fig.suptitle("x4 super-resolution, trained: artifact score and quality per upsampler",
-                 fontsize=10)
-    fig.tight_layout()
-    figures.append(ctx.save_figure(fig, "sr_score_psnr"))
+    figures = [ctx.save_figure(sr_outputs_figure(results, settings.val_size), "sr_outputs"),
+               ctx.save_figure(sr_score_psnr_figure(sr_table(results)), "sr_score_psnr")]
     ctx.memo["sr_figures"] = figures
     return figures
 
+
+def _ordered(kinds) -> list[str]:
+    return sorted(kinds, key=lambda k: _ORDER.index(k) if k in _ORDER else len(_ORDER))
+
+
+def sr_outputs_figure(results, val_size: int):
+    """A crop of the first held-out photograph: ground truth, bilinear, each upsampler's
+    output; below, heat maps on one shared scale (grey levels) with a colour bar.
+
+    The heat maps are computed on the whole image and cropped (the crop's own border would
+    be read as a pattern); the references' heat maps show what the photograph itself holds
+    at the lattice frequencies.
+    """
+    import torch.nn.functional as F
+
+    from checkerfree.experiments.data import downsample, validation_images
+    from checkerfree.experiments.figures import image_grid
+    from checkerfree.score.heatmap import checkerboard_heatmap
+
+    hr = validation_images(val_size)
+    c0 = val_size // 4
+    crop = slice(c0, c0 + min(64, val_size - 2 * c0))
+    lr = downsample(hr, SCALE)
+    bil = F.interpolate(lr, scale_factor=SCALE, mode="bilinear", align_corners=False).clamp(0, 1)
+    images = {"ground truth": hr[:1], "bilinear x4 (no model)": bil[:1]}
+    for kind in _ordered(results):
+        images[kind] = results[kind][0].outputs[:1]
+    cols = [x[0, :, crop, crop] for x in images.values()]
+    heats = [checkerboard_heatmap(x * 255, periods=PERIODS, window=8.0)[0, crop, crop]
+             for x in images.values()]
+    fig, _ = image_grid([cols, heats], list(images), ["output (crop)", "artifact heat map"],
+                        heat_rows=(1,), size=1.45)
+    return fig
+
+
+def sr_score_psnr_figure(table: dict):
+    """Horizontal bars per upsampler (names read level, top to bottom in the order of the
+    outputs figure): trained score on a log scale with the flag threshold, and PSNR."""
+    from checkerfree.experiments.figures import FONT, pyplot
+
+    plt = pyplot()
+    kinds = _ordered(table)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 0.45 * len(kinds) + 1.6), sharey=True,
+                             layout="constrained")
+    y = list(range(len(kinds)))
+    axes[0].barh(y, [table[k]["score"]["mean"] for k in kinds],
+                 xerr=[table[k]["score"]["std"] for k in kinds], color="tab:red", alpha=.8)
+    axes[0].axvline(_threshold(), color="grey", ls="--", lw=1.5, label="flag threshold")
+    axes[0].set_xscale("symlog", linthresh=0.1)
+    axes[0].set_xlabel("checkerboard score after training (grey levels, log)", fontsize=FONT)
+    axes[0].legend(fontsize=FONT - 1, loc="lower right")
+    axes[1].barh(y, [table[k]["psnr"]["mean"] for k in kinds],
+                 xerr=[table[k]["psnr"]["std"] for k in kinds], color="tab:blue", alpha=.8)
+    lo = min(table[k]["psnr"]["mean"] for k in kinds)
+    hi = max(table[k]["psnr"]["mean"] for k in kinds)
+    axes[1].set_xlim(lo - 1, hi + 0.5)
+    axes[1].set_xlabel("PSNR on held-out photographs (dB)", fontsize=FONT)
+    axes[0].set_yticks(y)
+    axes[0].set_yticklabels(kinds, fontsize=FONT)
+    axes[0].invert_yaxis()
+    for ax in axes:
+        ax.tick_params(axis="x", labelsize=FONT - 1)
+        ax.grid(alpha=.3, axis="x")
+    fig.suptitle("x4 super-resolution, trained: artifact score and quality per upsampler",
+                 fontsize=FONT + 1)
+    return fig
 
 
 def _common(ctx, kinds):
@@ -287,6 +313,12 @@ def subpixel_icnr(ctx) -> Claim:
                   / max(ic["score"]["mean"], 1e-3)},
         holds=init_free and sp["init_score"]["mean"] > t
         and ic["psnr"]["mean"] >= rn["psnr"]["mean"] - 0.1,
+        headline=[headline("init score, ICNR (largest)", ic["init_score"]["max"], "grey levels"),
+                  headline("init score, default init", sp["init_score"]["mean"], "grey levels"),
+                  headline("PSNR ICNR - resize nearest", ic["psnr"]["mean"] - rn["psnr"]["mean"],
+                           "dB"),
+                  headline("trained score, default / ICNR", sp["score"]["mean"]
+                           / max(ic["score"]["mean"], 1e-3), "x")],
         rule=f"ICNR's phase imbalance at init is exactly 0 and its init score is below the "
              f"{t} grey-level flag threshold for every seed (the model around the layer, a "
              "convolution after a hold, keeps a small edge-dependent residue, as nearest "
@@ -331,6 +363,11 @@ def even_overlap_not_enough(ctx) -> Claim:
                   "trained_score_k4_over_resize": learned_ratio, "threshold": t},
         holds=ratio == 1.0 and gen["init_score"]["mean"] > t
         and k4["imbalance_trained"]["mean"] > 0.1 and learned_ratio >= 3,
+        headline=[headline("overlap max:min, k=4 s=2", ratio, "x"),
+                  headline("DCGAN k=4 score at init", gen["init_score"]["mean"], "grey levels"),
+                  headline("phase imbalance after training, k=4",
+                           k4["imbalance_trained"]["mean"], ""),
+                  headline("trained score, k=4 / resize", learned_ratio, "x")],
         rule=f"k=4 s=2 overlaps evenly (ratio 1), yet a random-init DCGAN generator with k=4 "
              f"deconvolutions scores above {t} grey level on average, and after training the "
              "k=4 super-resolution model's weights keep a phase imbalance above 0.1 and its "

@@ -20,7 +20,7 @@ import html as _html
 from contextlib import contextmanager
 from urllib.parse import quote
 
-__all__ = ["Page", "escape", "format_value"]
+__all__ = ["Markup", "Page", "badge_markup", "escape", "format_value"]
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;
@@ -36,6 +36,9 @@ figcaption{font-size:.8em;color:#555}
 .badge{display:inline-block;padding:.1em .6em;border-radius:.8em;font-weight:600}
 .holds{background:#d8f3dc;color:#1b4332}.fails{background:#ffe3e3;color:#7f1d1d}
 .muted{color:#666;font-size:.9em}code{background:#f6f6f6;padding:0 .2em}
+p.statement{font-size:1.05em;font-weight:500}
+table.headline td:first-child{min-width:22em}table.headline .num{font-weight:600}
+details{margin:.6em 0}summary{cursor:pointer;color:#1d4ed8}details h4{margin:.8em 0 .2em}
 """
 
 
@@ -89,7 +92,7 @@ class Page:
         self.raw(f"<p{klass}>{escape(text)}</p>")
 
     def badge(self, text: str, ok: bool) -> None:
-        self.raw(f'<span class="badge {"holds" if ok else "fails"}">{escape(text)}</span>')
+        self.raw(badge_markup(text, ok))
 
     def link(self, href: str, text: str) -> str:
         """Markup of a link (returned, for use inside :meth:`table` cells via ``Markup``)."""
@@ -105,9 +108,10 @@ class Page:
         finally:
             self.raw("</section>")
 
-    def table(self, header, rows) -> None:
+    def table(self, header, rows, cls: str | None = None) -> None:
         """A table; cells are escaped unless they are :class:`Markup`; numbers right-aligned."""
-        out = ["<table><thead><tr>"]
+        klass = f' class="{escape(cls)}"' if cls else ""
+        out = [f"<table{klass}><thead><tr>"]
         out += [f"<th>{escape(h)}</th>" for h in header]
         out.append("</tr></thead><tbody>")
         for row in rows:
@@ -139,3 +143,12 @@ class Page:
 
 class Markup(str):
     """Text already escaped (e.g. a link): :meth:`Page.table` inserts it as is."""
+
+
+def badge_markup(text: str, ok: bool) -> Markup:
+    """A coloured verdict badge (green when ``ok``, red otherwise), as markup.
+
+    >>> badge_markup("holds", True)
+    '<span class="badge holds">holds</span>'
+    """
+    return Markup(f'<span class="badge {"holds" if ok else "fails"}">{escape(text)}</span>')

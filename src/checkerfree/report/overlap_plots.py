@@ -141,6 +141,10 @@ def plot_overlap_2d(layers, dims: int = 2, *, size=None, tiles: int = 4, ax=None
 def plot_overlap_stack(layers, dims: int = 2, tiles: int = 2):
     """One heat map per prefix of the stack: how artifacts compound layer after layer.
 
+    Each map is divided by its smallest count (so it reads as max:min, the unevenness), and
+    all share one colour scale from 0 with one colour bar: the growing contrast from panel
+    to panel is the compounding. A map with holes (minimum 0) is shown in raw counts.
+
     >>> fig, axes = plot_overlap_stack([(3, 2)] * 3)
     >>> [a.get_title().split(":")[0] for a in axes]
     ['after 1', 'after 2', 'after 3']
@@ -150,18 +154,26 @@ def plot_overlap_stack(layers, dims: int = 2, tiles: int = 2):
     if dims != 2:
         raise InvalidArgumentError(f"plot_overlap_stack draws 2D maps, got dims={dims}")
     _check_panels(len(specs))
-    fig, axes = plt.subplots(1, len(specs), figsize=(3.4 * len(specs), 3.4), squeeze=False)
+    fig, axes = plt.subplots(1, len(specs), figsize=(3.4 * len(specs) + 0.8, 3.6),
+                             squeeze=False, layout="constrained")
     axes = axes[0]
-    for n, ax in enumerate(axes, 1):
+    maps, titles = [], []
+    for n in range(1, len(specs) + 1):
         r = overlap(specs[:n], dims=2)
         if np.prod(r.period) <= 4096:
-            data = r.tile(tiles)
+            data = r.tile(tiles).astype(np.float64)
         else:  # a 64x64 corner of one period, from the per-axis vectors
-            data = np.multiply.outer(*(v[:64] for v in r.axis_interior))
-        ax.imshow(data, cmap="magma", vmin=0, interpolation="nearest")
+            data = np.multiply.outer(*(v[:64] for v in r.axis_interior)).astype(np.float64)
+        low = data.min()
+        maps.append(data / low if low > 0 else data)
         ratio = "holes" if r.ratio is None else ratio_text(r.max, r.min)
-        ax.set_title(f"after {n}: {ratio}, period {r.period[0]}", fontsize=10)
+        titles.append(f"after {n}: {ratio}, period {r.period[0]}")
+    top = max(float(m.max()) for m in maps)
+    for ax, data, title in zip(axes, maps, titles):
+        image = ax.imshow(data, cmap="magma", vmin=0, vmax=top, interpolation="nearest")
+        ax.set_title(title, fontsize=11)
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.tight_layout()
+    bar = fig.colorbar(image, ax=list(axes), shrink=0.9)
+    bar.set_label("contributions / fewest contributions", fontsize=10)
     return fig, axes
