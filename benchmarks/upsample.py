@@ -37,10 +37,17 @@ import sys
 import time
 
 import torch
-import torch.nn as nn
+from torch import nn
 
-from checkerfree.layers import ResizeConv1d, ResizeConv2d, ResizeConv3d, resize_conv
-from checkerfree.layers import SubPixelConv1d, SubPixelConv2d, SubPixelConv3d
+from checkerfree.layers import (
+    ResizeConv1d,
+    ResizeConv2d,
+    ResizeConv3d,
+    SubPixelConv1d,
+    SubPixelConv2d,
+    SubPixelConv3d,
+    resize_conv,
+)
 
 # (dims, batch, channels, size): from few wide channels to many narrow ones per axis count.
 SHAPES = [
@@ -256,7 +263,7 @@ def main(argv=None) -> int:
     print(f"{'shape (d,B,C,N)':<18}{'contender':<14}{'fwd ms':>9}{'train ms':>10}"
           f"{'saved MiB':>11}{'peak MiB':>10}  form")
     for r in result["rows"]:
-        print(f"{str(tuple(r['shape'])):<18}{r['contender']:<14}{r['forward_ms']:>9.2f}"
+        print(f"{tuple(r['shape'])!s:<18}{r['contender']:<14}{r['forward_ms']:>9.2f}"
               f"{r['train_ms']:>10.2f}{r['saved_bytes'] / 2**20:>11.2f}"
               f"{r['peak_bytes'] / 2**20:>10.2f}  {','.join(r.get('forms', []))}")
     print("\nper-shape ratios over the suite, median (worst):")

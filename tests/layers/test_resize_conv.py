@@ -4,10 +4,10 @@ from unittest import mock
 
 import pytest
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 from hypothesis import given
 from hypothesis import strategies as st
+from torch import nn
 
 from checkerfree.errors import InvalidArgumentError, InvalidTypeError
 from checkerfree.layers import ResizeConv1d, ResizeConv2d, ResizeConv3d, nearest_resize_conv
@@ -253,7 +253,7 @@ class TestFusedForms:
 
         # s <= 2: two phases, always affine; s = 3, p = 1: shifts (0, 1, 1), not affine.
         assert all(phase_plan((k,), (2,), (d,), (p,)) is not None
-                   for k in range(1, 6) for d in (1, 2) for p in range(0, d * (k - 1) + 1))
+                   for k in range(1, 6) for d in (1, 2) for p in range(d * (k - 1) + 1))
         assert phase_plan((3,), (3,), (1,), (1,)) is None
         assert phase_plan((3,), (3,), (1,), (0,)) is not None
 

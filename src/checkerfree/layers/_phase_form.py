@@ -27,7 +27,7 @@ from functools import lru_cache
 import torch
 import torch.nn.functional as F
 
-__all__ = ["phase_plan", "phase_form"]
+__all__ = ["phase_form", "phase_plan"]
 
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 

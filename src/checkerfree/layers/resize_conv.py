@@ -17,9 +17,17 @@ kernel is the tensor product). For ``s = 2, k = 3, p = 1`` this is ``ConvTranspo
 16 instead of 36 multiply-adds per low-resolution pixel and channel pair in 2D, and the ``s^d``
 times larger upsampled tensor is never made. Each phase's taps are a partition of the ``k``
 taps, so every phase sums to ``sum(w)``: equal polyphase sums, the condition for an
-artifact-free upsampler (Sugawara et al.). On CPU the transposed-convolution form measured
-faster than "one convolution to ``out * s^d`` channels plus pixel shuffle" (whose kernel is
-the union of the phases' supports, 36 multiply-adds again); see ``benchmarks/upsample.py``.
+artifact-free upsampler (Sugawara et al.).
+
+Two exact forms compute the fused operator (:data:`FORMS`): ``"transposed"``, the tied kernel
+(built in one batched product, :mod:`checkerfree.layers._tied_kernel`) and one
+``conv_transpose``; and ``"phases"``, one convolution to ``out * s^d`` channels with the
+window every phase fits in (2 taps per axis for ``k = 3, s = 2``), then a shifted interleave
+(:mod:`checkerfree.layers._phase_form`). Both do the same multiply-adds; which is faster
+depends on the shape and the backend. The transposed form is the default (deterministic);
+``benchmark = True`` times both on the first call per shape and keeps the faster, as
+``torch.backends.cudnn.benchmark`` does; ``form`` forces one. Figures:
+``benchmarks/upsample.py`` and ``docs/performance.md``.
 
 >>> import torch.nn.functional as F
 >>> m = ResizeConv2d(3, 4, 3, padding=1, scale_factor=2)
@@ -35,12 +43,10 @@ import time
 from functools import lru_cache
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+from torch import nn
 
 from checkerfree.errors import InvalidArgumentError
-from checkerfree.layers._phase_form import phase_form, phase_plan
-from checkerfree.layers._tied_kernel import tied_kernel
 from checkerfree.layers._geometry import (
     apply_trim,
     as_scale,
@@ -49,6 +55,8 @@ from checkerfree.layers._geometry import (
     conv_transpose_geometry,
     trim_to_match,
 )
+from checkerfree.layers._phase_form import phase_form, phase_plan
+from checkerfree.layers._tied_kernel import tied_kernel
 
 __all__ = [
     "ResizeConv1d",
