@@ -225,6 +225,41 @@ def summarize(rows, shapes) -> dict:
     return out
 
 
+def markdown(doc: dict) -> str:
+    """The per-shape table (train ms, peak MiB) and the summary, as docs/performance.md has them."""
+    meta, rows, summary = doc["meta"], doc["rows"], doc["summary"]
+    by = {(tuple(r["shape"]), r["contender"]): r for r in rows}
+    shapes = list(dict.fromkeys(tuple(r["shape"]) for r in rows))
+    lines = [(f"{meta['device']}, torch {meta['torch']}, {meta['threads']} threads, "
+             f"{meta['dtype']}{', channels-last' if meta['channels_last'] else ''}, "
+             f"{meta['statistic']}."), "",
+             ("| shape (d, B, C, N) | fused train ms | conv_t | naive | subpixel "
+             "| fused / conv_t | naive / fused | fused form | fused / naive peak |"),
+             "|---|---|---|---|---|---|---|---|---|"]
+    for s in shapes:
+        t = {c: by[(s, c)]["train_ms"] for c in CONTENDERS}
+        peak = by[(s, "resize_fused")]["peak_bytes"] / by[(s, "naive")]["peak_bytes"]
+        lines.append(
+            f"| {s} | {t['resize_fused']:.1f} | {t['conv_t']:.1f} | {t['naive']:.1f} | "
+            f"{t['subpixel']:.1f} | {t['resize_fused'] / t['conv_t']:.2f} | "
+            f"{t['naive'] / t['resize_fused']:.2f} | "
+            f"{', '.join(by[(s, 'resize_fused')].get('forms', []))} | {peak:.2f} |")
+    lines += ["", ("| contender | train / conv_t median (worst) | forward / conv_t | "
+              "train / naive | peak / naive |"), "|---|---|---|---|---|"]
+    for name in CONTENDERS:
+        e = summary[name]
+        cells = [f"{e[k]:.2f} ({e[k + '_worst']:.2f})" for k in
+                 ("train_vs_conv_t", "forward_vs_conv_t", "train_vs_naive", "peak_vs_naive")]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    sp = summary["naive_over_fused_train_2d"]
+    if sp["median"] is not None:
+        lines += ["", (f"naive / fused, train, 2D shapes: median {sp['median']:.2f}, "
+                      f"worst {sp['worst']:.2f}.")]
+    lines += ["", "Targets: " + "; ".join(f"{k}: {'met' if v else 'missed'}"
+                                          for k, v in summary["targets"].items()) + "."]
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print one JSON document")
@@ -235,7 +270,15 @@ def main(argv=None) -> int:
     parser.add_argument("--channels-last", action="store_true",
                         help="2D inputs channels_last, 3D channels_last_3d")
     parser.add_argument("--dims", type=int, nargs="+", default=[1, 2, 3], choices=[1, 2, 3])
+    parser.add_argument("--markdown", action="store_true",
+                        help="print the tables of docs/performance.md")
+    parser.add_argument("--from-json", metavar="PATH",
+                        help="render a saved --json run instead of measuring")
     args = parser.parse_args(argv)
+    if args.from_json:
+        with open(args.from_json) as f:
+            print(markdown(json.load(f)))
+        return 0
     if args.repeats < 1:
         parser.error("--repeats must be >= 1")
     if args.device == "cuda" and not torch.cuda.is_available():
@@ -258,6 +301,9 @@ def main(argv=None) -> int:
     }
     if args.json:
         print(json.dumps({"meta": meta, **result}, indent=2))
+        return 0
+    if args.markdown:
+        print(markdown({"meta": meta, **result}))
         return 0
     print(" ".join(f"{k}={v}" for k, v in meta.items()))
     print(f"{'shape (d,B,C,N)':<18}{'contender':<14}{'fwd ms':>9}{'train ms':>10}"
