@@ -4,10 +4,10 @@ from unittest import mock
 
 import pytest
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 from hypothesis import given
 from hypothesis import strategies as st
+from torch import nn
 
 from checkerfree.errors import InvalidArgumentError, InvalidTypeError
 from checkerfree.layers import ResizeConv1d, ResizeConv2d, ResizeConv3d, nearest_resize_conv
@@ -205,3 +205,151 @@ class TestResizeConv:
 
     def test_integral_float_scale_is_accepted(self):
         assert ResizeConv1d(1, 1, 1, scale_factor=2.0).scale_factor == (2,)
+
+
+@pytest.fixture
+def forced(monkeypatch):
+    """Set ``resize_conv.form`` for one test; ``benchmark`` and the choices stay untouched."""
+    from checkerfree.layers import resize_conv
+
+    def force(name):
+        monkeypatch.setattr(resize_conv, "form", name)
+
+    return force
+
+
+class TestFusedForms:
+    """Every exact form of the fused path, the tied kernel's own backward, and the choice."""
+
+    @pytest.mark.parametrize("form", ["transposed", "phases"])
+    @given(cfg=configs())
+    def test_every_form_matches_naive_values_and_gradients(self, form, cfg):
+        from checkerfree.layers import resize_conv
+
+        dims, k, s, p, d, groups, size, trim = cfg
+        x, w, b = _tensors(dims, k, groups, size)
+        ref = reference(x, w, b, s, p, d, groups, trim)
+        with mock.patch.object(resize_conv, "form", form), \
+                mock.patch.object(F, "interpolate", side_effect=AssertionError("not fused")):
+            out = nearest_resize_conv(x, w, b, s, p, d, groups, trim=trim)
+        assert out.shape == ref.shape
+        torch.testing.assert_close(out, ref, atol=1e-10, rtol=1e-10)
+        g = torch.randn_like(ref)
+        got = torch.autograd.grad(out, (x, w, b), g)
+        want = torch.autograd.grad(ref, (x, w, b), g)
+        for a, e in zip(got, want, strict=True):
+            torch.testing.assert_close(a, e, atol=1e-10, rtol=1e-10)
+
+    def test_phase_form_is_taken_when_forced(self, forced, monkeypatch):
+        # The test above would pass with the transposed form everywhere; make sure it is not.
+        forced("phases")
+        monkeypatch.setattr(F, "conv_transpose2d", mock.Mock(side_effect=AssertionError))
+        x, w, b = _tensors(2, 3, 1, 4)
+        torch.testing.assert_close(nearest_resize_conv(x, w, b, 2, 1),
+                                   reference(x, w, b, 2, 1, 1, 1))
+
+    def test_phase_form_covers_every_geometry_with_affine_shifts(self):
+        from checkerfree.layers._phase_form import phase_plan
+
+        # s <= 2: two phases, always affine; s = 3, p = 1: shifts (0, 1, 1), not affine.
+        assert all(phase_plan((k,), (2,), (d,), (p,)) is not None
+                   for k in range(1, 6) for d in (1, 2) for p in range(d * (k - 1) + 1))
+        assert phase_plan((3,), (3,), (1,), (1,)) is None
+        assert phase_plan((3,), (3,), (1,), (0,)) is not None
+
+    def test_forced_phase_form_falls_back_where_not_offered(self, forced):
+        forced("phases")
+        x, w, b = _tensors(1, 3, 1, 5)
+        torch.testing.assert_close(nearest_resize_conv(x, w, b, 3, 1),
+                                   reference(x, w, b, 3, 1, 1, 1))
+
+    def test_unknown_form_is_a_typed_error(self, forced):
+        forced("winograd")
+        with pytest.raises(InvalidArgumentError, match="winograd"):
+            ResizeConv2d(2, 2, 3, padding=1)(torch.randn(1, 2, 3, 3))
+
+    @pytest.mark.parametrize("dims", [1, 2, 3])
+    @pytest.mark.parametrize("groups", [1, 2])
+    def test_tied_kernel_backward_is_the_adjoint(self, dims, groups):
+        # The custom backward against autograd through the per-axis definition (einsum with
+        # each axis' 0/1 matrix), in float64.
+        from checkerfree.layers.resize_conv import _axis_map, tied_transposed_kernel
+
+        k, s, p = (3, 2, 1)
+        w = torch.randn(4, 4 // groups, *(k,) * dims, dtype=torch.float64, requires_grad=True)
+        got, _ = tied_transposed_kernel(w, s, p, 1, groups)
+        ref = w
+        m = torch.tensor(_axis_map(k, s, 1, p)[0], dtype=torch.float64)
+        for a in range(dims):
+            ref = torch.movedim(torch.movedim(ref, 2 + a, -1) @ m.T, -1, 2 + a)
+        ref = ref.reshape(groups, 4 // groups, 4 // groups, *ref.shape[2:]).transpose(1, 2)
+        ref = ref.reshape(4, 4 // groups, *ref.shape[3:])
+        torch.testing.assert_close(got, ref)
+        g = torch.randn_like(ref)
+        torch.testing.assert_close(torch.autograd.grad(got, w, g)[0],
+                                   torch.autograd.grad(ref, w, g)[0])
+        assert torch.autograd.gradcheck(
+            lambda w: tied_transposed_kernel(w, s, p, 1, groups)[0], (w,), fast_mode=True)
+
+    @pytest.mark.parametrize("form", ["transposed", "phases"])
+    @pytest.mark.parametrize("dims", [2, 3])
+    def test_channels_last_in_channels_last_out(self, forced, form, dims):
+        forced(form)
+        fmt = torch.channels_last if dims == 2 else torch.channels_last_3d
+        m = CLASSES[dims](4, 6, 3, padding=1)
+        x = torch.randn(2, 4, *(5,) * dims).contiguous(memory_format=fmt).requires_grad_()
+        y = m(x)
+        assert y.is_contiguous(memory_format=fmt)
+        ref = reference(x, m.weight, m.bias, 2, 1, 1, 1)
+        torch.testing.assert_close(y, ref, atol=1e-5, rtol=1e-5)
+        g = torch.randn_like(ref)
+        for a, e in zip(torch.autograd.grad(y, (x, m.weight), g),
+                        torch.autograd.grad(ref, (x, m.weight), g), strict=True):
+            torch.testing.assert_close(a, e, atol=1e-4, rtol=1e-4)
+
+    @pytest.mark.parametrize("form", ["transposed", "phases"])
+    @pytest.mark.parametrize("dims", [1, 2, 3])
+    def test_bfloat16_within_its_rounding(self, forced, form, dims):
+        forced(form)
+        m = CLASSES[dims](8, 8, 3, padding=1, dtype=torch.bfloat16)
+        x = torch.randn(2, 8, *(6,) * dims, dtype=torch.bfloat16)
+        y = m(x)
+        assert y.dtype == torch.bfloat16
+        ref = reference(x.double(), m.weight.double(), m.bias.double(), 2, 1, 1, 1)
+        # bfloat16 keeps 8 bits: about 0.4% of the magnitude of each of the 72 products' sum.
+        assert (y.double() - ref).abs().max() <= 0.02 * ref.abs().max()
+
+    def test_benchmark_times_once_per_key_and_keeps_the_choice(self, monkeypatch):
+        from checkerfree.layers import resize_conv
+
+        monkeypatch.setattr(resize_conv, "benchmark", True)
+        monkeypatch.setattr(resize_conv, "choices", {})
+        trials = []
+        real = resize_conv._trial
+
+        def counting(forms, args):
+            trials.append(sorted(forms))
+            return real(forms, args)
+
+        monkeypatch.setattr(resize_conv, "_trial", counting)
+        m = ResizeConv2d(3, 3, 3, padding=1)
+        x = torch.randn(1, 3, 6, 6)
+        for _ in range(3):
+            y = m(x)
+        with torch.no_grad():
+            m(x)
+        m(torch.randn(1, 3, 7, 6))
+        assert trials == [["phases", "transposed"]] * 3  # grad, no grad, a new shape
+        assert len(resize_conv.choices) == 3
+        assert set(resize_conv.choices.values()) <= {"phases", "transposed"}
+        torch.testing.assert_close(y, reference(x, m.weight, m.bias, 2, 1, 1, 1))
+        # The trial ran on detached copies: the caller's tensors have no gradients from it.
+        assert m.weight.grad is None
+
+    def test_benchmark_off_is_always_transposed(self, monkeypatch):
+        from checkerfree.layers import resize_conv
+
+        monkeypatch.setattr(resize_conv, "choices", {})
+        monkeypatch.setattr(resize_conv, "_trial", mock.Mock(side_effect=AssertionError))
+        ResizeConv1d(2, 2, 3, padding=1)(torch.randn(1, 2, 5))
+        assert resize_conv.benchmark is False and resize_conv.choices == {}

@@ -17,9 +17,17 @@ kernel is the tensor product). For ``s = 2, k = 3, p = 1`` this is ``ConvTranspo
 16 instead of 36 multiply-adds per low-resolution pixel and channel pair in 2D, and the ``s^d``
 times larger upsampled tensor is never made. Each phase's taps are a partition of the ``k``
 taps, so every phase sums to ``sum(w)``: equal polyphase sums, the condition for an
-artifact-free upsampler (Sugawara et al.). On CPU the transposed-convolution form measured
-faster than "one convolution to ``out * s^d`` channels plus pixel shuffle" (whose kernel is
-the union of the phases' supports, 36 multiply-adds again); see ``benchmarks/upsample.py``.
+artifact-free upsampler (Sugawara et al.).
+
+Two exact forms compute the fused operator (:data:`FORMS`): ``"transposed"``, the tied kernel
+(built in one batched product, :mod:`checkerfree.layers._tied_kernel`) and one
+``conv_transpose``; and ``"phases"``, one convolution to ``out * s^d`` channels with the
+window every phase fits in (2 taps per axis for ``k = 3, s = 2``), then a shifted interleave
+(:mod:`checkerfree.layers._phase_form`). Both do the same multiply-adds; which is faster
+depends on the shape and the backend. The transposed form is the default (deterministic);
+``benchmark = True`` times both on the first call per shape and keeps the faster, as
+``torch.backends.cudnn.benchmark`` does; ``form`` forces one. Figures:
+``benchmarks/upsample.py`` and ``docs/performance.md``.
 
 >>> import torch.nn.functional as F
 >>> m = ResizeConv2d(3, 4, 3, padding=1, scale_factor=2)
@@ -31,11 +39,12 @@ the union of the phases' supports, 36 multiply-adds again); see ``benchmarks/ups
 
 from __future__ import annotations
 
+import time
 from functools import lru_cache
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+from torch import nn
 
 from checkerfree.errors import InvalidArgumentError
 from checkerfree.layers._geometry import (
@@ -46,6 +55,8 @@ from checkerfree.layers._geometry import (
     conv_transpose_geometry,
     trim_to_match,
 )
+from checkerfree.layers._phase_form import phase_form, phase_plan
+from checkerfree.layers._tied_kernel import tied_kernel
 
 __all__ = [
     "ResizeConv1d",
@@ -85,8 +96,13 @@ def _axis_map(k: int, s: int, d: int, pl: int) -> tuple[tuple[tuple[int, ...], .
 
 
 @lru_cache(maxsize=512)
-def _axis_matrix(k, s, d, pl, device, dtype) -> torch.Tensor:
-    return torch.tensor(_axis_map(k, s, d, pl)[0], device=device, dtype=dtype)
+def _kron_matrix(kernel: tuple, scale: tuple, dilation: tuple, pad_before: tuple, device,
+                 dtype) -> torch.Tensor:
+    """``(prod K, prod k)``: the Kronecker product of the axes' ``M``, row-major like the kernels."""
+    m = torch.ones(1, 1, dtype=torch.float64)
+    for k, s, d, p in zip(kernel, scale, dilation, pad_before, strict=True):
+        m = torch.kron(m, torch.tensor(_axis_map(k, s, d, p)[0], dtype=torch.float64))
+    return m.to(device=device, dtype=dtype)
 
 
 def _pad_pairs(padding, kernel, dilation) -> tuple[tuple[int, int], ...]:
@@ -118,24 +134,45 @@ def tied_transposed_kernel(weight, scale, padding=0, dilation=1, groups: int = 1
     s = as_scale(scale, dims, "scale")
     pl = as_scale(padding, dims, "padding", minimum=0)
     dil = as_scale(dilation, dims, "dilation")
-    w, offsets = weight, []
-    for a in range(dims):
-        k = weight.shape[2 + a]
-        m = _axis_matrix(k, s[a], dil[a], pl[a], weight.device, weight.dtype)
-        offsets.append(_axis_map(k, s[a], dil[a], pl[a])[1])
-        # Non-negative axes: the ONNX exporter writes a negative one into a Transpose ``perm``,
-        # which onnxruntime rejects.
-        last = w.dim() - 1
-        w = torch.tensordot(w.movedim(2 + a, last), m, dims=([last], [1])).movedim(last, 2 + a)
-    out, in_g = w.shape[:2]
-    # (out, in/g, *K) -> (g, out/g, in/g, *K) -> (g, in/g, out/g, *K) -> (in, out/g, *K)
-    w = w.reshape(groups, out // groups, in_g, *w.shape[2:]).transpose(1, 2)
-    # Contiguous: a strided kernel sends conv_transpose down a slower path.
-    return w.reshape(groups * in_g, out // groups, *w.shape[3:]).contiguous(), tuple(offsets)
+    ks = tuple(weight.shape[2:])
+    maps = [_axis_map(k, s[a], dil[a], pl[a]) for a, k in enumerate(ks)]
+    m = _kron_matrix(ks, s, dil, pl, weight.device, weight.dtype)
+    kernel = tied_kernel(weight, m, groups, tuple(len(rows) for rows, _ in maps))
+    return kernel, tuple(offset for _, offset in maps)
 
 
-def _fused_nearest(x, weight, bias, s, pads, dil, groups, trim):
-    """Nearest-up then conv as one transposed convolution; ``None`` where it cannot be used."""
+FORMS = ("transposed", "phases")
+
+#: Force one of :data:`FORMS` for every fused call (tests, a reproducible run); ``None``
+#: leaves the choice to :data:`benchmark`. A geometry the phase form does not cover
+#: (``s >= 3`` with non-affine phase shifts) runs transposed whatever is forced.
+form: str | None = None
+
+#: Like ``torch.backends.cudnn.benchmark``: when true, the first fused call for each
+#: (shapes, dtype, device, memory format, geometry, autograd or not) times every exact form
+#: (five interleaved rounds after a warm-up, forward and, when gradients are wanted,
+#: backward; the fastest round each) and :data:`choices` keeps another form than the
+#: transposed one only where it was at least 10% faster. Off by default:
+#: the forms round differently, so a timed choice can change the last bits of a result
+#: between runs or machines; off, every call is the transposed form, deterministic.
+benchmark: bool = False
+
+#: The forms :data:`benchmark` chose, by call key; clear it to choose again.
+choices: dict = {}
+
+
+def _memory_format(x: torch.Tensor):
+    if x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(
+            memory_format=torch.channels_last):
+        return torch.channels_last
+    if x.dim() == 5 and not x.is_contiguous() and x.is_contiguous(
+            memory_format=torch.channels_last_3d):
+        return torch.channels_last_3d
+    return torch.contiguous_format
+
+
+def _transposed_geometry(x, weight, s, pads, dil, trim):
+    """``(conv padding, output padding, crops)`` of the transposed form, or ``None``."""
     dims = len(s)
     kernel_sizes = weight.shape[2:]
     conv_pad, out_pad, crops = [], [], []
@@ -154,14 +191,81 @@ def _fused_nearest(x, weight, bias, s, pads, dil, groups, trim):
         conv_pad.append(pad)
         out_pad.append(max(stop - full, 0))
         crops.append((start - pad, max(full - pad - stop, 0)))
+    return conv_pad, out_pad, crops
+
+
+def _transposed(x, weight, bias, s, pads, dil, groups, trim, geometry):
+    conv_pad, out_pad, crops = geometry
     kernel, _ = tied_transposed_kernel(weight, s, [p for p, _ in pads], dil, groups)
-    y = _CONV_TRANSPOSE[dims](
+    y = _CONV_TRANSPOSE[len(s)](
         x, kernel, bias, stride=s, padding=conv_pad, output_padding=out_pad, groups=groups
     )
     y = apply_trim(y, crops)
     if trim:  # the crops are done; negative trims still zero-pad
         y = apply_trim(y, tuple((min(tb, 0), min(ta, 0)) for tb, ta in trim))
     return y
+
+
+_TRIAL_ROUNDS, _TRIAL_MARGIN = 5, 0.9
+
+
+def _trial(forms: dict, args) -> str:
+    """The fastest of ``forms`` on detached copies of ``args`` (see :data:`benchmark`)."""
+    grad = torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in args)
+    trial = [None if t is None else t.detach().requires_grad_(grad and t.requires_grad)
+             for t in args]
+    sync = torch.cuda.synchronize if args[0].is_cuda else (lambda: None)
+
+    def once(name):
+        y = forms[name](*trial)
+        if grad:
+            y.backward(torch.ones_like(y))
+        sync()
+
+    best = dict.fromkeys(forms, float("inf"))
+    for name in forms:  # warm-up: allocator, kernels, caches
+        once(name)
+    for r in range(_TRIAL_ROUNDS):
+        for name in (list(forms) if r % 2 else list(forms)[::-1]):
+            t = time.perf_counter()
+            once(name)
+            best[name] = min(best[name], time.perf_counter() - t)
+    fastest = min(best, key=best.get)
+    # On a busy machine one lucky round can crown the wrong form: leave the default only
+    # for a clear win.
+    return fastest if best[fastest] < _TRIAL_MARGIN * best["transposed"] else "transposed"
+
+
+def _fused_nearest(x, weight, bias, s, pads, dil, groups, trim):
+    """Nearest-up then conv by an exact fused form; ``None`` where none can be used."""
+    geometry = _transposed_geometry(x, weight, s, pads, dil, trim)
+    if geometry is None:
+        return None
+    forms = {"transposed": lambda x, w, b: _transposed(x, w, b, s, pads, dil, groups, trim,
+                                                       geometry)}
+    plan = phase_plan(tuple(weight.shape[2:]), s, dil, tuple(p for p, _ in pads))
+    fmt = _memory_format(x)
+    if plan is not None:
+        forms["phases"] = lambda x, w, b: apply_trim(
+            phase_form(x, w, b, plan, s, dil, pads, groups, fmt), trim)
+    if form is not None:
+        if form not in FORMS:
+            raise InvalidArgumentError(
+                f"checkerfree.layers.resize_conv.form must be None or one of {FORMS}, "
+                f"got {form!r}")
+        name = form if form in forms else "transposed"
+    elif not benchmark or len(forms) == 1 or torch.jit.is_tracing() or \
+            torch.compiler.is_compiling():
+        name = "transposed"
+    else:
+        grad = torch.is_grad_enabled() and any(
+            t is not None and t.requires_grad for t in (x, weight, bias))
+        key = (tuple(x.shape), tuple(weight.shape), x.dtype, x.device, fmt, s, pads, dil,
+               groups, trim, bias is None, grad)
+        name = choices.get(key)
+        if name is None:
+            name = choices[key] = _trial(forms, (x, weight, bias))
+    return forms[name](x, weight, bias)
 
 
 def nearest_resize_conv(x, weight, bias=None, scale_factor=2, padding=0, dilation=1,
