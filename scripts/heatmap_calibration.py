@@ -1,0 +1,54 @@
+"""Calibrate the heat map's significance gate: the largest local ratio on clean pictures.
+
+For every clean picture of ``benchmarks/calibration.py``'s set (photographs and textures as
+shipped, in grey, JPEG at 95/75/50/30, odd crops), the raw per-period maps of
+``checkerfree.score.heatmap.heat_maps`` are computed; printed: per variant kind, the largest
+value of the heat map (grey levels) that would show at each candidate gate, so that
+``HEAT_SIGNIFICANCE`` can be chosen where no PNG picture shows anything.
+
+    python scripts/heatmap_calibration.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import calibration as cal  # noqa: E402
+
+from checkerfree.score.heatmap import heat_maps  # noqa: E402
+
+GATES = (0.5, 1.0, 1.5, 2.0, 3.0)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    rng = np.random.default_rng(0)
+    names = cal.QUICK if args.quick else cal.PHOTOS + cal.TEXTURES
+    worst: dict[tuple[str, float], tuple[float, str]] = {}
+    for name, image in cal.clean_set(names, rng):
+        x = torch.from_numpy(image.astype(np.float32))
+        x = x[None, None] if x.ndim == 2 else x.permute(2, 0, 1)[None]
+        kind = "jpeg" if "jpeg" in name else "png"
+        for gate in GATES:
+            value = heat_maps(x, cal.PERIODS, significance=gate)[0].max().item()
+            if value >= worst.get((kind, gate), (-1.0, ""))[0]:
+                worst[(kind, gate)] = (value, name)
+    print("| gate | largest shown on PNG pictures | largest shown on JPEG pictures |")
+    print("|---|---|---|")
+    for gate in GATES:
+        png, jpg = worst[("png", gate)], worst[("jpeg", gate)]
+        print(f"| {gate:g} | {png[0]:.2f} ({png[1]}) | {jpg[0]:.2f} ({jpg[1]}) |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
