@@ -189,33 +189,44 @@ class ImageScorer:
         from checkerfree.score.checkerboard import checkerboard_score
 
         batch = torch.from_numpy(np.stack([item.pixels for item in items])).to(self.device)
+        heat = None
         with torch.no_grad():
-            result = checkerboard_score(batch, periods=self.periods, threshold=self.threshold)
-            heat = None
-            if self.heatmap_dir is not None:
-                # A second pass over the spectra, only when overlays are asked for; the
-                # score's hotspot has its own weighting (its docstring), so it is kept.
-                from checkerfree.score.heatmap import checkerboard_heatmap
+            if self.heatmap_dir is None:
+                result = checkerboard_score(batch, periods=self.periods, threshold=self.threshold)
+            else:
+                # The overlay's pass also gives the hotspot (the same statistic, one pass over
+                # the spectra for both), so the score skips its own.
+                from checkerfree.score.heatmap import heat_maps
 
-                heat = checkerboard_heatmap(batch, periods=self.periods,
-                                            window=max(16.0, float(max(self.periods))))
+                result = checkerboard_score(batch, periods=self.periods, threshold=self.threshold,
+                                            hotspot=False)
+                heat, _, result.hotspot = heat_maps(
+                    batch, self.periods, window=max(16.0, float(max(self.periods))),
+                    threshold=result.threshold)
         rows = []
         for k, (item, scored) in enumerate(zip(items, result.to_rows())):
             row = dict.fromkeys(ROW_KEYS)
             row.update(path=item.path, **scored, **_info_fields(item.info))
             if heat is not None:
                 try:
-                    row["heatmap"] = self._write_overlay(item, heat[k].cpu().numpy())
+                    row["heatmap"] = self._write_overlay(item, heat[k].cpu().numpy(), result, k)
                 except (OSError, ValueError) as exc:
                     row["error"] = f"heat map not written: {exc}"
             rows.append(row)
         return rows
 
-    def _write_overlay(self, item: Decoded, heat: np.ndarray) -> str:
+    def _write_overlay(self, item: Decoded, heat: np.ndarray, result, k: int) -> str:
+        from checkerfree.score.checkerboard import MIN_SIGNIFICANCE
         from checkerfree.score.overlay import heatmap_overlay, overlay_name
 
         target = self.heatmap_dir / overlay_name(item.file or item.path)
-        image = heatmap_overlay(item.pixels, heat)
+        # The period that flags (the largest value among the periods passing both tests).
+        deciding = [(float(result.periods[s][k]), s) for s in result.periods
+                    if float(result.periods[s][k]) > result.threshold
+                    and float(result.significance[s][k]) > MIN_SIGNIFICANCE]
+        image = heatmap_overlay(
+            item.pixels, heat, score=float(result.score[k]), flagged=bool(result.flagged[k]),
+            period=max(deciding)[1] if deciding else None, threshold=result.threshold)
         write_atomic(target, lambda fh: image.save(fh, format="PNG"), force=self.force)
         return os.fspath(target)
 
