@@ -23,7 +23,7 @@ import calibration as cal  # noqa: E402
 
 from checkerfree.score.heatmap import heat_maps  # noqa: E402
 
-GATES = (0.5, 1.0, 1.5, 2.0, 3.0)
+GATES = (2.0, 3.0, 4.0, 5.0, 6.0)
 
 
 def main(argv=None) -> int:

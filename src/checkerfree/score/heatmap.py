@@ -63,7 +63,7 @@ COMBINE = "max"
 #: largest value on every PNG photograph and texture of the calibration set (about 1), so a
 #: clean picture's map is empty; JPEG blocking at quality 75 and below, a real period-8
 #: pattern of about 1 grey level, can show. From ``scripts/heatmap_calibration.py``.
-HEAT_SIGNIFICANCE = 2.0
+HEAT_SIGNIFICANCE = 4.0
 _MODES = {1: "linear", 2: "bilinear", 3: "trilinear"}
 
 
@@ -253,45 +253,70 @@ def _general_maps(spectra, periods, d, window, spatial, weights):
     return excess_total, floor_total
 
 
-def _dense(bins: PeriodicBins) -> torch.Tensor:
-    """The full normalised periodic spectrum ``(N, C, *n)`` of :class:`PeriodicBins`.
+_INVERSE: dict = {}
 
-    The half spectrum completed by conjugate symmetry (``X(-k) = conj X(k)`` for a real
-    input), minus the smooth component ``S = V / sum_a (2 cos(2 pi xi_a / n_a) - 2)`` built
-    from the border jumps' DFTs: :func:`~checkerfree.score.lattice.period_spectrum` of the
-    same crop, from the ``rfftn`` the score has already taken.
+
+def _dense(bins: PeriodicBins, index: list[torch.Tensor]) -> torch.Tensor:
+    """The normalised periodic spectrum of :class:`PeriodicBins` on the grid ``index``.
+
+    ``index`` holds one tensor of bin rows per axis; returns ``(N, C, len(index_0), ...)``,
+    :func:`~checkerfree.score.lattice.period_spectrum` at those rows. The border image ``v``
+    (each axis's jump at index 0, minus it at index -1: ``V = DFT(v)`` is the
+    ``sum_a DFT(b_a) (1 - exp(2 pi i xi_a / n_a))`` of the smooth component) is transformed
+    by one ``rfftn`` and divided by ``sum_a (2 cos(2 pi xi_a / n_a) - 2)``; the half spectrum
+    minus it is the periodic component's, and the rows past the half are read from it by
+    conjugate symmetry.
     """
     half, n, d = bins.half, bins.n, bins.d
-    last = n[-1]
-    tail = half[..., 1 : last - last // 2].flip(-1).conj()
-    for axis in range(half.ndim - d, half.ndim - 1):
-        tail = tail.flip(axis).roll(1, axis)  # index k -> -k mod n along the other axes
-    full = torch.cat([half, tail], -1)
     lead = half.ndim - d
-    border = torch.zeros_like(full)
-    denominator = torch.zeros(n, dtype=bins.real_dtype, device=half.device)
-    for a, m in enumerate(n):
-        others = [size for b, size in enumerate(n) if b != a]
-        jump = bins.jumps[a].reshape(*half.shape[:lead], *others).unsqueeze(lead + a)
-        angle = 2 * math.pi * torch.arange(m, device=half.device, dtype=bins.real_dtype) / m
-        shape = [1] * d
-        shape[a] = m
-        factor = torch.complex(1 - torch.cos(angle), -torch.sin(angle)).reshape(shape)
-        border = border + jump * factor
-        denominator = denominator + (2 * torch.cos(angle) - 2).reshape(shape)
-    zero = denominator == 0
-    inverse = torch.where(zero, torch.zeros_like(denominator),
-                          1 / torch.where(zero, torch.ones_like(denominator), denominator))
-    return (full - border * inverse) / math.prod(n)
+    hn = half.shape[-1]
+    border = torch.zeros((*half.shape[:lead], *n), dtype=bins.real_dtype, device=half.device)
+    for a in range(d):
+        others = tuple(size for b, size in enumerate(n) if b != a)
+        jump_hat = bins.jumps[a].reshape(*half.shape[:lead], *others)
+        axes = tuple(range(lead, lead + d - 1))
+        jump = torch.fft.ifftn(jump_hat, dim=axes).real if others else jump_hat.real
+        jump = jump.unsqueeze(lead + a)
+        border.narrow(lead + a, 0, 1).add_(jump)
+        border.narrow(lead + a, n[a] - 1, 1).sub_(jump)
+    key = (n, bins.real_dtype, str(half.device))
+    inverse = _INVERSE.get(key)
+    if inverse is None:
+        denominator = torch.zeros((*n[:-1], hn), dtype=bins.real_dtype, device=half.device)
+        for a, m in enumerate(n):
+            size = hn if a == d - 1 else m
+            angle = 2 * math.pi * torch.arange(size, device=half.device,
+                                               dtype=bins.real_dtype) / m
+            shape = [1] * d
+            shape[a] = size
+            denominator = denominator + (2 * torch.cos(angle) - 2).reshape(shape)
+        zero = denominator == 0
+        inverse = torch.where(zero, torch.zeros_like(denominator),
+                              1 / torch.where(zero, torch.ones_like(denominator), denominator))
+        if len(_INVERSE) > 32:
+            _INVERSE.clear()
+        _INVERSE[key] = inverse
+    axes = tuple(range(lead, lead + d))
+    periodic = half - torch.fft.rfftn(border, dim=axes) * inverse
+    # Rows past the half of the last axis: X(k) = conj X(-k), every axis negated.
+    last = index[-1]
+    mirrored = last > n[-1] // 2
+    direct, mirror = periodic, periodic
+    for a, rows in enumerate(index[:-1]):
+        direct = direct.index_select(lead + a, rows)
+        mirror = mirror.index_select(lead + a, (-rows) % n[a])
+    direct = direct.index_select(-1, torch.where(mirrored, 0, last))
+    mirror = mirror.index_select(-1, torch.where(mirrored, (-last) % n[-1], 0)).conj()
+    return torch.where(mirrored, mirror, direct) / math.prod(n)
 
 
 def _fast_maps(spectra, periods, d, window, spatial, weightings):
     """:func:`heat_power` for every weighting at once, by slicing one dense spectrum.
 
     When every period divides the largest one ``L``, every lattice bin is a bin of the
-    period-``L`` lattice, ``q n / L``: the spectrum's axes, rolled by half a grid and
-    reshaped to ``(L, n / L)``, hold the neighbourhood of every lattice bin (and of its
-    probes, ``step`` further along one axis) as plain slices, so one product with the
+    period-``L`` lattice, ``q n / L``: the spectrum's rows around those bins, gathered once
+    per axis and viewed as ``(L, size + step)`` blocks, hold the neighbourhood of every
+    lattice bin (and of its probes, ``step`` further along one axis) as plain slices, so one product with the
     Gaussian gains and one batched inverse DFT of the small grids give all coarse maps;
     the weighted sum over bins and channels is one ``einsum``. Returns ``None`` when the geometry
     does not allow it (periods that do not divide the largest one, a grid wider than
@@ -322,13 +347,19 @@ def _fast_maps(spectra, periods, d, window, spatial, weightings):
             table[(slice(None), *coords.T)] = w
         tables.append(table / channels)
     table = torch.stack(tables, 1)  # (N, W, L, ..., L)
-    dense = _dense(bins_top)
+    # Per axis, the rows of every block's neighbourhood and probe: bin q n/L + nu for nu in
+    # [-size/2, size/2 + step), gathered once, then viewed as (L, size + step) blocks.
+    index = []
+    for size, step, m in zip(sizes, steps, n):
+        nu = torch.arange(-(size // 2), size - size // 2 + step, device=device)
+        index.append(((torch.arange(top, device=device) * (m // top))[:, None] + nu).reshape(-1)
+                     % m)
+    dense = _dense(bins_top, index)
     lead = dense.ndim - d
     shape = list(dense.shape[:lead])
-    for a, (size, m) in enumerate(zip(sizes, n)):
-        dense = dense.roll(size // 2, lead + a)
-        shape += [top, m // top]
-    dense = dense.reshape(shape)  # (N, C, L, n0/L, L, n1/L, ...)
+    for size, step in zip(sizes, steps):
+        shape += [top, size + step]
+    dense = dense.reshape(shape)  # (N, C, L, size0 + step0, L, size1 + step1, ...)
     gain = grids[0][1]
     for _, g in grids[1:]:
         gain = gain[..., None] * g
