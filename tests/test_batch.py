@@ -97,12 +97,14 @@ def test_heatmap_overlays_written_and_hotspot_unchanged(files, tmp_path):
 
 
 def test_overlay_is_coloured_where_the_pattern_is(tmp_path):
-    i, j = np.indices((96, 96))
-    inside = (i >= 32) & (i < 64) & (j >= 32) & (j < 64)
+    # A 64x64 patch (a 32x32 one is within the 16-sample window's blur: it reads low and its
+    # local ratio stays below the gate, docs/score.md).
+    i, j = np.indices((128, 128))
+    inside = (i >= 32) & (i < 96) & (j >= 32) & (j < 96)
     grey = (100 + 8 * inside * (-1) ** (i + j)).astype(np.uint8)   # 16 levels p-p in a patch
     Image.fromarray(grey).save(tmp_path / "patch.png")
     row = ImageScorer(periods=2, heatmap_dir=tmp_path / "maps")([tmp_path / "patch.png"])[0]
-    assert 24 <= row["hotspot"][0] < 72 and 24 <= row["hotspot"][1] < 72
+    assert 32 <= row["hotspot"][0] < 96 and 32 <= row["hotspot"][1] < 96
     overlay = np.asarray(Image.open(row["heatmap"])).astype(int)
     heat = checkerboard_heatmap(torch.from_numpy(grey.astype(np.float32)), periods=2)[0]
     result = checkerboard_score(torch.from_numpy(grey.astype(np.float32)), periods=2)
@@ -112,7 +114,7 @@ def test_overlay_is_coloured_where_the_pattern_is(tmp_path):
         threshold=result.threshold))
     np.testing.assert_array_equal(overlay, expected)   # the documented blend of the real map
     colour = overlay[..., 0] - overlay[..., 2]
-    assert colour[48, 48] > 60                          # painted inside the patch
+    assert colour[64, 64] > 60                          # painted inside the patch
     np.testing.assert_array_equal(overlay[4, 4], [grey[4, 4]] * 3)   # grey outside
 
 

@@ -191,18 +191,15 @@ class ImageScorer:
         batch = torch.from_numpy(np.stack([item.pixels for item in items])).to(self.device)
         heat = None
         with torch.no_grad():
-            if self.heatmap_dir is None:
-                result = checkerboard_score(batch, periods=self.periods, threshold=self.threshold)
-            else:
-                # The overlay's pass also gives the hotspot (the same statistic, one pass over
-                # the spectra for both), so the score skips its own.
-                from checkerfree.score.heatmap import heat_maps
+            result = checkerboard_score(batch, periods=self.periods, threshold=self.threshold)
+            if self.heatmap_dir is not None:
+                # A second pass over the spectra, only when overlays are asked for; the row
+                # keeps the score's own hotspot, so overlays change no measurement.
+                from checkerfree.score.heatmap import checkerboard_heatmap
 
-                result = checkerboard_score(batch, periods=self.periods, threshold=self.threshold,
-                                            hotspot=False)
-                heat, _, result.hotspot = heat_maps(
-                    batch, self.periods, window=max(16.0, float(max(self.periods))),
-                    threshold=result.threshold)
+                heat = checkerboard_heatmap(batch, self.periods,
+                                            window=max(16.0, float(max(self.periods))),
+                                            threshold=result.threshold)
         rows = []
         for k, (item, scored) in enumerate(zip(items, result.to_rows())):
             row = dict.fromkeys(ROW_KEYS)
