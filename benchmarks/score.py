@@ -31,9 +31,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from checkerfree.score.batch import ImageScorer
 from checkerfree.engines.local import default_workers, score_files
 from checkerfree.io import read_image
+from checkerfree.score.batch import ImageScorer
 from checkerfree.score.checkerboard import checkerboard_score
 
 PERIODS = (2, 4, 8)
@@ -206,7 +206,7 @@ def _bench_ray(paths: list[str], workers: int, repeat: int) -> dict:
              log_to_driver=False)
     startup = time.perf_counter() - started
     try:
-        run = lambda: score_files_ray(paths, {"periods": PERIODS}, concurrency=workers)  # noqa: E731
+        run = lambda: score_files_ray(paths, {"periods": PERIODS}, concurrency=workers)
         run()  # warm-up: the actors import torch and checkerfree once
         t = _best(run, repeat)
     finally:
@@ -217,7 +217,8 @@ def _bench_ray(paths: list[str], workers: int, repeat: int) -> dict:
 def _markdown(result: dict) -> str:
     lines = ["## Score", "",
              f"`{result['command']}` on {result['machine']} (torch {result['torch']}, "
-             f"{result['torch_threads']} threads).", "",
+             f"{result['torch_threads']} threads; load average {result['load']:.1f} when it "
+             "started: the machine is shared, and busy cores slow torch's threads most).", "",
              "| tensors | torch img/s | with hotspot | numpy img/s | speed-up (target >= 5x) | max diff |",
              "|---|---|---|---|---|---|"]
     for row in result["tensors"]:
@@ -309,6 +310,7 @@ def main(argv=None) -> int:
         + (" --ray" if args.ray else ""),
         "machine": f"{platform.machine()}, {len(os.sched_getaffinity(0))} CPUs",
         "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
+        "load": os.getloadavg()[0],
         "tensors": [bench_tensors(256, 8 if args.quick else 16, repeat),
                     bench_tensors(1024, 2 if args.quick else 4, repeat)],
         "files": bench_files(16 if args.quick else 40, 512, repeat, ray=args.ray),

@@ -24,9 +24,9 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-import calibration as cal  # noqa: E402
+import calibration as cal
 
-from checkerfree.score.heatmap import HEAT_SIGNIFICANCE, heat_maps  # noqa: E402
+from checkerfree.score.heatmap import HEAT_SIGNIFICANCE, heat_maps
 
 GATES = (2.0, 3.0, 4.0, 5.0, 6.0)
 

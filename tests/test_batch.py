@@ -8,11 +8,11 @@ import torch
 from image_fixtures import bad_files, checkerboard, good_files, photo
 from PIL import Image
 
-from checkerfree.score.batch import ROW_KEYS, ImageScorer
 from checkerfree.engines.local import score_files
 from checkerfree.errors import InvalidArgumentError
-from checkerfree.score.heatmap import checkerboard_heatmap
+from checkerfree.score.batch import ROW_KEYS, ImageScorer
 from checkerfree.score.checkerboard import checkerboard_score
+from checkerfree.score.heatmap import checkerboard_heatmap
 from checkerfree.score.overlay import LEGEND_HEIGHT, MIN_WIDTH, heatmap_overlay
 
 

@@ -11,7 +11,12 @@ from checkerfree.errors import InvalidArgumentError
 from checkerfree.score.checkerboard import DEFAULT_THRESHOLD
 from checkerfree.score.heatmap import checkerboard_heatmap, heat_maps
 from checkerfree.score.overlay import (
-    FULL_SCALE, LEGEND_HEIGHT, MIN_WIDTH, OPACITY, colour_scale, heatmap_overlay,
+    FULL_SCALE,
+    LEGEND_HEIGHT,
+    MIN_WIDTH,
+    OPACITY,
+    colour_scale,
+    heatmap_overlay,
 )
 
 data = pytest.importorskip("skimage.data")

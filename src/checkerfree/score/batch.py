@@ -36,12 +36,12 @@ import torch
 
 from checkerfree.arguments import check_threshold
 from checkerfree.errors import InvalidArgumentError, NonFiniteError
-from checkerfree.finite import check_finite
 from checkerfree.files import write_atomic
+from checkerfree.finite import check_finite
 from checkerfree.io import DEFAULT_MAX_PIXELS, ImageFileError, ImageInfo, read_image
 from checkerfree.score.layout import check_periods
 
-__all__ = ["ImageScorer", "Decoded", "ROW_KEYS", "error_row"]
+__all__ = ["ROW_KEYS", "Decoded", "ImageScorer", "error_row"]
 
 #: The keys of every row, in display order.
 ROW_KEYS = ("path", "score", "periods", "flagged", "hotspot", "error", "size", "mode",

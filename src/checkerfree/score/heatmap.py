@@ -47,8 +47,15 @@ from checkerfree.score.lattice import (
 )
 from checkerfree.score.layout import as_batch, check_periods
 
-__all__ = ["checkerboard_heatmap", "heat_maps", "heat_power", "amplitude", "hotspot",
-           "local_ratio", "HEAT_SIGNIFICANCE"]
+__all__ = [
+    "HEAT_SIGNIFICANCE",
+    "amplitude",
+    "checkerboard_heatmap",
+    "heat_maps",
+    "heat_power",
+    "hotspot",
+    "local_ratio",
+]
 
 # Complex elements gathered at once (512 KiB in complex64: the chunk's passes stay in cache).
 _CHUNK = 1 << 16
@@ -191,15 +198,15 @@ def heat_power(
 def _heat_power_many(spectra, periods, d, window, spatial, weightings):
     """:func:`heat_power` for several weightings (``None``: plain; else per-period weights).
 
-    Several weightings share :func:`_fast_maps`'s one gather and inverse DFT (measured: 61
-    against 76 ms per RGB 512² image for the overlays' seven); one alone (the score's
-    hotspot) is cheaper on the general path (29 against 44 ms), which gathers no more
-    than its bins' neighbourhoods.
+    :func:`_fast_maps` where the periods allow it: a few large operations (one gather, one
+    batched inverse DFT, one ``einsum`` for all weightings), where the general path runs
+    many small ones per chunk of centres, whose thread synchronisation is what a loaded
+    machine makes slow (``benchmarks/score.py``: 3.5 against 0.8 RGB 256² images per second
+    with the hotspot, 2 threads on 2 busy cores; about equal on one thread).
     """
-    if len(weightings) > 1:
-        fast = _fast_maps(spectra, periods, d, window, spatial, weightings)
-        if fast is not None:
-            return fast
+    fast = _fast_maps(spectra, periods, d, window, spatial, weightings)
+    if fast is not None:
+        return fast
     return [_general_maps(spectra, periods, d, window, spatial, w) for w in weightings]
 
 

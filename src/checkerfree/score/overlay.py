@@ -34,8 +34,14 @@ import numpy as np
 
 from checkerfree.errors import InvalidArgumentError, require
 
-__all__ = ["heatmap_overlay", "overlay_name", "colour_scale", "LEGEND_HEIGHT", "FULL_SCALE",
-           "OPACITY"]
+__all__ = [
+    "FULL_SCALE",
+    "LEGEND_HEIGHT",
+    "OPACITY",
+    "colour_scale",
+    "heatmap_overlay",
+    "overlay_name",
+]
 
 #: Grey levels (peak to peak) of the darkest colour: the strongest calibration amplitude.
 FULL_SCALE = 8.0
