@@ -501,7 +501,13 @@ def hotspot(excess: torch.Tensor, floor: torch.Tensor) -> torch.Tensor:
     >>> hotspot(e, torch.ones(1, 4, 5)).tolist()
     [[2, 3]]
     """
-    index = local_ratio(excess, floor).reshape(excess.shape[0], -1).argmax(-1)
+    ratio = local_ratio(excess, floor).reshape(excess.shape[0], -1)
+    # The map is interpolated from a coarse grid: pixels equidistant from a grid node tie, and
+    # rounding (which differs with the batch size) would pick among them. Values within
+    # sqrt(eps) of each other are made equal, so the first of them wins in any batch.
+    tolerance = math.sqrt(torch.finfo(ratio.dtype).eps)
+    scale = ratio.amax(-1, keepdim=True).abs().clamp_min(torch.finfo(ratio.dtype).tiny)
+    index = torch.round(ratio / (scale * tolerance)).argmax(-1)
     return torch.stack(torch.unravel_index(index, excess.shape[1:]), -1)
 
 
