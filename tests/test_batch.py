@@ -8,12 +8,12 @@ import torch
 from image_fixtures import bad_files, checkerboard, good_files, photo
 from PIL import Image
 
-from checkerfree.score.batch import ROW_KEYS, ImageScorer
 from checkerfree.engines.local import score_files
 from checkerfree.errors import InvalidArgumentError
-from checkerfree.score.heatmap import checkerboard_heatmap
-from checkerfree.score.overlay import heatmap_overlay
+from checkerfree.score.batch import ROW_KEYS, ImageScorer
 from checkerfree.score.checkerboard import checkerboard_score
+from checkerfree.score.heatmap import checkerboard_heatmap
+from checkerfree.score.overlay import LEGEND_HEIGHT, MIN_WIDTH, heatmap_overlay
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +85,9 @@ def test_heatmap_overlays_written_and_hotspot_unchanged(files, tmp_path):
     for a, b in zip(plain, rows):  # overlays change no measurement
         assert (a["hotspot"], a["score"]) == (b["hotspot"], b["score"])
         with Image.open(b["heatmap"]) as overlay:
-            assert overlay.mode == "RGB" and overlay.size == tuple(reversed(b["size"]))
+            h, w = b["size"]  # the picture, then the legend strip under it
+            assert overlay.mode == "RGB"
+            assert overlay.size == (max(w, MIN_WIDTH), h + LEGEND_HEIGHT)
     assert len(list((tmp_path / "maps").iterdir())) == len(good)
     # A second run refuses to overwrite: the row says so; with force it goes through.
     again = scorer(good[:1])[0]
@@ -94,19 +96,26 @@ def test_heatmap_overlays_written_and_hotspot_unchanged(files, tmp_path):
     assert forced(good[:1])[0]["error"] is None
 
 
-def test_overlay_is_red_where_the_pattern_is(tmp_path):
-    i, j = np.indices((96, 96))
-    inside = (i >= 32) & (i < 64) & (j >= 32) & (j < 64)
+def test_overlay_is_coloured_where_the_pattern_is(tmp_path):
+    # A 64x64 patch (a 32x32 one is within the 16-sample window's blur: it reads low and its
+    # local ratio stays below the gate, docs/score.md).
+    i, j = np.indices((128, 128))
+    inside = (i >= 32) & (i < 96) & (j >= 32) & (j < 96)
     grey = (100 + 8 * inside * (-1) ** (i + j)).astype(np.uint8)   # 16 levels p-p in a patch
     Image.fromarray(grey).save(tmp_path / "patch.png")
     row = ImageScorer(periods=2, heatmap_dir=tmp_path / "maps")([tmp_path / "patch.png"])[0]
-    assert 24 <= row["hotspot"][0] < 72 and 24 <= row["hotspot"][1] < 72
+    assert 32 <= row["hotspot"][0] < 96 and 32 <= row["hotspot"][1] < 96
     overlay = np.asarray(Image.open(row["heatmap"])).astype(int)
     heat = checkerboard_heatmap(torch.from_numpy(grey.astype(np.float32)), periods=2)[0]
-    expected = np.asarray(heatmap_overlay(grey[None].astype(np.float32), heat.numpy()))
+    result = checkerboard_score(torch.from_numpy(grey.astype(np.float32)), periods=2)
+    expected = np.asarray(heatmap_overlay(
+        grey[None].astype(np.float32), heat.numpy(), score=result.score.item(),
+        flagged=result.flagged.item(), period=2 if result.flagged.item() else None,
+        threshold=result.threshold))
     np.testing.assert_array_equal(overlay, expected)   # the documented blend of the real map
-    red = overlay[..., 0] - overlay[..., 1]
-    assert red[48, 48] > red[4, 4] + 20 and (overlay[4, 4] - grey[4, 4]).max() <= 50
+    colour = overlay[..., 0] - overlay[..., 2]
+    assert colour[64, 64] > 60                          # painted inside the patch
+    np.testing.assert_array_equal(overlay[4, 4], [grey[4, 4]] * 3)   # grey outside
 
 
 def test_mapping_batches_give_an_arrow_table_with_passthrough(files):

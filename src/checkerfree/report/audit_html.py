@@ -91,8 +91,10 @@ def _heat(samples: torch.Tensor, periods) -> torch.Tensor:
 
     x = _shown(samples)
     usable = _usable_periods(x, periods)
+    # The raw map (no local tests): the page blanks the maps of unflagged items itself.
     return checkerboard_heatmap(x, periods=usable, spatial_dims=x.dim() - 2,
-                                window=float(max(max(usable), min(16, min(x.shape[2:]) // 8))))
+                                window=float(max(max(usable), min(16, min(x.shape[2:]) // 8))),
+                                threshold=0, significance=None)
 
 
 def shared_scale(*heats) -> float:

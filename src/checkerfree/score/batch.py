@@ -38,14 +38,13 @@ import numpy as np
 import torch
 
 from checkerfree.arguments import check_threshold
-from checkerfree.errors import InvalidArgumentError, NonFiniteError
-from checkerfree.finite import check_finite
+from checkerfree.errors import InputFileError, InvalidArgumentError, NonFiniteError
 from checkerfree.files import write_atomic
-from checkerfree.errors import InputFileError
+from checkerfree.finite import check_finite
 from checkerfree.io import DEFAULT_MAX_PIXELS, ImageInfo
 from checkerfree.score.layout import check_periods
 
-__all__ = ["ImageScorer", "Decoded", "ROW_KEYS", "error_row"]
+__all__ = ["ROW_KEYS", "Decoded", "ImageScorer", "error_row"]
 
 #: The keys of every row, in display order. ``size`` is the spatial shape (``[H, W]``,
 #: ``[L]``, ``[D, H, W]``); ``kind`` image/audio/array; ``format`` the sniffed format;
@@ -286,17 +285,18 @@ class ImageScorer:
 
         first = items[0]
         batch = torch.from_numpy(np.stack([item.pixels for item in items])).to(self.device)
+        heat = None
         with torch.no_grad():
             result = checkerboard_score(batch, periods=self.periods, threshold=first.threshold,
                                         spatial_dims=first.spatial_dims)
-            heat = None
             if self.heatmap_dir is not None and first.kind == "image":
-                # A second pass over the spectra, only when overlays are asked for; the
-                # score's hotspot has its own weighting (its docstring), so it is kept.
+                # A second pass over the spectra, only when overlays are asked for; the row
+                # keeps the score's own hotspot, so overlays change no measurement.
                 from checkerfree.score.heatmap import checkerboard_heatmap
 
-                heat = checkerboard_heatmap(batch, periods=self.periods,
-                                            window=max(16.0, float(max(self.periods))))
+                heat = checkerboard_heatmap(batch, self.periods,
+                                            window=max(16.0, float(max(self.periods))),
+                                            threshold=result.threshold)
         rows = []
         for k, (item, scored) in enumerate(zip(items, result.to_rows())):
             row = dict.fromkeys(ROW_KEYS)
@@ -309,7 +309,7 @@ class ImageScorer:
                 row["channel"], row["channel_score"] = self._strongest_channel(item)
             if heat is not None:
                 try:
-                    row["heatmap"] = self._write_overlay(item, heat[k].cpu().numpy())
+                    row["heatmap"] = self._write_overlay(item, heat[k].cpu().numpy(), result, k)
                 except (OSError, ValueError) as exc:
                     row["error"] = f"heat map not written: {exc}"
             rows.append(row)
@@ -328,11 +328,18 @@ class ImageScorer:
         best = int(torch.argmax(scores))
         return best, float(scores[best])
 
-    def _write_overlay(self, item: Decoded, heat: np.ndarray) -> str:
+    def _write_overlay(self, item: Decoded, heat: np.ndarray, result, k: int) -> str:
+        from checkerfree.score.checkerboard import MIN_SIGNIFICANCE
         from checkerfree.score.overlay import heatmap_overlay, overlay_name
 
         target = self.heatmap_dir / overlay_name(item.file or item.path)
-        image = heatmap_overlay(item.pixels, heat)
+        # The period that flags (the largest value among the periods passing both tests).
+        deciding = [(float(result.periods[s][k]), s) for s in result.periods
+                    if float(result.periods[s][k]) > result.threshold
+                    and float(result.significance[s][k]) > MIN_SIGNIFICANCE]
+        image = heatmap_overlay(
+            item.pixels, heat, score=float(result.score[k]), flagged=bool(result.flagged[k]),
+            period=max(deciding)[1] if deciding else None, threshold=result.threshold)
         write_atomic(target, lambda fh: image.save(fh, format="PNG"), force=self.force)
         return os.fspath(target)
 
