@@ -31,11 +31,17 @@ import torch
 
 from checkerfree.experiments.claim import Claim
 from checkerfree.experiments.context import FIGURE_DIR, Context
-from checkerfree.experiments.registry import check_ids, claim_ids, experiment, figure_names
+from checkerfree.experiments.registry import (
+    check_ids,
+    claim_ids,
+    experiment,
+    figure_names,
+    needs,
+)
 from checkerfree.files import OutputSet
 from checkerfree.jsontext import dumps
 
-__all__ = ["CACHE_VERSION", "code_hash", "reproduce"]
+__all__ = ["CACHE_VERSION", "DEFAULT_THREADS", "code_hash", "reproduce"]
 
 #: Bump to invalidate every cache entry (e.g. when the entry format changes).
 CACHE_VERSION = 1
@@ -90,42 +96,72 @@ def _load_cached(path: Path, key: dict, out: Path) -> Claim | None:
     return claim
 
 
+#: torch's CPU threads when ``threads`` is not given. The models are small (a few hundred
+#: thousand multiply-adds per pixel): a second thread gains little on an idle 2-core machine
+#: and on a shared one its threads wait for each other (measured under a load of 9 on 2
+#: cores: 2 threads 5-30x slower per training step than 1). ``--threads N`` overrides it.
+DEFAULT_THREADS = 1
+
+
 def reproduce(out, quick: bool = False, only=None, force: bool = False, fresh: bool = False,
               verbose: bool = True, threads: int | None = None) -> list[Claim]:
-    """Measure the claims (all, or the ids in ``only``) and write the report into ``out``."""
+    """Measure the claims (all, or the ids in ``only``) and write the report into ``out``.
+
+    Cached claims are read first; the shared models (:data:`~.registry.NEEDS`) are then
+    trained only for the claims left to compute. ``report.json`` records per claim whether it
+    was ``cached``, and in ``meta["run"]`` this run's wall time and which ids it computed.
+    """
+    wall0 = time.monotonic()
     ids = check_ids(only) if only else claim_ids()
     out = Path(out)
     outputs = _plan(out, ids, quick, force)
-    if threads is not None:
-        torch.set_num_threads(threads)
+    before = torch.get_num_threads()
+    torch.set_num_threads(DEFAULT_THREADS if threads is None else threads)
+    try:
+        return _run(out, ids, quick, fresh, verbose, outputs, wall0)
+    finally:  # the caller's setting (a test session, a notebook) is theirs
+        torch.set_num_threads(before)
+
+
+def _run(out: Path, ids: list[str], quick: bool, fresh: bool, verbose: bool,
+         outputs: OutputSet, wall0: float) -> list[Claim]:
     threads = torch.get_num_threads()
-    ctx = Context(out, quick=quick, verbose=verbose, outputs=outputs)
     digest = code_hash()
+    keys = {claim_id: {"id": claim_id, "quick": quick, "code": digest,
+                       "torch": torch.__version__, "threads": threads} for claim_id in ids}
+    cached = {} if fresh else {
+        claim_id: claim for claim_id in ids
+        if (claim := _load_cached(_cache_path(out, claim_id, quick), keys[claim_id], out))
+        is not None}
+    todo = [claim_id for claim_id in ids if claim_id not in cached]
+    ctx = Context(out, quick=quick, verbose=verbose, outputs=outputs, needs=needs(todo))
     start = time.monotonic()
     claims = []
     for n, claim_id in enumerate(ids, 1):
-        key = {"id": claim_id, "quick": quick, "code": digest, "torch": torch.__version__,
-               "threads": threads}
-        path = _cache_path(out, claim_id, quick)
-        claim = None if fresh else _load_cached(path, key, out)
+        claim = cached.get(claim_id)
         if claim is not None:
             _say(verbose, f"[{n}/{len(ids)}] {claim_id}: cached ({claim.seconds:.1f} s when run)")
         else:
             _say(verbose, f"[{n}/{len(ids)}] {claim_id} ...")
             t0 = time.monotonic()
             torch.manual_seed(0)
+            ctx.claim = claim_id
             claim = experiment(claim_id)(ctx)
             claim.seconds = round(time.monotonic() - t0, 2)
-            entry = {"key": key, "claim": claim.to_dict()}
-            outputs.write(path, dumps(entry, indent=1).encode())
+            entry = {"key": keys[claim_id], "claim": claim.to_dict()}
+            outputs.write(_cache_path(out, claim_id, quick), dumps(entry, indent=1).encode())
             verdict = "holds" if claim.holds else "does not hold"
             _say(verbose, f"[{n}/{len(ids)}] {claim_id}: {verdict} ({claim.seconds:.1f} s)")
         claims.append(claim)
+    run = {"wall_seconds": round(time.monotonic() - wall0, 2), "computed": todo,
+           "cached": [claim_id for claim_id in ids if claim_id in cached],
+           "trained": {what: sorted(ctx.memo.get(what, {})) for what in ("sr", "classifiers")}}
     meta = {"versions": _versions(), "quick": quick, "seconds": round(time.monotonic() - start, 2),
             "seeds": {c.id: c.seeds for c in claims}, "threads": threads, "code": digest,
             "machine": platform.machine(), "command": " ".join(["checkerfree", *sys.argv[1:]])
-            if Path(sys.argv[0]).name in ("checkerfree", "__main__.py") else None}
-    report = {"claims": [_public(c) for c in claims], "meta": meta}
+            if Path(sys.argv[0]).name in ("checkerfree", "__main__.py") else None,
+            "run": run}
+    report = {"claims": [_public(c, c.id in cached) for c in claims], "meta": meta}
     outputs.write(out / "report.json", dumps(report, indent=1).encode())
     from checkerfree.report.reproduce_html import render_report
 
@@ -156,10 +192,10 @@ def _plan(out: Path, ids: list[str], quick: bool, force: bool) -> OutputSet:
     return outputs.check()
 
 
-def _public(claim: Claim) -> dict:
+def _public(claim: Claim, cached: bool) -> dict:
     d = claim.to_dict()
-    return {k: d[k] for k in ("id", "statement", "measured", "holds", "rule", "figures",
-                              "seconds", "seeds")}
+    return {**{k: d[k] for k in ("id", "statement", "measured", "holds", "rule", "figures",
+                                 "seconds", "seeds")}, "cached": cached}
 
 
 def _say(verbose: bool, message: str) -> None:

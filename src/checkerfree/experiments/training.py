@@ -125,8 +125,12 @@ def evaluate_sr(model: nn.Module, hr: torch.Tensor) -> tuple[dict, torch.Tensor]
             "sharpness": sharpness(out, hr)}, out
 
 
-def train_sr(kind: str, seed: int, settings: SRSettings) -> SRResult:
-    """Train one model of ``kind`` with ``seed``; evaluate it before and after."""
+def train_sr(kind: str, seed: int, settings: SRSettings, progress=None) -> SRResult:
+    """Train one model of ``kind`` with ``seed``; evaluate it before and after.
+
+    ``progress``: an object whose ``advance()`` is called after every step
+    (:meth:`checkerfree.experiments.context.Context.steps`), or None.
+    """
     torch.manual_seed(seed)
     model = SuperResolution(kind, settings.width)
     hr_val = validation_images(settings.val_size)
@@ -143,6 +147,8 @@ def train_sr(kind: str, seed: int, settings: SRSettings) -> SRResult:
         loss.backward()
         opt.step()
         sched.step()
+        if progress is not None:
+            progress.advance()
     step_ms = 1000 * (time.perf_counter() - start) / settings.steps
     trained, out = evaluate_sr(model, hr_val)
     return SRResult(kind, seed, trained["psnr"], trained["score"], trained["periods"],
@@ -150,22 +156,35 @@ def train_sr(kind: str, seed: int, settings: SRSettings) -> SRResult:
                     _imbalance(model), step_ms, out)
 
 
+#: The quick run's training: enough steps for the upsamplers' trained scores to separate
+#: (deconvolution's stays far above resize-convolution's) and PSNR to rank them at an equal
+#: budget; far from converged, so quick PSNR and trained scores are not the article-level
+#: numbers (those are the full run's).
+QUICK = SRSettings(steps=1000, crop=48, width=32)
+FULL = SRSettings(steps=4000, crop=48, width=32)
+QUICK_SEEDS = (0, 1)
+FULL_SEEDS = (0, 1, 2)
+
+
 def sr_results(ctx, kinds=None) -> dict[str, list[SRResult]]:
-    """Every upsampler trained with every seed of this run, once per run (memoised)."""
+    """The upsamplers ``kinds`` trained with every seed of this run, once per run (memoised).
+
+    ``kinds=None``: those this run needs (:meth:`Context.needed`: the union of what the
+    claims being computed declare; every upsampler for a context made by hand).
+    """
     from checkerfree.experiments.upsamplers import UPSAMPLERS
 
-    kinds = tuple(kinds or UPSAMPLERS)
-    settings = ctx.pick(SRSettings(steps=1000, crop=48, width=32),
-                        SRSettings(steps=4000, crop=48, width=32))
-    seeds = ctx.pick([0, 1], [0, 1, 2])
+    kinds = tuple(kinds) if kinds else ctx.needed("sr", UPSAMPLERS)
+    settings = ctx.pick(QUICK, FULL)
+    seeds = list(ctx.pick(QUICK_SEEDS, FULL_SEEDS))
     memo = ctx.memo.setdefault("sr", {})
     for kind in kinds:
         if kind not in memo:
             runs = []
             for seed in seeds:
-                ctx.log(f"super-resolution: training {kind}, seed {seed} "
-                        f"({settings.steps} steps)")
-                runs.append(train_sr(kind, seed, settings))
+                progress = ctx.steps(f"training {kind} (super-resolution), seed {seed}:",
+                                     settings.steps)
+                runs.append(train_sr(kind, seed, settings, progress=progress))
             memo[kind] = runs
     ctx.memo["sr_settings"] = settings
     return {k: memo[k] for k in kinds}
