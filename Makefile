@@ -15,13 +15,17 @@ PYTEST_ARGS ?=
 install: $(STAMP)
 
 $(STAMP): pyproject.toml Makefile
+	@echo "== installing torch $(TORCH_VERSION) (CPU) and checkerfree[all,dev] into $(VENV): about 1-2 minutes, once"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "torch==$(TORCH_VERSION)"
 	$(BIN)/python -m pip install --quiet -e ".[all,dev]"
 	touch $(STAMP)
+	@echo "== installed"
 
+# Progress on stderr: one line per claim, and steps with an ETA inside each training loop.
 demo: $(STAMP)
+	@echo "== reproducing every claim, quick settings, into $(DEMO_DIR)/ (a few minutes)"
 	$(BIN)/python -m checkerfree reproduce --quick --out $(DEMO_DIR) --force
 
 # The report test opens index.html in headless Chromium (Debian's package). Installing it

@@ -46,6 +46,8 @@ class Context:
     needs: dict | None = None
     #: Seconds between two progress lines of one loop.
     progress_interval: float = 5.0
+    #: Worker processes for independent trainings (the super-resolution models); 1: none.
+    jobs: int = 1
 
     def __post_init__(self) -> None:
         self.out = Path(self.out)

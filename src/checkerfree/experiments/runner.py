@@ -104,8 +104,11 @@ DEFAULT_THREADS = 1
 
 
 def reproduce(out, quick: bool = False, only=None, force: bool = False, fresh: bool = False,
-              verbose: bool = True, threads: int | None = None) -> list[Claim]:
+              verbose: bool = True, threads: int | None = None, jobs: int = 1) -> list[Claim]:
     """Measure the claims (all, or the ids in ``only``) and write the report into ``out``.
+
+    ``jobs``: worker processes for the independent model trainings (same numbers for any
+    value; ``checkerfree reproduce`` uses 2 on a machine with 2 or more cores).
 
     Cached claims are read first; the shared models (:data:`~.registry.NEEDS`) are then
     trained only for the claims left to compute. ``report.json`` records per claim whether it
@@ -118,13 +121,13 @@ def reproduce(out, quick: bool = False, only=None, force: bool = False, fresh: b
     before = torch.get_num_threads()
     torch.set_num_threads(DEFAULT_THREADS if threads is None else threads)
     try:
-        return _run(out, ids, quick, fresh, verbose, outputs, wall0)
+        return _run(out, ids, quick, fresh, verbose, outputs, wall0, jobs)
     finally:  # the caller's setting (a test session, a notebook) is theirs
         torch.set_num_threads(before)
 
 
 def _run(out: Path, ids: list[str], quick: bool, fresh: bool, verbose: bool,
-         outputs: OutputSet, wall0: float) -> list[Claim]:
+         outputs: OutputSet, wall0: float, jobs: int) -> list[Claim]:
     threads = torch.get_num_threads()
     digest = code_hash()
     keys = {claim_id: {"id": claim_id, "quick": quick, "code": digest,
@@ -134,7 +137,8 @@ def _run(out: Path, ids: list[str], quick: bool, fresh: bool, verbose: bool,
         if (claim := _load_cached(_cache_path(out, claim_id, quick), keys[claim_id], out))
         is not None}
     todo = [claim_id for claim_id in ids if claim_id not in cached]
-    ctx = Context(out, quick=quick, verbose=verbose, outputs=outputs, needs=needs(todo))
+    ctx = Context(out, quick=quick, verbose=verbose, outputs=outputs, needs=needs(todo),
+                  jobs=jobs)
     start = time.monotonic()
     claims = []
     for n, claim_id in enumerate(ids, 1):
@@ -153,7 +157,7 @@ def _run(out: Path, ids: list[str], quick: bool, fresh: bool, verbose: bool,
             verdict = "holds" if claim.holds else "does not hold"
             _say(verbose, f"[{n}/{len(ids)}] {claim_id}: {verdict} ({claim.seconds:.1f} s)")
         claims.append(claim)
-    run = {"wall_seconds": round(time.monotonic() - wall0, 2), "computed": todo,
+    run = {"wall_seconds": round(time.monotonic() - wall0, 2), "jobs": jobs, "computed": todo,
            "cached": [claim_id for claim_id in ids if claim_id in cached],
            "trained": {what: sorted(ctx.memo.get(what, {})) for what in ("sr", "classifiers")}}
     meta = {"versions": _versions(), "quick": quick, "seconds": round(time.monotonic() - start, 2),
