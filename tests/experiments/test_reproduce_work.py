@@ -162,8 +162,10 @@ def test_eta_and_spacing_against_a_brute_force_replay(durations, interval):
     assert stream.getvalue().splitlines() == expected
 
 
+@pytest.mark.slow
 def test_worker_processes_give_the_same_models(monkeypatch, tmp_path):
-    """``jobs=2`` trains in spawned workers; every number and output equals ``jobs=1``'s."""
+    """``jobs=2`` trains in spawned workers; every number and output equals ``jobs=1``'s.
+    (Slow: each spawned worker imports torch, 10-50 s on a loaded 2-core machine.)"""
     import torch
 
     monkeypatch.setattr(training, "QUICK", training.SRSettings(steps=2, batch=2, crop=16,
