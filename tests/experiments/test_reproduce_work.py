@@ -179,3 +179,26 @@ def test_worker_processes_give_the_same_models(monkeypatch, tmp_path):
             assert (a.seed, a.psnr, a.score, a.init_score, a.periods) == (
                 b.seed, b.psnr, b.score, b.init_score, b.periods)
             assert torch.equal(a.outputs, b.outputs)
+
+
+def test_timing_script_reads_a_real_report(tmp_path):
+    """benchmarks/reproduce_time.py (the docs' "Time" table) on a report this code wrote:
+    one row per claim, slowest first, the cached flags and the run's wall time."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parents[2] / "benchmarks"))
+    import reproduce_time
+
+    ids = ["overlap-1d", "overlap-2d"]
+    runner.reproduce(tmp_path, quick=True, only=ids[:1], verbose=False)
+    runner.reproduce(tmp_path, quick=True, only=ids, force=True, verbose=False)
+    report = json.loads((tmp_path / "report.json").read_text())
+    rows = reproduce_time.rows(report)
+    assert [(r["id"], r["cached"]) for r in rows] == [("overlap-1d", True), ("overlap-2d", False)]
+    text = reproduce_time.markdown(report).splitlines()
+    assert "1 of 2 claims cached" in text[0]
+    assert f"{report['meta']['run']['wall_seconds']:.0f} s wall time" in text[0]
+    body = [line.split(" | ")[0].lstrip("| ") for line in text[4:]]
+    by_seconds = sorted(rows, key=lambda r: -r["seconds"])
+    assert body == [r["id"] for r in by_seconds]
