@@ -99,7 +99,7 @@ def _load_cached(path: Path, key: dict, out: Path) -> Claim | None:
 #: torch's CPU threads when ``threads`` is not given. The models are small (a few hundred
 #: thousand multiply-adds per pixel): a second thread gains little on an idle 2-core machine
 #: and on a shared one its threads wait for each other (measured under a load of 9 on 2
-#: cores: 2 threads 5-30x slower per training step than 1). ``--threads N`` overrides it.
+#: cores: 2 threads 3-40x slower per training step than 1). ``--threads N`` overrides it.
 DEFAULT_THREADS = 1
 
 
