@@ -26,10 +26,12 @@ def markdown(report: dict) -> str:
     run = meta.get("run", {})
     table = rows(report)
     total = sum(r["seconds"] for r in table)
-    lines = [f"{'quick' if meta['quick'] else 'full'} run, {meta['threads']} thread(s): "
-             f"{run.get('wall_seconds', meta['seconds']):.0f} s wall time, "
-             f"{total:.0f} s in the claims' experiments, "
-             f"{sum(r['cached'] for r in table)} of {len(table)} claims cached", "",
+    head = (f"{'quick' if meta['quick'] else 'full'} run, {meta['threads']} thread(s), "
+            f"{run.get('jobs', 1)} job(s): "
+            f"{run.get('wall_seconds', meta['seconds']):.0f} s wall time, "
+            f"{total:.0f} s in the claims' experiments, "
+            f"{sum(r['cached'] for r in table)} of {len(table)} claims cached")
+    lines = [head, "",
              "| id | seconds | share | cached | holds |", "|---|---:|---:|---|---|"]
     for r in sorted(table, key=lambda r: -r["seconds"]):
         lines.append(f"| {r['id']} | {r['seconds']:.1f} | {r['seconds'] / max(total, 1e-9):.0%} "

@@ -21,6 +21,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
+from typing import Self
 
 __all__ = ["StepProgress"]
 
@@ -39,7 +40,7 @@ class StepProgress:
         self._last = self.start
         self.lines = 0
 
-    def __enter__(self) -> StepProgress:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:
