@@ -202,15 +202,22 @@ def _train_all(ctx, pairs, settings: SRSettings) -> dict:
                                        progress=ctx.steps(_label(kind, seed), settings.steps))
                 for kind, seed in pairs}
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
 
     # spawn, not fork: a forked child of a process that has used torch's thread pool can hang.
-    pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"))
-    with pool:
-        futures = {pair: pool.submit(_train_job, *pair, settings, torch.get_num_threads(),
-                                     ctx.claim, ctx.verbose, ctx.progress_interval)
+    pool = multiprocessing.get_context("spawn").Pool(jobs)
+    try:
+        pending = {pair: pool.apply_async(_train_job, (*pair, settings, torch.get_num_threads(),
+                                                       ctx.claim, ctx.verbose,
+                                                       ctx.progress_interval))
                    for pair in pairs}
-        return {pair: future.result() for pair, future in futures.items()}
+        results = {pair: job.get() for pair, job in pending.items()}
+        pool.close()
+        return results
+    except BaseException:
+        pool.terminate()  # Ctrl-C or a failed model: the queued trainings stop too
+        raise
+    finally:
+        pool.join()
 
 
 def _train_job(kind: str, seed: int, settings: SRSettings, threads: int, claim: str,
