@@ -74,8 +74,10 @@ def texture_batch(n: int, size: int, seed: int) -> tuple[torch.Tensor, torch.Ten
     return x, labels
 
 
-def train_classifier(downsample: str, seed: int, steps: int) -> tuple[nn.Module, float]:
-    """Train one classifier; return it with its held-out accuracy."""
+def train_classifier(downsample: str, seed: int, steps: int,
+                     progress=None) -> tuple[nn.Module, float]:
+    """Train one classifier; return it with its held-out accuracy (``progress``: see
+    :func:`checkerfree.experiments.training.train_sr`)."""
     torch.manual_seed(seed)
     model = texture_classifier(downsample)
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
@@ -85,20 +87,29 @@ def train_classifier(downsample: str, seed: int, steps: int) -> tuple[nn.Module,
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        if progress is not None:
+            progress.advance()
     x, y = texture_batch(96, 32, seed=-1 % 2**31)
     with torch.no_grad():
         accuracy = (model(x).argmax(1) == y).float().mean().item()
     return model.eval(), accuracy
 
 
-def trained_classifiers(ctx) -> dict[str, list[tuple[nn.Module, float]]]:
-    """Each design trained with each seed of this run, once (memoised)."""
+#: Training steps and seeds of the quick and the full run.
+QUICK_STEPS, FULL_STEPS = 150, 500
+QUICK_SEEDS, FULL_SEEDS = (0, 1), (0, 1, 2, 3)
+
+
+def trained_classifiers(ctx, designs=None) -> dict[str, list[tuple[nn.Module, float]]]:
+    """The ``designs`` (default: those this run needs, :meth:`Context.needed`) trained with
+    each seed of this run, once (memoised)."""
     memo = ctx.memo.setdefault("classifiers", {})
-    seeds = ctx.pick([0, 1], [0, 1, 2, 3])
-    steps = ctx.pick(150, 500)
-    for design in DOWNSAMPLING:
+    seeds = list(ctx.pick(QUICK_SEEDS, FULL_SEEDS))
+    steps = ctx.pick(QUICK_STEPS, FULL_STEPS)
+    designs = tuple(designs) if designs else ctx.needed("classifiers", DOWNSAMPLING)
+    for design in designs:
         if design not in memo:
-            ctx.log(f"classifiers: training {design} x {len(seeds)} seeds ({steps} steps)")
-            memo[design] = [train_classifier(design, s, steps) for s in seeds]
+            memo[design] = [train_classifier(design, s, steps, progress=ctx.steps(
+                f"training the {design} classifier, seed {s}:", steps)) for s in seeds]
     ctx.memo["classifier_seeds"] = seeds
-    return memo
+    return {d: memo[d] for d in designs}

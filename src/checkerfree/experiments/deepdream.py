@@ -52,7 +52,7 @@ def grad_jitter(ctx) -> Claim:
     from checkerfree.experiments.figures import image_grid, line_plot
     from checkerfree.score.checkerboard import checkerboard_score
 
-    model = trained_classifiers(ctx)["strided"][0][0]
+    model = trained_classifiers(ctx, ["strided"])["strided"][0][0]
     layer = model[:4]  # two strided stages and their ReLUs
     for p in model.parameters():
         p.requires_grad_(False)

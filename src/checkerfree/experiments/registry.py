@@ -18,8 +18,8 @@ from collections.abc import Callable
 
 from checkerfree.errors import InvalidArgumentError
 
-__all__ = ["ARTICLE_IDS", "FIGURES", "REGISTRY", "check_ids", "claim_ids", "experiment",
-           "figure_names"]
+__all__ = ["ARTICLE_IDS", "FIGURES", "NEEDS", "REGISTRY", "check_ids", "claim_ids",
+           "experiment", "figure_names", "needs"]
 
 REGISTRY: dict[str, str] = {
     "overlap-1d": "overlap_claims:overlap_1d",
@@ -62,6 +62,37 @@ FIGURES: dict[str, tuple[str, ...]] = {
     "finding-resize-init": ("resize_init_periodic_mean",),
     "finding-fix-cost": ("fix_cost",),
 }
+
+
+#: What each claim reads that is costly and shared between claims (trained once per run and
+#: memoised, see :mod:`~checkerfree.experiments.context`): ``"sr"``, the super-resolution
+#: upsamplers (:mod:`~checkerfree.experiments.training`); ``"classifiers"``, the texture
+#: classifier designs (:mod:`~checkerfree.experiments.classifiers`). The runner trains the
+#: union over the claims it computes (not those read from the cache), so ``--only X`` trains
+#: only X's models; a test runs each claim alone and counts what it trained.
+NEEDS: dict[str, dict[str, tuple[str, ...]]] = {
+    "even-overlap-not-enough": {"sr": ("deconv-k4", "resize-nearest")},
+    "trained-artifacts": {"sr": ("deconv-k3", "resize-nearest")},
+    "nn-vs-bilinear": {"sr": ("resize-nearest", "resize-bilinear")},
+    "subpixel-icnr": {"sr": ("subpixel", "subpixel-icnr", "resize-nearest")},
+    "grad-strided": {"classifiers": ("strided", "pool", "blur")},
+    "grad-jitter": {"classifiers": ("strided",)},
+    "finding-fix-cost": {"sr": ("deconv-k3", "resize-nearest", "resize-bilinear",
+                                "subpixel-icnr", "deconv-k3-hold")},
+}
+
+
+def needs(ids) -> dict[str, list[str]]:
+    """The union of :data:`NEEDS` over the claims ``ids``, each item once, in first-seen order.
+
+    >>> needs(["trained-artifacts", "nn-vs-bilinear", "overlap-1d"])
+    {'sr': ['deconv-k3', 'resize-nearest', 'resize-bilinear']}
+    """
+    out: dict[str, dict[str, None]] = {}
+    for claim_id in check_ids(ids):
+        for what, items in NEEDS.get(claim_id, {}).items():
+            out.setdefault(what, {}).update(dict.fromkeys(items))
+    return {what: list(items) for what, items in out.items()}
 
 
 def figure_names(ids) -> list[str]:

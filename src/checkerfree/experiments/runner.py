@@ -31,11 +31,17 @@ import torch
 
 from checkerfree.experiments.claim import Claim
 from checkerfree.experiments.context import FIGURE_DIR, Context
-from checkerfree.experiments.registry import check_ids, claim_ids, experiment, figure_names
+from checkerfree.experiments.registry import (
+    check_ids,
+    claim_ids,
+    experiment,
+    figure_names,
+    needs,
+)
 from checkerfree.files import OutputSet
 from checkerfree.jsontext import dumps
 
-__all__ = ["CACHE_VERSION", "code_hash", "reproduce"]
+__all__ = ["CACHE_VERSION", "DEFAULT_THREADS", "code_hash", "reproduce"]
 
 #: Bump to invalidate every cache entry (e.g. when the entry format changes).
 CACHE_VERSION = 1
@@ -95,48 +101,83 @@ def _load_cached(path: Path, key: dict, out: Path) -> tuple[Claim | None, str | 
     return claim, entry.get("computed_at")
 
 
+#: torch's CPU threads when ``threads`` is not given. The models are small (a few hundred
+#: thousand multiply-adds per pixel): a second thread gains little on an idle 2-core machine
+#: and on a shared one its threads wait for each other (measured under a load of 9 on 2
+#: cores: 2 threads 3-40x slower per training step than 1). ``--threads N`` overrides it.
+DEFAULT_THREADS = 1
+
+
 def reproduce(out, quick: bool = False, only=None, force: bool = False, fresh: bool = False,
-              verbose: bool = True, threads: int | None = None) -> list[Claim]:
-    """Measure the claims (all, or the ids in ``only``) and write the report into ``out``."""
+              verbose: bool = True, threads: int | None = None, jobs: int = 1) -> list[Claim]:
+    """Measure the claims (all, or the ids in ``only``) and write the report into ``out``.
+
+    ``jobs``: worker processes for the independent model trainings (same numbers for any
+    value; ``checkerfree reproduce`` uses 2 on a machine with 2 or more cores).
+
+    Cached claims are read first; the shared models (:data:`~.registry.NEEDS`) are then
+    trained only for the claims left to compute. ``report.json`` records per claim whether it
+    was ``cached``, and in ``meta["run"]`` this run's wall time and which ids it computed.
+    """
+    wall0 = time.monotonic()
     ids = check_ids(only) if only else claim_ids()
     out = Path(out)
     outputs = _plan(out, ids, quick, force)
-    if threads is not None:
-        torch.set_num_threads(threads)
+    before = torch.get_num_threads()
+    torch.set_num_threads(DEFAULT_THREADS if threads is None else threads)
+    try:
+        return _run(out, ids, quick, fresh, verbose, outputs, wall0, jobs)
+    finally:  # the caller's setting (a test session, a notebook) is theirs
+        torch.set_num_threads(before)
+
+
+def _run(out: Path, ids: list[str], quick: bool, fresh: bool, verbose: bool,
+         outputs: OutputSet, wall0: float, jobs: int) -> list[Claim]:
     threads = torch.get_num_threads()
-    ctx = Context(out, quick=quick, verbose=verbose, outputs=outputs)
     digest = code_hash()
+    keys = {claim_id: {"id": claim_id, "quick": quick, "code": digest,
+                       "torch": torch.__version__, "threads": threads} for claim_id in ids}
+    loaded = {} if fresh else {
+        claim_id: _load_cached(_cache_path(out, claim_id, quick), keys[claim_id], out)
+        for claim_id in ids}
+    cached = {claim_id: claim for claim_id, (claim, _) in loaded.items() if claim is not None}
+    when = {claim_id: at for claim_id, (claim, at) in loaded.items() if claim is not None}
+    todo = [claim_id for claim_id in ids if claim_id not in cached]
+    ctx = Context(out, quick=quick, verbose=verbose, outputs=outputs, needs=needs(todo),
+                  jobs=jobs)
     start = time.monotonic()
-    claims, cached, when = [], set(), {}
+    claims = []
     for n, claim_id in enumerate(ids, 1):
-        key = {"id": claim_id, "quick": quick, "code": digest, "torch": torch.__version__,
-               "threads": threads}
-        path = _cache_path(out, claim_id, quick)
-        claim, when[claim_id] = (None, None) if fresh else _load_cached(path, key, out)
+        claim = cached.get(claim_id)
         if claim is not None:
-            cached.add(claim_id)
             _say(verbose, f"[{n}/{len(ids)}] {claim_id}: cached ({claim.seconds:.1f} s when run)")
         else:
             _say(verbose, f"[{n}/{len(ids)}] {claim_id} ...")
             t0 = time.monotonic()
             torch.manual_seed(0)
+            ctx.claim = claim_id
             claim = experiment(claim_id)(ctx)
             claim.seconds = round(time.monotonic() - t0, 2)
             when[claim_id] = _now()
-            entry = {"key": key, "claim": claim.to_dict(), "computed_at": when[claim_id]}
-            outputs.write(path, dumps(entry, indent=1).encode())
+            entry = {"key": keys[claim_id], "claim": claim.to_dict(),
+                     "computed_at": when[claim_id]}
+            outputs.write(_cache_path(out, claim_id, quick), dumps(entry, indent=1).encode())
             verdict = "holds" if claim.holds else "does not hold"
             _say(verbose, f"[{n}/{len(ids)}] {claim_id}: {verdict} ({claim.seconds:.1f} s)")
         claims.append(claim)
     # ``seconds`` is this run's wall time; ``computed``/``cached`` say where each claim came
     # from, so a report made from the cache does not read as a 0-second measurement.
+    run = {"wall_seconds": round(time.monotonic() - wall0, 2), "jobs": jobs, "computed": todo,
+           "cached": [claim_id for claim_id in ids if claim_id in cached],
+           "trained": {what: sorted(ctx.memo.get(what, {})) for what in ("sr", "classifiers")}}
     meta = {"versions": _versions(), "quick": quick, "seconds": round(time.monotonic() - start, 2),
-            "computed": [c.id for c in claims if c.id not in cached],
-            "cached": [c.id for c in claims if c.id in cached],
+            "computed": todo,
+            "cached": run["cached"],
             "finished_at": _now(),
             "seeds": {c.id: c.seeds for c in claims}, "threads": threads, "code": digest,
             "machine": platform.machine(), "command": " ".join(["checkerfree", *sys.argv[1:]])
-            if Path(sys.argv[0]).name in ("checkerfree", "__main__.py") else None}
+            if Path(sys.argv[0]).name in ("checkerfree", "__main__.py") else None,
+            "run": run}
     report = {"claims": [_public(c, c.id in cached, when[c.id]) for c in claims],
               "meta": meta}
     outputs.write(out / "report.json", dumps(report, indent=1).encode())
