@@ -12,11 +12,13 @@ from checkerfree.errors import InvalidArgumentError, require
 HELP = "checkerboard score of image files and folders (PNG, JPEG, WebP, TIFF)"
 
 DESCRIPTION = """\
-Measure the checkerboard pattern in image files: for each period (2, 4 and 8 by default) the
+Measure the checkerboard pattern in image files: for each period (2, 4 and 8 by default;
+'--period auto' searches every period from 2 to a quarter of the shortest side) the
 peak-to-peak amplitude, in grey levels, of the pattern that repeats with that period, beyond
-what the image has around those frequencies anyway; 'score' is the largest, 'flagged' says
-whether it is above the calibrated threshold, 'hotspot' is [row, col] of the strongest local
-pattern. Folders are searched recursively for .png .jpg .jpeg .webp .tif .tiff files.
+what the image has around those frequencies anyway. 'flagged' says whether some period is
+above the calibrated threshold with a significant peak; 'score' is the value of the period
+that decides, 'period' the dominant period per axis, 'reason' why the row is or is not
+flagged; 'hotspot' is [row, col] of the strongest local pattern. Folders are searched recursively for .png .jpg .jpeg .webp .tif .tiff files.
 
 Every input gets a row: files that cannot be scored (missing, empty, truncated, not an image,
 too small for the periods, decompression bombs, unreadable), folders that cannot be listed
@@ -29,6 +31,7 @@ EPILOG = """\
 examples:
   checkerfree score samples/                       # a table, one row per image
   checkerfree score a.png b.jpg --period 2 --json  # one JSON document
+  checkerfree score vae_out/ --period auto         # any period: 3, 14, 16, 32 ...
   checkerfree score samples/ --csv > scores.csv
   checkerfree score samples/ --heatmap overlays/   # a red overlay per image
   checkerfree score /data/gen --engine ray --out scores.parquet   # RAY_ADDRESS=auto to join a cluster"""
@@ -50,11 +53,14 @@ def _positive(kind):
     return parse
 
 
-def _period(text: str) -> int:
+def _period(text: str) -> int | str:
+    if text == "auto":
+        return text
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"a period is an integer >= 2, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"a period is an integer >= 2 or 'auto', got {text!r}") from None
     if value < 2:
         raise argparse.ArgumentTypeError(f"a period is an integer >= 2, got {value}")
     return value
@@ -65,7 +71,8 @@ def register(sub) -> None:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files and folders")
     p.add_argument("--period", action="append", type=_period, metavar="N",
-                   help="a period to measure (repeat; default: 2 4 8)")
+                   help="a period to measure (repeat; default: 2 4 8), or 'auto': search "
+                        "every period from 2 to a quarter of the shortest side")
     output = p.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="print one JSON document to stdout")
     output.add_argument("--csv", action="store_true", help="print CSV to stdout")
@@ -98,7 +105,14 @@ def run(args: argparse.Namespace) -> int:
     from checkerfree.score.results import portable_row, summarize
     from checkerfree.score.checkerboard import DEFAULT_THRESHOLD
 
-    periods = tuple(sorted(set(args.period or (2, 4, 8))))
+    if args.period and "auto" in args.period:
+        if len(set(args.period)) > 1:
+            raise InvalidArgumentError(
+                f"--period auto searches every period; it cannot be combined with given "
+                f"ones, got {' '.join(map(str, args.period))}")
+        periods = "auto"
+    else:
+        periods = tuple(sorted(set(args.period or (2, 4, 8))))
     if args.out is not None:
         _check_out_suffix(args.out)
     entries = walk_inputs(args.paths)

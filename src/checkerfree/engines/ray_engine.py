@@ -87,4 +87,6 @@ def score_files_ray(
     for row in rows:
         row["path"] = paths[row.pop("index")]
         row.pop("path_bytes", None)
+        if isinstance(row.get("periods"), list):  # periods="auto": an Arrow map, as pairs
+            row["periods"] = dict(row["periods"])
     return rows

@@ -8,7 +8,8 @@ own, so anything that can call a function on a list of paths can use it: the loc
 ``mapInPandas``.
 
 Every input gets a row, in input order. A row is ``{"path", "score", "periods", "flagged",
-"hotspot", "error", "size", "mode", "bit_depth", "alpha_dropped", "heatmap"}``: a file that
+"period", "reason", "hotspot", "error", "size", "mode", "bit_depth", "alpha_dropped",
+"heatmap"}`` (``period`` and ``reason``: :class:`~checkerfree.score.checkerboard.ScoreResult`): a file that
 cannot be scored has ``error`` (the reason) and ``None`` for the measurements. Images of one
 shape ``(C, H, W)`` are scored together in batches of ``batch_size``; other shapes in their
 own batches.
@@ -44,8 +45,8 @@ from checkerfree.score.layout import check_periods
 __all__ = ["ImageScorer", "Decoded", "ROW_KEYS", "error_row"]
 
 #: The keys of every row, in display order.
-ROW_KEYS = ("path", "score", "periods", "flagged", "hotspot", "error", "size", "mode",
-            "bit_depth", "alpha_dropped", "heatmap")
+ROW_KEYS = ("path", "score", "periods", "flagged", "period", "reason", "hotspot", "error",
+            "size", "mode", "bit_depth", "alpha_dropped", "heatmap")
 
 # Values per scoring call (N*C*H*W); a 1024^2 RGB image is 3.1M. The score's FFTs hold a
 # few complex copies of the batch, so this keeps one call to a few hundred MB.
@@ -110,7 +111,7 @@ class ImageScorer:
 
     def __init__(
         self,
-        periods: Iterable[int] | int = (2, 4, 8),
+        periods: Iterable[int] | int | str = (2, 4, 8),
         heatmap_dir: str | os.PathLike | None = None,
         *,
         threshold: float | None = None,
@@ -119,7 +120,14 @@ class ImageScorer:
         force: bool = False,
         device: str | torch.device = "cpu",
     ):
-        self.periods = check_periods(periods, (math.inf,))
+        if isinstance(periods, str):
+            from checkerfree.score.checkerboard import resolve_periods
+
+            # "auto" is resolved per image; here only the spelling is checked.
+            resolve_periods(periods, torch.zeros(1, 1, 8, 8), 2)
+            self.periods = periods
+        else:
+            self.periods = check_periods(periods, (math.inf,))
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise InvalidArgumentError(f"batch_size must be a positive int, got {batch_size!r}")
         self.heatmap_dir = None if heatmap_dir is None else Path(heatmap_dir)
@@ -131,8 +139,9 @@ class ImageScorer:
 
     @property
     def min_size(self) -> int:
-        """The shortest side an image may have: two periods of the largest period."""
-        return 2 * max(self.periods)
+        """The shortest side an image may have: two periods of the largest period ("auto":
+        two periods of period 2; the search adapts to the size)."""
+        return 4 if isinstance(self.periods, str) else 2 * max(self.periods)
 
     def decode(self, path: str | os.PathLike, file: str | os.PathLike | None = None) -> Decoded:
         """Read one file (``file`` if given, else ``path``); never raises for a bad file: any
@@ -197,8 +206,9 @@ class ImageScorer:
                 # score's hotspot has its own weighting (its docstring), so it is kept.
                 from checkerfree.score.heatmap import checkerboard_heatmap
 
-                heat = checkerboard_heatmap(batch, periods=self.periods,
-                                            window=max(16.0, float(max(self.periods))))
+                measured = tuple(result.periods)
+                heat = checkerboard_heatmap(batch, periods=measured,
+                                            window=max(16.0, float(max(measured))))
         rows = []
         for k, (item, scored) in enumerate(zip(items, result.to_rows())):
             row = dict.fromkeys(ROW_KEYS)

@@ -352,7 +352,9 @@ def _explain(periods, values, sig, need, flags, significant, pool, decide, exces
                 lv, lp, lz, ln = max(loud)
                 reason += (f"; period {lp} reads {lv:.2f} but its significance {lz:.1f} "
                            f"<= {ln:.1f}")
-        dominant.append(_dominant(chosen, excesses, lattices, i, d))
+        # With no significant period the excess is noise: its per-axis split would be too.
+        dominant.append(_dominant(chosen, excesses, lattices, i, d)
+                        if bool(significant[i].any()) else [s] * d)
         reasons.append(reason)
     return torch.tensor(dominant, dtype=torch.long).reshape(-1, d), reasons
 
