@@ -97,8 +97,21 @@ def run(quick: bool) -> dict:
             "max_item_auto": worst["auto"][1],
         },
         "detection": detection,
+        "examples": examples(),
         "seconds": round(time.perf_counter() - started, 1),
     }
+
+
+def examples() -> list[str]:
+    """The reason text of three decisions (docs/score.md): flagged, significant but below
+    the threshold, large but not significant."""
+    g = torch.Generator().manual_seed(0)
+    i, j = torch.meshgrid(torch.arange(64), torch.arange(64), indexing="ij")
+    base = torch.linspace(0, 200, 64).repeat(64, 1) + 2 * torch.randn(64, 64, generator=g)
+    noise = torch.rand(8, 1, 16, 16, generator=torch.Generator().manual_seed(0)) * 255
+    return [checkerboard_score(base + 3 * (-1.0) ** (i + j)).reason[0],
+            checkerboard_score(base + 0.2 * (-1.0) ** (i + j)).reason[0],
+            checkerboard_score(noise).reason[0]]
 
 
 def markdown(report: dict) -> str:
@@ -117,8 +130,10 @@ def markdown(report: dict) -> str:
     for row in report["detection"]:
         lines.append(f"| {row['period']} | {row['amplitude']} | {row['kind']} | {row['n']} | "
                      f"{row['fixed']:.0%} | {row['auto']:.0%} | {row['dominant']:.0%} |")
+    lines.append("")
     for alarm in c["alarms_auto"]:
-        lines.append(f"\n- auto false alarm: {alarm}")
+        lines.append(f"- auto false alarm: {alarm}")
+    lines += ["", "Reasons (`examples()`):", ""] + [f"- `{r}`" for r in report["examples"]]
     return "\n".join(lines)
 
 

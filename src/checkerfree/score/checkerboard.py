@@ -51,7 +51,7 @@ import torch
 from checkerfree.arguments import check_flag, check_threshold, check_window
 from checkerfree.finite import check_finite, check_power
 from checkerfree.score.heatmap import amplitude, heat_power, hotspot as find_hotspot
-from checkerfree.errors import InvalidArgumentError
+from checkerfree.errors import InvalidArgumentError, InvalidTypeError
 from checkerfree.score.lattice import lattice_excess, period_bins
 from checkerfree.score.layout import as_batch, check_periods
 from checkerfree.score.periods import find_periods, max_search_period, search_significance
@@ -186,7 +186,7 @@ def resolve_periods(
     ``periods`` is ``"auto"`` (exactly that string), an int or a sequence of ints.
     ``"auto"``: :data:`FIXED_PERIODS` (those that fit) plus, per item, up to
     :data:`AUTO_CANDIDATES` periods found by :func:`~checkerfree.score.periods.find_periods`
-    among ``2 .. max_search_period``; the found ones need
+    among ``2 .. max_search_period``, and their divisors; the found ones need
     ``search_significance(MIN_SIGNIFICANCE, searched)``, the others :data:`MIN_SIGNIFICANCE`.
 
     >>> import torch
@@ -197,7 +197,7 @@ def resolve_periods(
     spatial = tuple(xb.shape[2:])
     if isinstance(periods, str):
         if periods != "auto":
-            raise InvalidArgumentError(
+            raise InvalidTypeError(
                 f"periods must be 'auto', an int or a sequence of ints, got {periods!r}"
             )
         fixed = tuple(s for s in FIXED_PERIODS if 2 * s <= min(spatial)) or FIXED_PERIODS[:1]
@@ -208,6 +208,10 @@ def resolve_periods(
         if searched:
             for item in find_periods(xb, d, count=AUTO_CANDIDATES, skip=fixed):
                 found.update(item)
+            # With its divisors measured too, a found period's value is only what is new at
+            # that period (each bin counts for the smallest listed period that has it, as
+            # for 2, 4, 8): a photograph's period-5 lattice is not read again at 20.
+            found.update(p for s in list(found) for p in range(2, s) if s % p == 0)
         measured = check_periods(fixed + tuple(found), spatial)
         needed = search_significance(MIN_SIGNIFICANCE, searched) if searched else MIN_SIGNIFICANCE
         return measured, {s: MIN_SIGNIFICANCE if s in fixed else needed for s in measured}, searched
@@ -327,19 +331,21 @@ def _explain(periods, values, sig, need, flags, significant, pool, decide, exces
         if bool(flags[i].any()):
             chosen = [p for j, p in enumerate(periods) if bool(pool[i, j])]
             reason = (f"flagged by period {s}: value {v:.2f} > threshold {threshold:g} and "
-                      f"significance {z:.1f} > {zn:.1f}{corrected if zn > MIN_SIGNIFICANCE else ''}")
+                      f"significance {_z(z)} > {zn:.1f}{corrected if zn > MIN_SIGNIFICANCE else ''}")
             others = [p for p in chosen if p != s]
             if others:
                 reason += f" (also periods {', '.join(map(str, others))})"
         elif bool(significant[i].any()):
             chosen = [p for j, p in enumerate(periods) if bool(pool[i, j])]
             reason = (f"not flagged: the largest significant value is {v:.2f} (period {s}, "
-                      f"significance {z:.1f} > {zn:.1f}) <= threshold {threshold:g}")
+                      f"significance {_z(z)} > {zn:.1f}) <= threshold {threshold:g}")
         else:
             chosen = [s]
             best = int(sig[i].argmax())
+            best_need = float(need[best])
             reason = (f"not flagged: no period is significant (period {periods[best]}: "
-                      f"{float(sig[i, best]):.1f} <= {float(need[best]):.1f}{corrected}); "
+                      f"{_z(float(sig[i, best]))} <= {best_need:.1f}"
+                      f"{corrected if best_need > MIN_SIGNIFICANCE else ''}); "
                       f"the largest value is {v:.2f} (period {s})")
             if v > threshold:
                 reason += f", above threshold {threshold:g} but not significant"
@@ -350,13 +356,18 @@ def _explain(periods, values, sig, need, flags, significant, pool, decide, exces
                     if not bool(significant[i, j]) and float(values[i, j]) > threshold]
             if loud:
                 lv, lp, lz, ln = max(loud)
-                reason += (f"; period {lp} reads {lv:.2f} but its significance {lz:.1f} "
+                reason += (f"; period {lp} reads {lv:.2f} but its significance {_z(lz)} "
                            f"<= {ln:.1f}")
         # With no significant period the excess is noise: its per-axis split would be too.
         dominant.append(_dominant(chosen, excesses, lattices, i, d)
                         if bool(significant[i].any()) else [s] * d)
         reasons.append(reason)
     return torch.tensor(dominant, dtype=torch.long).reshape(-1, d), reasons
+
+
+def _z(z: float) -> str:
+    """A significance for reading: one decimal, or 3 digits when huge (a noiseless image)."""
+    return f"{z:.1f}" if abs(z) < 1e4 else f"{z:.3g}"
 
 
 def _dominant(chosen: list[int], excesses, lattices, i: int, d: int) -> list[int]:
