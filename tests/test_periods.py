@@ -239,3 +239,25 @@ def test_cli_period_auto(tmp_path, capsys):
     assert main(["score", str(tmp_path), "--period", "auto", "--period", "2"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "auto" in err[0]
+
+
+def test_auto_rows_to_arrow_and_parquet():
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    from checkerfree.score.batch import error_row
+    from checkerfree.score.results import parquet_bytes, rows_to_arrow
+
+    rows = [{**error_row("a.png", None), "score": 2.0, "periods": {"2": 0.1, "16": 2.0},
+             "flagged": True, "period": [16, 8], "reason": "flagged by period 16",
+             "hotspot": [1, 2]},
+            {**error_row("b.png", None), "score": 0.1, "periods": {"2": 0.1, "3": 0.0},
+             "flagged": False, "period": [2, 2], "reason": "not flagged", "hotspot": [0, 0]},
+            error_row("c.png", "empty file")]
+    table = rows_to_arrow(rows, "auto")
+    assert pa.types.is_map(table.schema.field("periods").type)
+    back = table.to_pylist()
+    assert dict(back[0]["periods"]) == {"2": 0.1, "16": 2.0} and back[0]["period"] == [16, 8]
+    assert back[1]["reason"] == "not flagged" and back[2]["periods"] is None
+    read = pq.read_table(io.BytesIO(parquet_bytes(rows, "auto"))).to_pylist()
+    assert [r["path"] for r in read] == ["a.png", "b.png", "c.png"]

@@ -121,10 +121,12 @@ class ImageScorer:
         device: str | torch.device = "cpu",
     ):
         if isinstance(periods, str):
-            from checkerfree.score.checkerboard import resolve_periods
+            # "auto" is resolved per image (checkerboard_score); here only the spelling.
+            if periods != "auto":
+                from checkerfree.errors import InvalidTypeError
 
-            # "auto" is resolved per image; here only the spelling is checked.
-            resolve_periods(periods, torch.zeros(1, 1, 8, 8), 2)
+                raise InvalidTypeError(
+                    f"periods must be 'auto', an int or a sequence of ints, got {periods!r}")
             self.periods = periods
         else:
             self.periods = check_periods(periods, (math.inf,))
