@@ -60,7 +60,8 @@ def test_smoke_shapes_and_contract():
     assert r.flagged.shape == (3,) and r.flagged.dtype == torch.bool
     assert r.hotspot.shape == (3, 2) and r.hotspot.dtype == torch.long
     rows = r.to_rows()
-    assert len(rows) == 3 and sorted(rows[0]) == ["flagged", "hotspot", "periods", "score"]
+    assert len(rows) == 3 and sorted(rows[0]) == ["flagged", "hotspot", "period", "periods",
+                                                  "reason", "score"]
     assert set(rows[0]["periods"]) == {"2", "4", "8"}
     import json
 

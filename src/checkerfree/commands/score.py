@@ -13,11 +13,14 @@ HELP = "checkerboard score of images, audio, arrays and volumes (files, folders,
 
 DESCRIPTION = """\
 Measure the checkerboard pattern in images, audio, arrays and volumes: for each period (2, 4
-and 8 by default) the peak-to-peak amplitude of the pattern that repeats with that period,
-beyond what the input has around those frequencies anyway; 'score' is the largest, 'flagged'
-says whether it is above the threshold of the input's kind, 'hotspot' is the array index of
-the strongest local pattern ([row, col] for images). Units: grey levels (0..255) for images,
-full scale (-1..1) for audio, the array's own units for .npy, .npz and NIfTI.
+and 8 by default; '--period auto' searches every period from 2 to a quarter of the shortest
+side) the peak-to-peak amplitude of the pattern that repeats with that period, beyond what
+the input has around those frequencies anyway. 'flagged' says whether some period is above
+the threshold of the input's kind with a significant peak; 'score' is the value of the
+period that decides, 'period' the dominant period per axis, 'reason' why the row is or is
+not flagged; 'hotspot' is the array index of the strongest local pattern ([row, col] for
+images). Units: grey levels (0..255) for images, full scale (-1..1) for audio, the array's
+own units for .npy, .npz and NIfTI.
 Formats are told from the first bytes: PNG, JPEG, WebP, TIFF; WAV, FLAC, Ogg (extra 'audio');
 .npy, .npz (every array a row, never unpickled); NIfTI .nii/.nii.gz (extra 'medical').
 '-' reads one input from standard input. Folders are searched recursively for
@@ -34,6 +37,7 @@ EPILOG = """\
 examples:
   checkerfree score samples/                       # a table, one row per image
   checkerfree score a.png b.jpg --period 2 --json  # one JSON document
+  checkerfree score vae_out/ --period auto         # any period: 3, 14, 16, 32 ...
   checkerfree score samples/ --csv > scores.csv
   checkerfree score samples/ --heatmap overlays/   # a red overlay per image
   checkerfree score vocoder.wav --period 4 --period 8 --json   # tones at k*fs/s in Hz
@@ -58,11 +62,14 @@ def _positive(kind):
     return parse
 
 
-def _period(text: str) -> int:
+def _period(text: str) -> int | str:
+    if text == "auto":
+        return text
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"a period is an integer >= 2, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"a period is an integer >= 2 or 'auto', got {text!r}") from None
     if value < 2:
         raise argparse.ArgumentTypeError(f"a period is an integer >= 2, got {value}")
     return value
@@ -74,7 +81,8 @@ def register(sub) -> None:
     p.add_argument("paths", nargs="+", metavar="PATH",
                    help="files and folders; '-' for standard input")
     p.add_argument("--period", action="append", type=_period, metavar="N",
-                   help="a period to measure (repeat; default: 2 4 8)")
+                   help="a period to measure (repeat; default: 2 4 8), or 'auto': search "
+                        "every period from 2 to a quarter of the shortest side")
     output = p.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="print one JSON document to stdout")
     output.add_argument("--csv", action="store_true", help="print CSV to stdout")
@@ -114,7 +122,14 @@ def run(args: argparse.Namespace) -> int:
     from checkerfree.score.checkerboard import DEFAULT_THRESHOLD
     from checkerfree.signals import SIGNAL_EXTENSIONS
 
-    periods = tuple(sorted(set(args.period or (2, 4, 8))))
+    if args.period and "auto" in args.period:
+        if len(set(args.period)) > 1:
+            raise InvalidArgumentError(
+                f"--period auto searches every period; it cannot be combined with given "
+                f"ones, got {' '.join(map(str, args.period))}")
+        periods = "auto"
+    else:
+        periods = tuple(sorted(set(args.period or (2, 4, 8))))
     if args.out is not None:
         _check_out_suffix(args.out)
     if args.paths.count("-") > 1:

@@ -89,4 +89,6 @@ def score_files_ray(
         # Items of one file (an .npz's "a.npz:key") keep their suffix after the name.
         row["path"] = path + row["path"][len(text(path)):]
         row.pop("path_bytes", None)
+        if isinstance(row.get("periods"), list):  # periods="auto": an Arrow map, as pairs
+            row["periods"] = dict(row["periods"])
     return rows

@@ -4,14 +4,20 @@ On a terminal with rich installed (``cli`` extra) it is a rich table with flagge
 red; otherwise (a pipe, a file, no rich) plain aligned text, which never wraps or truncates
 a path and reads the same in logs.
 
+The ``period`` column is the dominant period (``16x8`` where the axes differ) and ``reason``
+why a row is or is not flagged. With ``--period auto`` the per-period columns are the fixed
+periods 2, 4 and 8 (each image measures its own other periods; ``score`` and ``period`` show
+the one that decides).
+
 >>> rows = [{"path": "a.png", "score": 3.25, "periods": {"2": 3.25}, "flagged": True,
-...          "hotspot": [4, 5], "error": None, "alpha_dropped": False},
+...          "period": [2, 2], "reason": "flagged by period 2", "hotspot": [4, 5],
+...          "error": None, "alpha_dropped": False},
 ...         {"path": "bad.png", "score": None, "periods": None, "flagged": None,
 ...          "hotspot": None, "error": "empty file", "alpha_dropped": None}]
 >>> print(plain_table(rows, (2,)))
-path     score  flagged  hotspot  p2    error
-a.png     3.25  yes      4,5      3.25
-bad.png      -  -        -        -     empty file
+path     score  flagged  period  hotspot  p2    error       reason
+a.png     3.25  yes      2       4,5      3.25              flagged by period 2
+bad.png      -  -        -       -        -     empty file
 """
 
 from __future__ import annotations
@@ -22,6 +28,10 @@ from collections.abc import Sequence
 from checkerfree.jsontext import text
 
 __all__ = ["plain_table", "print_table", "summary_lines"]
+
+
+def _shown(periods: Sequence[int] | str) -> tuple[int, ...]:
+    return (2, 4, 8) if isinstance(periods, str) else tuple(periods)
 
 
 def _cells(row: dict, periods: Sequence[int]) -> list[str]:
@@ -38,21 +48,27 @@ def _cells(row: dict, periods: Sequence[int]) -> list[str]:
         text(str(row["path"])),
         number(row.get("score")),
         "-" if flagged is None else ("yes" if flagged else "no"),
+        "-" if not row.get("period") else (
+            str(row["period"][0]) if len(set(row["period"])) == 1
+            else "x".join(map(str, row["period"]))),
         "-" if row.get("hotspot") is None else ",".join(map(str, row["hotspot"])),
         *(number(values.get(str(s))) for s in periods),
         text(row.get("error") or ""),
+        row.get("reason") or "",
     ]
 
 
 def _header(periods: Sequence[int]) -> list[str]:
-    return ["path", "score", "flagged", "hotspot", *(f"p{s}" for s in periods), "error"]
+    return ["path", "score", "flagged", "period", "hotspot", *(f"p{s}" for s in periods),
+            "error", "reason"]
 
 
 def plain_table(rows: Sequence[dict], periods: Sequence[int]) -> str:
     """Aligned text: numbers right-aligned, everything else left-aligned."""
+    periods = _shown(periods)
     table = [_header(periods)] + [_cells(row, periods) for row in rows]
     widths = [max(len(line[k]) for line in table) for k in range(len(table[0]))]
-    numeric = {1} | set(range(4, 4 + len(periods)))
+    numeric = {1} | set(range(5, 5 + len(periods)))
     lines = []
     for line in table:
         cells = [
@@ -92,6 +108,7 @@ def print_table(rows: Sequence[dict], summary: dict, periods: Sequence[int], *,
                 rows_too: bool = True, stream=None) -> None:
     """Print the table (unless ``rows_too`` is false) and the summary to ``stream``."""
     stream = sys.stdout if stream is None else stream
+    periods = _shown(periods)
     rich_table = None
     if rows_too and getattr(stream, "isatty", lambda: False)():
         try:

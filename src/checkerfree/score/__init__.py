@@ -1,7 +1,7 @@
 """The calibrated checkerboard score: lattice spectra, the score, heat maps, batches.
 
 One package for every measurement of an image (or any signal) the score makes; data flows
-``layout`` → ``lattice`` → ``checkerboard`` / ``heatmap`` → ``results`` / ``batch``.
+``layout`` → ``lattice`` → ``periods`` → ``checkerboard`` / ``heatmap`` → ``results`` / ``batch``.
 The public names are re-exported here and at the top of :mod:`checkerfree`.
 
 >>> import torch
@@ -19,6 +19,7 @@ from checkerfree.score.checkerboard import (
     checkerboard_score,
 )
 from checkerfree.score.heatmap import checkerboard_heatmap
+from checkerfree.score.periods import find_periods
 from checkerfree.score.spectrum import average_spectrum
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "checkerboard_heatmap",
     "checkerboard_loss",
     "checkerboard_score",
+    "find_periods",
 ]
 
 

@@ -9,7 +9,8 @@ own, so anything that can call a function on a list of paths can use it: the loc
 
 Every input gets a row, in input order; a file of several items (every array of an
 ``.npz``, ``path:key``; the items of a batch ``.npy``, ``path[i]``) gets one row per item, in
-file order. A row has the keys of :data:`ROW_KEYS`: a file that cannot be scored has
+file order. A row has the keys of :data:`ROW_KEYS` (``period`` and ``reason``:
+:class:`~checkerfree.score.checkerboard.ScoreResult`): a file that cannot be scored has
 ``error`` (the reason) and ``None`` for the measurements. Files are read by
 :func:`checkerfree.signals.read_signals` (any kind, dispatched on the first bytes; ``-`` is
 standard input); items of one shape, layout and threshold are scored together in batches of
@@ -52,10 +53,10 @@ __all__ = ["ROW_KEYS", "Decoded", "ImageScorer", "error_row"]
 #: ``sample_rate`` (Hz), ``duration`` (s) and ``frequencies`` (Hz per period) for audio;
 #: ``channel`` and ``channel_score``: the channel scoring highest on its own, and its score,
 #: for audio and arrays with more than one channel.
-ROW_KEYS = ("path", "score", "periods", "flagged", "hotspot", "error", "size", "mode",
-            "bit_depth", "alpha_dropped", "heatmap", "kind", "format", "channels",
-            "spatial_dims", "threshold", "sample_rate", "duration", "frequencies", "channel",
-            "channel_score")
+ROW_KEYS = ("path", "score", "periods", "flagged", "period", "reason", "hotspot", "error",
+            "size", "mode", "bit_depth", "alpha_dropped", "heatmap", "kind", "format",
+            "channels", "spatial_dims", "threshold", "sample_rate", "duration", "frequencies",
+            "channel", "channel_score")
 
 # Values per scoring call (N*C*H*W); a 1024^2 RGB image is 3.1M. The score's FFTs hold a
 # few complex copies of the batch, so this keeps one call to a few hundred MB.
@@ -152,7 +153,7 @@ class ImageScorer:
 
     def __init__(
         self,
-        periods: Iterable[int] | int = (2, 4, 8),
+        periods: Iterable[int] | int | str = (2, 4, 8),
         heatmap_dir: str | os.PathLike | None = None,
         *,
         threshold: float | None = None,
@@ -163,7 +164,16 @@ class ImageScorer:
         spatial_dims: int | None = None,
         mark_source: bool = False,
     ):
-        self.periods = check_periods(periods, (math.inf,))
+        if isinstance(periods, str):
+            # "auto" is resolved per image (checkerboard_score); here only the spelling.
+            if periods != "auto":
+                from checkerfree.errors import InvalidTypeError
+
+                raise InvalidTypeError(
+                    f"periods must be 'auto', an int or a sequence of ints, got {periods!r}")
+            self.periods = periods
+        else:
+            self.periods = check_periods(periods, (math.inf,))
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise InvalidArgumentError(f"batch_size must be a positive int, got {batch_size!r}")
         self.heatmap_dir = None if heatmap_dir is None else Path(heatmap_dir)
@@ -180,8 +190,9 @@ class ImageScorer:
 
     @property
     def min_size(self) -> int:
-        """The shortest side an image may have: two periods of the largest period."""
-        return 2 * max(self.periods)
+        """The shortest side an image may have: two periods of the largest period ("auto":
+        two periods of period 2; the search adapts to the size)."""
+        return 4 if isinstance(self.periods, str) else 2 * max(self.periods)
 
     def decode(self, path: str | os.PathLike, file: str | os.PathLike | None = None) -> Decoded:
         """Read one input (``file`` if given, else ``path``; ``-``: standard input, read
@@ -294,8 +305,9 @@ class ImageScorer:
                 # keeps the score's own hotspot, so overlays change no measurement.
                 from checkerfree.score.heatmap import checkerboard_heatmap
 
-                heat = checkerboard_heatmap(batch, self.periods,
-                                            window=max(16.0, float(max(self.periods))),
+                measured = tuple(result.periods)
+                heat = checkerboard_heatmap(batch, periods=measured,
+                                            window=max(16.0, float(max(measured))),
                                             threshold=result.threshold)
         rows = []
         for k, (item, scored) in enumerate(zip(items, result.to_rows())):

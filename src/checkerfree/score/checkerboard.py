@@ -51,8 +51,10 @@ import torch
 from checkerfree.arguments import check_flag, check_threshold, check_window
 from checkerfree.finite import check_finite, check_power
 from checkerfree.score.heatmap import amplitude, heat_power, hotspot as find_hotspot
+from checkerfree.errors import InvalidArgumentError, InvalidTypeError
 from checkerfree.score.lattice import lattice_excess, period_bins
 from checkerfree.score.layout import as_batch, check_periods
+from checkerfree.score.periods import find_periods, max_search_period, search_significance
 
 __all__ = [
     "ScoreResult",
@@ -60,6 +62,7 @@ __all__ = [
     "checkerboard_loss",
     "DEFAULT_THRESHOLD",
     "MIN_SIGNIFICANCE",
+    "FIXED_PERIODS",
 ]
 
 #: Flag threshold in grey levels (0..255 inputs), from ``benchmarks/calibration.py --json``:
@@ -72,14 +75,23 @@ DEFAULT_THRESHOLD = 0.55
 #: which keeps small, noisy images (whose values scatter widely around 0) from being flagged.
 MIN_SIGNIFICANCE = 5.0
 
+#: The periods measured by default, and always measured by ``periods="auto"`` (the ones
+#: :data:`DEFAULT_THRESHOLD` and :data:`MIN_SIGNIFICANCE` are calibrated on).
+FIXED_PERIODS = (2, 4, 8)
+
+#: Periods ``"auto"`` adds per item, at most (the best of the search, measured exactly).
+AUTO_CANDIDATES = 3
 
 
 @dataclass
 class ScoreResult:
     """Per-item checkerboard measurements; every tensor has the batch size ``N`` first.
 
-    - ``score`` ``(N,)``: the largest per-period value, in the input's units (grey levels);
-    - ``periods`` ``{s: (N,)}``: the value of each period;
+    - ``score`` ``(N,)``: the value of the period that decides, in the input's units (grey
+      levels): when flagged, the largest value among the periods that flag; otherwise the
+      largest value among the significant periods, or, when no period is significant, the
+      largest value of all (then ``reason`` says it is not significant);
+    - ``periods`` ``{s: (N,)}``: the value of each period measured;
     - ``axes`` ``{s: (N, d)}``: the part of ``periods[s]`` made of stripes, one value per
       spatial axis in layout order (axis ``a``: a pattern that varies along axis ``a`` only);
       the rest is the mixed (checkerboard) part, ``periods[s]**2 = sum(axes[s]**2) + mixed**2``
@@ -87,17 +99,25 @@ class ScoreResult:
     - ``significance`` ``{s: (N,)}``: the excess in standard deviations of the floor's
       fluctuation (a peak-over-neighbours z-score, the larger of the plain and the whitened
       sum; a few units at most on noise);
+    - ``required`` ``{s: float}``: the significance period ``s`` needs to flag:
+      :data:`MIN_SIGNIFICANCE` for given periods and :data:`FIXED_PERIODS`, more for periods
+      that ``"auto"`` picked from ``searched`` ones (:func:`~checkerfree.score.periods.search_significance`);
     - ``flagged`` ``(N,)`` bool: some period has ``value > threshold`` and
-      ``significance > MIN_SIGNIFICANCE`` (an amplitude large enough to matter *and* a peak
+      ``significance > required`` (an amplitude large enough to matter *and* a peak
       that is not chance);
+    - ``period`` ``(N, d)`` long: the dominant period along each spatial axis, layout order:
+      the smallest period per axis that holds 80% of the pattern's energy in the periods
+      that decide (``[16, 8]`` for a 16x8 lattice, ``1`` along an axis the pattern does not
+      vary along); the deciding period on every axis when no period is significant;
+    - ``reason`` ``[str] * N``: why the item is or is not flagged, with the numbers;
     - ``hotspot`` ``(N, d)`` long: array indices in layout order (``[row, col]`` for images)
       of the strongest local artifact, the maximum of :func:`checkerboard_heatmap`;
-    - ``threshold``: the threshold used.
+    - ``threshold``: the threshold used; ``searched``: periods ``"auto"`` searched (0: none).
 
     >>> import torch
     >>> row = checkerboard_score(torch.zeros(1, 1, 32, 32)).to_rows()[0]
     >>> sorted(row)
-    ['flagged', 'hotspot', 'periods', 'score']
+    ['flagged', 'hotspot', 'period', 'periods', 'reason', 'score']
     """
 
     score: torch.Tensor
@@ -107,15 +127,20 @@ class ScoreResult:
     flagged: torch.Tensor
     hotspot: torch.Tensor
     threshold: float = field(default=0.0)
+    period: torch.Tensor | None = None
+    reason: list[str] = field(default_factory=list)
+    required: dict[int, float] = field(default_factory=dict)
+    searched: int = 0
 
     def to_rows(self, detail: bool = False) -> list[dict]:
         """One JSON-able dict per item: ``score``, ``periods`` (keys are strings), ``flagged``,
-        ``hotspot``; with ``detail`` also ``axes`` and ``significance``.
+        ``period``, ``reason``, ``hotspot``; with ``detail`` also ``axes``, ``significance``
+        and ``required``.
 
         >>> import torch
         >>> r = checkerboard_score(torch.zeros(2, 1, 16, 16), periods=(2,))
-        >>> r.to_rows()[1]
-        {'score': 0.0, 'periods': {'2': 0.0}, 'flagged': False, 'hotspot': [0, 0]}
+        >>> r.to_rows()[1]["periods"], r.to_rows()[1]["period"], r.to_rows()[1]["reason"]
+        ({'2': 0.0}, [2, 2], 'not flagged: no period is significant (period 2: 0.0 <= 5.0); the largest value is 0.00 (period 2)')
         """
         score = self.score.detach().cpu().tolist()
         periods = {s: v.detach().cpu().tolist() for s, v in self.periods.items()}
@@ -123,33 +148,80 @@ class ScoreResult:
         sig = {s: v.detach().cpu().tolist() for s, v in self.significance.items()}
         flagged = self.flagged.cpu().tolist()
         hotspot = self.hotspot.cpu().tolist()
+        dominant = None if self.period is None else self.period.cpu().tolist()
         rows = []
         for i in range(len(score)):
             row = {
                 "score": float(score[i]),
                 "periods": {str(s): float(v[i]) for s, v in periods.items()},
                 "flagged": bool(flagged[i]),
+                "period": None if dominant is None else [int(c) for c in dominant[i]],
+                "reason": self.reason[i] if i < len(self.reason) else None,
                 "hotspot": [int(c) for c in hotspot[i]],
             }
             if detail:
                 row["axes"] = {str(s): [float(c) for c in v[i]] for s, v in axes.items()}
                 row["significance"] = {str(s): float(v[i]) for s, v in sig.items()}
+                row["required"] = {str(s): float(v) for s, v in self.required.items()}
             rows.append(row)
         return rows
 
     def to_dict(self) -> dict:
-        """Everything as JSON-able columns plus the threshold: ``{"rows": [...], "threshold"}``.
+        """Everything as JSON-able columns plus the threshold: ``{"rows": [...], "threshold",
+        "searched"}``.
 
         >>> import torch
         >>> checkerboard_score(torch.zeros(16, 16), periods=2).to_dict()["threshold"] > 0
         True
         """
-        return {"rows": self.to_rows(detail=True), "threshold": float(self.threshold)}
+        return {"rows": self.to_rows(detail=True), "threshold": float(self.threshold),
+                "searched": int(self.searched)}
+
+
+def resolve_periods(
+    periods, xb: torch.Tensor, d: int
+) -> tuple[tuple[int, ...], dict[int, float], int]:
+    """The periods to measure, the significance each needs, and how many were searched.
+
+    ``periods`` is ``"auto"`` (exactly that string), an int or a sequence of ints.
+    ``"auto"``: :data:`FIXED_PERIODS` (those that fit) plus, per item, up to
+    :data:`AUTO_CANDIDATES` periods found by :func:`~checkerfree.score.periods.find_periods`
+    among ``2 .. max_search_period``, and their divisors; the found ones need
+    ``search_significance(MIN_SIGNIFICANCE, searched)``, the others :data:`MIN_SIGNIFICANCE`.
+
+    >>> import torch
+    >>> xb = torch.rand(1, 1, 64, 64)
+    >>> resolve_periods("auto", xb, 2)[0], resolve_periods((4, 2), xb, 2)
+    ((2, 4, 8), ((2, 4), {2: 5.0, 4: 5.0}, 0))
+    """
+    spatial = tuple(xb.shape[2:])
+    if isinstance(periods, str):
+        if periods != "auto":
+            raise InvalidTypeError(
+                f"periods must be 'auto', an int or a sequence of ints, got {periods!r}"
+            )
+        fixed = tuple(s for s in FIXED_PERIODS if 2 * s <= min(spatial)) or FIXED_PERIODS[:1]
+        fixed = check_periods(fixed, spatial)
+        top = max_search_period(spatial)
+        searched = max(0, top - 1)
+        found: set[int] = set()
+        if searched:
+            for item in find_periods(xb, d, count=AUTO_CANDIDATES, skip=fixed):
+                found.update(item)
+            # With its divisors measured too, a found period's value is only what is new at
+            # that period (each bin counts for the smallest listed period that has it, as
+            # for 2, 4, 8): a photograph's period-5 lattice is not read again at 20.
+            found.update(p for s in list(found) for p in range(2, s) if s % p == 0)
+        measured = check_periods(fixed + tuple(found), spatial)
+        needed = search_significance(MIN_SIGNIFICANCE, searched) if searched else MIN_SIGNIFICANCE
+        return measured, {s: MIN_SIGNIFICANCE if s in fixed else needed for s in measured}, searched
+    measured = check_periods(periods, spatial)
+    return measured, {s: MIN_SIGNIFICANCE for s in measured}, 0
 
 
 def checkerboard_score(
     x: torch.Tensor,
-    periods: Iterable[int] | int = (2, 4, 8),
+    periods: Iterable[int] | int | str = FIXED_PERIODS,
     *,
     threshold: float | None = None,
     spatial_dims: int | None = None,
@@ -164,6 +236,11 @@ def checkerboard_score(
     map's Gaussian window, which locates the ``hotspot`` (``hotspot=False`` skips it and
     returns zeros). Differentiable; the result follows ``x``'s device and (floating) dtype.
 
+    ``periods="auto"`` searches every period from 2 to a quarter of the shortest axis
+    (:mod:`checkerfree.score.periods`: one spectrum, harmonic sums) and measures
+    :data:`FIXED_PERIODS` plus the best few found; a found period flags only above the
+    look-elsewhere corrected significance (:func:`resolve_periods`).
+
     ``threshold`` is a number ``>= 0`` in the input's units (``None``: :data:`DEFAULT_THRESHOLD`;
     ``inf`` flags nothing; NaN is refused). Non-finite input is never a measurement: a NaN or
     infinite value in ``x``, or a float overflow of the power computed from it (float32 values
@@ -176,27 +253,31 @@ def checkerboard_score(
     >>> r = checkerboard_score(signal[None, None], periods=(2, 4), spatial_dims=1)
     >>> {s: round(v.item(), 1) for s, v in r.periods.items()}
     {2: 1.0, 4: 1.4}
+    >>> i, j = torch.meshgrid(torch.arange(128), torch.arange(128), indexing="ij")
+    >>> r = checkerboard_score(100 + 2.0 * (-1.0) ** (i // 8 + j // 8), periods="auto")
+    >>> round(r.score.item(), 1), r.period.tolist(), r.flagged.item()
+    (4.0, [[16, 16]], True)
     """
     xb, d = as_batch(x, spatial_dims)
-    periods = check_periods(periods, tuple(xb.shape[2:]))
     threshold = check_threshold(threshold, DEFAULT_THRESHOLD)
     window = check_window(window)
     hotspot = check_flag(hotspot, "hotspot")
     check_finite(x, "x", batched=x.ndim == d + 2)
-    values, axes, significance, spectra, floors = {}, {}, {}, {}, {}
+    periods, required, searched = resolve_periods(periods, xb, d)
+    values, axes, significance, spectra, floors, excesses, lattices = {}, {}, {}, {}, {}, {}, {}
     powers = []  # every intermediate the result is made of, checked at once for overflow
     shared: dict = {}  # one rfftn per crop shape, shared by the periods that crop alike
     for s in periods:
         spectra[s] = period_bins(xb, s, d, shared)
         excess, floor, coords = lattice_excess(spectra[s], s, periods, d)
         floors[s] = floor.detach()
+        excesses[s], lattices[s] = excess.detach(), coords
         nonzero = coords != 0
         stripe = nonzero.sum(-1) == 1
         per_axis = [excess[:, stripe & nonzero[:, a]].sum(-1) for a in range(d)]
         axes[s] = amplitude(torch.stack(per_axis, -1))
         total = excess.sum(-1)
         values[s] = amplitude(total)
-        # Var(P_b) = F_b^2 for a complex bin, and conjugate pairs are counted twice: 2 sum F^2.
         # Two z-scores, the larger kept: the plain sum (best when the floor is even) and the
         # whitened sum of P_b / F_b - 1 (best when a few high-floor bins, the low frequencies
         # of a busy image, would swamp the plain sum's spread). Var(P_b) = F_b^2 for a complex
@@ -209,11 +290,22 @@ def checkerboard_score(
         powers += [excess, floor, spread]
     # NaN compares false, so an overflowed power would read 0 ("clean"): refuse it instead.
     check_power(powers, xb, "the lattice power of x")
-    score = torch.stack(list(values.values()), -1).amax(-1)
-    flagged = torch.stack(
-        [(values[s].detach() > threshold) & (significance[s].detach() > MIN_SIGNIFICANCE)
-         for s in periods], -1
-    ).any(-1)
+    stacked = torch.stack([values[s] for s in periods], -1)
+    sig = torch.stack([significance[s].detach() for s in periods], -1)
+    need = torch.tensor([required[s] for s in periods], dtype=sig.dtype, device=sig.device)
+    significant = sig > need
+    flags = significant & (stacked.detach() > threshold)
+    flagged = flags.any(-1)
+    # The deciding period: the largest value among those that flag, else among the
+    # significant ones, else among all (see ScoreResult.score).
+    pool = torch.where(flagged[:, None], flags,
+                       torch.where(significant.any(-1, keepdim=True), significant,
+                                   torch.ones_like(significant)))
+    masked = torch.where(pool, stacked.detach(), torch.full_like(stacked.detach(), -math.inf))
+    decide = masked.argmax(-1)
+    score = stacked.gather(-1, decide[:, None])[:, 0]
+    dominant, reasons = _explain(periods, stacked.detach(), sig, need, flags, significant,
+                                 pool, decide, excesses, lattices, threshold, searched, d)
     if hotspot:
         with torch.no_grad():
             local = heat_power(spectra, periods, d, window, tuple(xb.shape[2:]), whiten=True,
@@ -222,7 +314,84 @@ def checkerboard_score(
             spots = find_hotspot(*local)
     else:
         spots = torch.zeros(xb.shape[0], d, dtype=torch.long, device=xb.device)
-    return ScoreResult(score, values, axes, significance, flagged, spots, threshold)
+    return ScoreResult(score, values, axes, significance, flagged, spots, threshold,
+                       dominant.to(xb.device), reasons, dict(required), searched)
+
+
+def _explain(periods, values, sig, need, flags, significant, pool, decide, excesses, lattices,
+             threshold, searched, d):
+    """The dominant period per axis ``(N, d)`` and the reason text of each item."""
+    dominant, reasons = [], []
+    values, sig, need = values.cpu(), sig.cpu(), need.cpu()
+    flags, significant, pool, decide = flags.cpu(), significant.cpu(), pool.cpu(), decide.cpu()
+    corrected = f", corrected for {searched} periods searched" if searched else ""
+    for i in range(values.shape[0]):
+        k = int(decide[i])
+        s, v, z, zn = periods[k], float(values[i, k]), float(sig[i, k]), float(need[k])
+        if bool(flags[i].any()):
+            chosen = [p for j, p in enumerate(periods) if bool(pool[i, j])]
+            reason = (f"flagged by period {s}: value {v:.2f} > threshold {threshold:g} and "
+                      f"significance {_z(z)} > {zn:.1f}{corrected if zn > MIN_SIGNIFICANCE else ''}")
+            others = [p for p in chosen if p != s]
+            if others:
+                reason += f" (also periods {', '.join(map(str, others))})"
+        elif bool(significant[i].any()):
+            chosen = [p for j, p in enumerate(periods) if bool(pool[i, j])]
+            reason = (f"not flagged: the largest significant value is {v:.2f} (period {s}, "
+                      f"significance {_z(z)} > {zn:.1f}) <= threshold {threshold:g}")
+        else:
+            chosen = [s]
+            best = int(sig[i].argmax())
+            best_need = float(need[best])
+            reason = (f"not flagged: no period is significant (period {periods[best]}: "
+                      f"{_z(float(sig[i, best]))} <= {best_need:.1f}"
+                      f"{corrected if best_need > MIN_SIGNIFICANCE else ''}); "
+                      f"the largest value is {v:.2f} (period {s})")
+            if v > threshold:
+                reason += f", above threshold {threshold:g} but not significant"
+        # A large value that is not significant and did not decide: say why it did not count.
+        if bool(flags[i].any()) or bool(significant[i].any()):
+            loud = [(float(values[i, j]), p, float(sig[i, j]), float(need[j]))
+                    for j, p in enumerate(periods)
+                    if not bool(significant[i, j]) and float(values[i, j]) > threshold]
+            if loud:
+                lv, lp, lz, ln = max(loud)
+                reason += (f"; period {lp} reads {lv:.2f} but its significance {_z(lz)} "
+                           f"<= {ln:.1f}")
+        # With no significant period the excess is noise: its per-axis split would be too.
+        dominant.append(_dominant(chosen, excesses, lattices, i, d)
+                        if bool(significant[i].any()) else [s] * d)
+        reasons.append(reason)
+    return torch.tensor(dominant, dtype=torch.long).reshape(-1, d), reasons
+
+
+def _z(z: float) -> str:
+    """A significance for reading: one decimal, or 3 digits when huge (a noiseless image)."""
+    return f"{z:.1f}" if abs(z) < 1e4 else f"{z:.3g}"
+
+
+def _dominant(chosen: list[int], excesses, lattices, i: int, d: int) -> list[int]:
+    """Per axis, the smallest period holding 80% of the positive excess of ``chosen``.
+
+    A bin ``k`` of period ``s`` has frequency ``k_a / s`` along axis ``a``; it lies on the
+    lattice of period ``p`` along that axis when ``k_a p / s`` is a whole number. ``p``
+    runs over the divisors of the lcm of ``chosen`` (1: no variation along the axis).
+    """
+    lcm = math.lcm(*chosen)
+    energy = {s: excesses[s][i].clamp_min(0).cpu() for s in chosen}
+    total = sum(float(e.sum()) for e in energy.values())
+    if not total > 0:
+        return [lcm] * d
+    divisors = [p for p in range(1, lcm + 1) if lcm % p == 0]
+    out = []
+    for a in range(d):
+        for p in divisors:
+            held = sum(float(energy[s][(lattices[s][:, a].cpu() * p) % s == 0].sum())
+                       for s in chosen)
+            if held >= 0.8 * total:
+                out.append(p)
+                break
+    return out
 
 
 def _chance_spread(floor: torch.Tensor) -> torch.Tensor:
@@ -244,7 +413,7 @@ def _chance_spread(floor: torch.Tensor) -> torch.Tensor:
 
 def checkerboard_loss(
     x: torch.Tensor,
-    periods: Iterable[int] | int = (2, 4, 8),
+    periods: Iterable[int] | int | str = FIXED_PERIODS,
     *,
     spatial_dims: int | None = None,
     reduction: str = "mean",
@@ -268,14 +437,14 @@ def checkerboard_loss(
     >>> checkerboard_loss(torch.full((1, 1, 16, 16), float("nan"))).isnan().item()
     True
     """
-    from checkerfree.errors import InvalidArgumentError
-
     if reduction not in ("mean", "sum", "none"):
         raise InvalidArgumentError(
             f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}"
         )
     xb, d = as_batch(x, spatial_dims)
-    periods = check_periods(periods, tuple(xb.shape[2:]))
+    # "auto" picks the periods from the values (no gradient through the choice); the sum
+    # over the picked periods is differentiable as for given ones.
+    periods = resolve_periods(periods, xb, d)[0]
     shared: dict = {}
     per_item = sum(
         4 * lattice_excess(period_bins(xb, s, d, shared), s, periods, d)[0].sum(-1).clamp_min(0)

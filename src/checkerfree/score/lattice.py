@@ -393,10 +393,19 @@ def _neighbour_offsets(
     axis so nothing is counted twice); offsets that land on the lattice are left out.
     """
     radius = _RADIUS[sum(free)]
-    ranges = [
-        range(-min(radius, (m - 1) // 2), min(radius, (m - 1) // 2) + 1) if f else range(1)
-        for m, f in zip(n, free)
-    ]
+    # Periods above 8: capped at half the lattice spacing m // s. A wider box around a bin
+    # near zero frequency reaches into the steep low-frequency slope of a photograph (power
+    # ~ 1/f^2), whose mean is many times the power at the bin, and a long period's sum of
+    # P_b - F_b went negative (period 32 read 0.0 on a 512^2 photograph carrying a +-2
+    # pattern). Periods 2, 4, 8 keep the full box their threshold is calibrated with: on
+    # small images the capped floor has few bins and scatters (a 64^2 random-init decoder
+    # read 2-3 grey levels, not significant, at period 4).
+    ranges = []
+    for m, f in zip(n, free):
+        r = min(radius, (m - 1) // 2)
+        if s > 8:
+            r = min(r, max(1, (m // s) // 2))
+        ranges.append(range(-r, r + 1) if f else range(1))
     keep = []
     for o in itertools.product(*ranges):
         if all(c % (m // s) == 0 for c, m in zip(o, n)):

@@ -1,0 +1,151 @@
+"""``periods="auto"`` against the fixed periods (2, 4, 8): false alarms and detection.
+
+The clean set is :mod:`calibration`'s (the photographs and textures that ship with
+scikit-image, as shipped, grey, JPEG 95/75/50/30 and odd crops; nothing is downloaded).
+Each clean image is scored with the fixed periods and with ``"auto"``; a false alarm is a
+clean image flagged. Then patterns of periods 3, 5, 14, 16 and 32 (the kinds ``checker`` and
+``subkernel`` of :func:`calibration.pattern`, 2 and 4 grey levels peak to peak, random
+phase, 8-bit rounding) go on the as-shipped, grey and JPEG-50 images: detection is the share
+flagged, ``dominant`` the share whose reported period (``ScoreResult.period``) is the
+pattern's period on both axes.
+
+    python benchmarks/periods.py            # markdown tables (docs/score.md)
+    python benchmarks/periods.py --json     # one JSON document
+    python benchmarks/periods.py --quick    # a few images, for a smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import calibration  # noqa: E402  (the calibration set, shared)
+
+from checkerfree.score.checkerboard import checkerboard_score  # noqa: E402
+
+PERIODS = (3, 5, 14, 16, 32)
+AMPLITUDES = (2, 4)
+KINDS = ("checker", "subkernel")
+QUICK = ["astronaut", "camera", "coffee", "grass", "gravel", "brick"]
+
+
+def measure(image: np.ndarray, periods):
+    x = torch.from_numpy(image.astype(np.float32))
+    x = x[None, None] if x.ndim == 2 else x.permute(2, 0, 1)[None]
+    return checkerboard_score(x, periods, hotspot=False)
+
+
+def run(quick: bool) -> dict:
+    torch.set_num_threads(1)
+    rng = np.random.default_rng(0)
+    names = QUICK if quick else calibration.PHOTOS + calibration.TEXTURES
+    started = time.perf_counter()
+    clean = calibration.clean_set(names, rng)
+    alarms = {"fixed": [], "auto": []}
+    worst = {"fixed": (0.0, ""), "auto": (0.0, "")}
+    for name, image in clean:
+        for mode, periods in (("fixed", (2, 4, 8)), ("auto", "auto")):
+            r = measure(image, periods)
+            if bool(r.flagged[0]):
+                alarms[mode].append(f"{name}: {r.reason[0]}")
+            # The largest value that would flag with the threshold at 0 (significant ones).
+            value = max([r.periods[s].item() for s in r.periods
+                         if r.significance[s].item() > r.required[s]] or [0.0])
+            if value > worst[mode][0]:
+                worst[mode] = (value, name)
+    bases = [(n, im) for n, im in clean if n.split("/")[1] in ("png", "grey", "jpeg50")]
+    detection = []
+    for s in PERIODS:
+        for amplitude in AMPLITUDES:
+            for kind in KINDS:
+                flagged = {"fixed": [], "auto": []}
+                dominant = []
+                for _, image in bases:
+                    if min(image.shape[:2]) < 4 * s:
+                        continue
+                    pat = calibration.pattern(kind, s, amplitude, image.shape[:2], rng)
+                    patterned = calibration.add(image, pat)
+                    fixed = measure(patterned, (2, 4, 8))
+                    auto = measure(patterned, "auto")
+                    flagged["fixed"].append(bool(fixed.flagged[0]))
+                    flagged["auto"].append(bool(auto.flagged[0]))
+                    dominant.append(auto.period[0].tolist() == [s, s])
+                detection.append({
+                    "period": s, "amplitude": amplitude, "kind": kind, "n": len(dominant),
+                    "fixed": float(np.mean(flagged["fixed"])),
+                    "auto": float(np.mean(flagged["auto"])),
+                    "dominant": float(np.mean(dominant)),
+                })
+    return {
+        "command": "python benchmarks/periods.py" + (" --quick" if quick else ""),
+        "images": names,
+        "clean": {
+            "n": len(clean),
+            "false_alarms_fixed": len(alarms["fixed"]),
+            "false_alarms_auto": len(alarms["auto"]),
+            "alarms_auto": alarms["auto"],
+            "max_significant_value_fixed": worst["fixed"][0],
+            "max_item_fixed": worst["fixed"][1],
+            "max_significant_value_auto": worst["auto"][0],
+            "max_item_auto": worst["auto"][1],
+        },
+        "detection": detection,
+        "examples": examples(),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+
+
+def examples() -> list[str]:
+    """The reason text of three decisions (docs/score.md): flagged, significant but below
+    the threshold, large but not significant."""
+    g = torch.Generator().manual_seed(0)
+    i, j = torch.meshgrid(torch.arange(64), torch.arange(64), indexing="ij")
+    base = torch.linspace(0, 200, 64).repeat(64, 1) + 2 * torch.randn(64, 64, generator=g)
+    noise = torch.rand(8, 1, 16, 16, generator=torch.Generator().manual_seed(0)) * 255
+    return [checkerboard_score(base + 3 * (-1.0) ** (i + j)).reason[0],
+            checkerboard_score(base + 0.2 * (-1.0) ** (i + j)).reason[0],
+            checkerboard_score(noise).reason[0]]
+
+
+def markdown(report: dict) -> str:
+    c = report["clean"]
+    lines = [
+        f"`{report['command']}` ({report['seconds']:.0f} s):",
+        "",
+        f"Clean images: {c['n']}; flagged with periods (2, 4, 8): {c['false_alarms_fixed']}, "
+        f"with `auto`: {c['false_alarms_auto']}. Largest significant value: "
+        f"{c['max_significant_value_fixed']:.2f} ({c['max_item_fixed']}) fixed, "
+        f"{c['max_significant_value_auto']:.2f} ({c['max_item_auto']}) auto.",
+        "",
+        "| period | grey levels | kind | n | flagged (2, 4, 8) | flagged auto | dominant = period |",
+        "|---:|---:|---|---:|---:|---:|---:|",
+    ]
+    for row in report["detection"]:
+        lines.append(f"| {row['period']} | {row['amplitude']} | {row['kind']} | {row['n']} | "
+                     f"{row['fixed']:.0%} | {row['auto']:.0%} | {row['dominant']:.0%} |")
+    lines.append("")
+    for alarm in c["alarms_auto"]:
+        lines.append(f"- auto false alarm: {alarm}")
+    lines += ["", "Reasons (`examples()`):", ""] + [f"- `{r}`" for r in report["examples"]]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="print one JSON document")
+    parser.add_argument("--quick", action="store_true", help="a few images only")
+    args = parser.parse_args(argv)
+    report = run(args.quick)
+    print(json.dumps(report, indent=2) if args.json else markdown(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,229 @@
+"""Period discovery for ``periods="auto"``: which lattice periods are worth measuring exactly.
+
+Measuring every period from 2 to a quarter of the shortest axis with the cropped lattice
+method (:mod:`checkerfree.score.lattice`) would take one ``rfftn`` and ``s**d`` bins per
+period. The search instead reads one spectrum of the whole signal per item:
+
+1. ``P``: the power of the DFT of the periodic component (Moisan, no crop), averaged over
+   channels;
+2. whitened: ``R = P / F - 1``, with ``F`` the mean of ``P`` over a box around each bin that
+   leaves out the bin and its immediate neighbours (where a frequency that falls between
+   two bins leaks), spanning only the bin's non-zero axes, as the score's floor does. On
+   broadband content ``R`` has mean 0 and spread 1 per bin; a periodic pattern is a
+   large ``R`` at its harmonics;
+3. for each period ``s`` in ``2 .. max_period``, the *harmonic sum*: ``R`` summed over the
+   bins nearest the lattice frequencies ``k / s`` (``k`` not all zero; on each axis the
+   nearest bin when ``k n / s`` is a whole number, both neighbours when it is not),
+   divided by the square root of their number: a z-score. A multiple of the true period
+   adds noise bins, so its z-score is lower and the fundamental ranks first.
+
+The periods whose z-score exceeds :data:`CANDIDATE_Z` (at most ``count`` per item, best
+first) are then measured exactly. ``max_period`` is a quarter of the shortest spatial axis,
+capped so that the search reads at most :data:`SEARCH_BINS` bins (periods up to 232 for
+images, 4095 for 1-D signals, 53 for volumes).
+
+Look-elsewhere: a period picked from ``M`` searched ones is the largest of ``M`` chances,
+so :func:`search_significance` raises the significance it needs from ``MIN_SIGNIFICANCE``
+(calibrated on three fixed periods) to the z-score whose one-sided Gaussian tail is that of
+``MIN_SIGNIFICANCE`` times ``3 / M`` (Bonferroni): the ``M`` searched periods together have
+the false-alarm probability of the three calibrated ones.
+
+>>> import torch
+>>> g = torch.Generator().manual_seed(0)
+>>> i, j = torch.meshgrid(torch.arange(128), torch.arange(128), indexing="ij")
+>>> noisy = 100 + 10 * torch.randn(128, 128, generator=g)
+>>> find_periods(noisy + 4 * (-1.0) ** (i // 7 + j // 7), count=1)   # a period-14 checkerboard
+[[14]]
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from checkerfree.errors import InvalidArgumentError, InvalidTypeError
+from checkerfree.score.lattice import periodic_spectrum
+from checkerfree.score.layout import as_batch
+
+__all__ = ["find_periods", "search_periods", "max_search_period", "search_significance",
+           "CANDIDATE_Z", "SEARCH_BINS"]
+
+#: A searched period becomes a candidate for the exact measurement above this z-score
+#: (the largest of ~100 broadband z-scores is about 3).
+CANDIDATE_Z = 4.0
+
+#: Most spectrum bins the search reads per item, all periods together (``sum_s (2 s)**d``).
+SEARCH_BINS = 1 << 24
+
+# Floor box half-size by the number of free axes (as the score's floor), and the half-size
+# of the block left out around the bin (a frequency between two bins leaks into both).
+_RADIUS = {1: 16, 2: 3, 3: 2}
+_GAP = 1
+
+
+def max_search_period(spatial: tuple[int, ...]) -> int:
+    """The longest period ``"auto"`` searches on a signal of this spatial shape.
+
+    A quarter of the shortest axis (four periods, so the exact measurement's floor has
+    bins between the lattice bins), capped by :data:`SEARCH_BINS`. Below 2: nothing to search.
+
+    >>> max_search_period((512, 512)), max_search_period((480000,)), max_search_period((7, 64))
+    (128, 4095, 1)
+    """
+    d = len(spatial)
+    limit = min(spatial) // 4
+    total, s = 0, 1
+    while s < limit:
+        total += (2 * (s + 1)) ** d
+        if total > SEARCH_BINS:
+            break
+        s += 1
+    return s
+
+
+def search_significance(base: float, searched: int, family: int = 3) -> float:
+    """The significance a period picked from ``searched`` periods needs (Bonferroni).
+
+    ``base`` is calibrated for a ``family`` of fixed periods; the returned ``z`` has the
+    one-sided Gaussian tail ``Q(z) = Q(base) * family / searched`` (``Q(z) = erfc(z/sqrt 2)/2``),
+    so the searched periods together keep the calibrated family's false-alarm probability.
+    Never below ``base``.
+
+    >>> round(search_significance(5.0, 127), 2), search_significance(5.0, 2)
+    (5.68, 5.0)
+    """
+    if isinstance(searched, bool) or not isinstance(searched, int) or searched < 1:
+        raise InvalidArgumentError(f"searched must be a positive int, got {searched!r}")
+    if searched <= family:
+        return float(base)
+    target = math.log(_tail(base) * family / searched)
+    low, high = float(base), float(base) + 20.0
+    for _ in range(100):  # bisection on log Q, which falls monotonically
+        mid = (low + high) / 2
+        if math.log(_tail(mid)) > target:
+            low = mid
+        else:
+            high = mid
+    return high
+
+
+def _tail(z: float) -> float:
+    return 0.5 * math.erfc(z / math.sqrt(2))
+
+
+def _whitened(xb: torch.Tensor, d: int) -> torch.Tensor:
+    """``R = P / F - 1`` per item ``(N, *n)`` (see the module doc), float64."""
+    n = tuple(xb.shape[2:])
+    spectrum = periodic_spectrum(xb.detach().to(torch.float64), d) / math.prod(n)
+    power = (spectrum.real**2 + spectrum.imag**2).mean(1)
+    floor = torch.empty_like(power)
+    for pattern in range(1, 1 << d):
+        free = [bool(pattern >> a & 1) for a in range(d)]
+        # The bins whose zero coordinates are exactly the non-free axes.
+        index = tuple(slice(1, None) if f else 0 for f in free)
+        part = power[(slice(None),) + tuple(slice(None) if f else 0 for f in free)]
+        floor[(slice(None),) + index] = _box_mean(part, sum(free), _RADIUS[sum(free)])[
+            (slice(None),) + tuple(slice(1, None) for _ in range(sum(free)))]
+    tiny = torch.finfo(floor.dtype).tiny
+    white = power / floor.clamp_min(tiny) - 1
+    white.reshape(white.shape[0], -1)[:, 0] = 0  # the mean is no harmonic
+    return white
+
+
+def _box_mean(power: torch.Tensor, k: int, radius: int) -> torch.Tensor:
+    """Mean over a circular box of half-size ``radius`` on the last ``k`` axes, the block of
+    half-size :data:`_GAP` around the centre left out (radius capped at a third of an axis)."""
+    out_sum = power
+    in_sum = power
+    count_out = count_in = 1
+    for a in range(power.ndim - k, power.ndim):
+        m = power.shape[a]
+        r = max(_GAP + 1, min(radius, (m - 1) // 3))
+        out_sum = _window_sum(out_sum, a, r)
+        in_sum = _window_sum(in_sum, a, _GAP)
+        count_out *= 2 * r + 1
+        count_in *= 2 * _GAP + 1
+    return (out_sum - in_sum) / (count_out - count_in)
+
+
+def _window_sum(x: torch.Tensor, axis: int, r: int) -> torch.Tensor:
+    """Circular running sum of ``2 r + 1`` values along ``axis`` (a cumulative sum)."""
+    m = x.shape[axis]
+    if 2 * r + 1 >= m:  # the whole axis, then wrap the excess: sum each offset instead
+        return sum(torch.roll(x, o, axis) for o in range(-r, r + 1))
+    padded = torch.cat([x.narrow(axis, m - r, r), x, x.narrow(axis, 0, r + 1)], axis)
+    c = padded.cumsum(axis)
+    return c.narrow(axis, 2 * r + 1, m) - torch.cat(
+        [torch.zeros_like(c.narrow(axis, 0, 1)), c.narrow(axis, 0, m - 1)], axis
+    ).narrow(axis, 0, m)
+
+
+def search_periods(x: torch.Tensor, spatial_dims: int | None = None) -> tuple[list[int], torch.Tensor]:
+    """Harmonic z-score of every period ``2 .. max_search_period`` for each item.
+
+    Returns ``(periods, z)``: the searched periods and ``z`` ``(N, len(periods))`` float64
+    (the module doc). Layout as :func:`~checkerfree.score.checkerboard.checkerboard_score`.
+
+    >>> import torch
+    >>> t = torch.arange(400.0)
+    >>> periods, z = search_periods((t % 5 == 0).float()[None, None], spatial_dims=1)
+    >>> periods[int(z[0].argmax())]
+    5
+    """
+    xb, d = as_batch(x, spatial_dims)
+    n = tuple(xb.shape[2:])
+    top = max_search_period(n)
+    periods = list(range(2, top + 1))
+    if not periods:
+        return periods, torch.zeros(xb.shape[0], 0, dtype=torch.float64, device=xb.device)
+    white = _whitened(xb, d)
+    # The chosen bins are a product of one set per axis, so their sum is separable:
+    # sum_{i in A_0, j in A_1} R[i, j] = u_0' R u_1, for every period at once (R = 0 at the
+    # zero bin, the one product that is no harmonic).
+    vectors, sizes = [], torch.ones(len(periods), dtype=torch.float64)
+    for m in n:
+        u = torch.zeros(len(periods), m, dtype=torch.float64)
+        for row, s in enumerate(periods):
+            position = torch.arange(s, dtype=torch.float64) * m / s
+            low = torch.floor(position + 1e-9)
+            whole = (position - low).abs() < 1e-9
+            index = torch.cat([low.long(), (low.long() + 1)[~whole]]) % m
+            u[row].index_add_(0, index, torch.ones(len(index), dtype=torch.float64))
+        sizes = sizes * u.sum(-1)
+        vectors.append(u.to(white.device))
+    total = white
+    for a, u in enumerate(vectors):
+        # Contract spatial axis a (now at position 1 + a of total, after N and the periods
+        # already contracted) with u; the periods axis is carried along.
+        if a == 0:
+            total = torch.einsum("pm,nm...->np...", u, total)
+        else:
+            total = torch.einsum("pm,npm...->np...", u, total)
+    z = total / torch.sqrt((sizes - 1).clamp_min(1)).to(total.device)
+    return periods, z
+
+
+def find_periods(
+    x: torch.Tensor, spatial_dims: int | None = None, *, count: int = 3,
+    skip: tuple[int, ...] = (),
+) -> list[list[int]]:
+    """The periods worth measuring in each item, best first (see the module doc).
+
+    At most ``count`` periods per item whose harmonic z-score (:func:`search_periods`)
+    exceeds :data:`CANDIDATE_Z`, leaving out those in ``skip`` (periods measured anyway).
+
+    >>> import torch
+    >>> find_periods(torch.rand(2, 1, 64, 64), count=2)   # noise: nothing stands out
+    [[], []]
+    """
+    if isinstance(count, bool) or not isinstance(count, int):
+        raise InvalidTypeError(f"count must be an int >= 1, got {count!r}")
+    if count < 1:
+        raise InvalidArgumentError(f"count must be an int >= 1, got {count}")
+    periods, z = search_periods(x, spatial_dims)
+    found = []
+    for row in z.tolist():
+        ranked = sorted((-v, s) for s, v in zip(periods, row) if v > CANDIDATE_Z and s not in skip)
+        found.append([s for _, s in ranked[:count]])
+    return found

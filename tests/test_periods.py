@@ -1,0 +1,263 @@
+"""periods="auto" (period discovery) and the explained decision (period, reason, score)."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from checkerfree.errors import CheckerfreeError, InvalidArgumentError, InvalidTypeError, LimitError
+from checkerfree.score.checkerboard import (
+    DEFAULT_THRESHOLD,
+    MIN_SIGNIFICANCE,
+    checkerboard_loss,
+    checkerboard_score,
+    resolve_periods,
+)
+from checkerfree.score.periods import (
+    find_periods,
+    max_search_period,
+    search_periods,
+    search_significance,
+)
+
+skimage_data = pytest.importorskip("skimage.data")
+
+
+def photo(name: str, size: int = 256) -> np.ndarray:
+    """A grey skimage sample, centre-cropped to ``size`` squared, float64 grey levels."""
+    image = np.asarray(getattr(skimage_data, name)(), dtype=np.float64)
+    if image.ndim == 3:
+        image = image[..., :3] @ np.array([0.299, 0.587, 0.114])
+    h, w = image.shape
+    top, left = (h - size) // 2, (w - size) // 2
+    return image[top : top + size, left : left + size]
+
+
+def tile_pattern(s: int, amplitude: float, shape, seed: int, sy: int | None = None,
+                 kind: str = "subkernel"):
+    """A zero-mean pattern repeating every ``sy`` rows and ``s`` columns, ``amplitude`` peak
+    to peak, at a random phase: a random tile (``subkernel``: a random sub-kernel per
+    phase) or ``checker`` (blocks of ``s // 2``, as ``benchmarks/calibration.py``)."""
+    sy = s if sy is None else sy
+    rng = np.random.default_rng(seed)
+    if kind == "checker":
+        k = np.arange(s) // max(1, s // 2)
+        tile = (-1.0) ** (k[:, None] + k[None, :])
+    else:
+        tile = rng.normal(size=(sy, s))
+    tile -= tile.mean()
+    tile *= amplitude / (tile.max() - tile.min())
+    h, w = shape
+    dy, dx = rng.integers(0, sy), rng.integers(0, s)
+    return np.tile(tile, (h // sy + 2, w // s + 2))[dy : dy + h, dx : dx + w]
+
+
+def eight_bit(x: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.clip(np.round(x), 0, 255).astype(np.float32))
+
+
+@pytest.mark.parametrize("s", [3, 5, 14, 16, 32])
+@pytest.mark.parametrize("name,kind,amplitude", [("camera", "checker", 4),
+                                                 ("astronaut", "checker", 4),
+                                                 ("brick", "subkernel", 8)])
+def test_auto_catches_any_period_and_reports_it(s, name, kind, amplitude):
+    image = photo(name, 512)  # long periods need room: 32 repeats 16 times
+    x = eight_bit(image + tile_pattern(s, amplitude, image.shape, seed=s, kind=kind))
+    r = checkerboard_score(x, periods="auto", hotspot=False)
+    assert r.flagged.item(), r.reason[0]
+    assert r.period[0].tolist() == [s, s], r.reason[0]
+    assert s in r.periods and r.required[s] > MIN_SIGNIFICANCE
+    assert r.reason[0].startswith("flagged by period ")
+    if kind == "checker":  # odd harmonics only: nothing on the lattices of 2, 4, 8
+        assert not checkerboard_score(x, hotspot=False).flagged.item()
+
+
+@pytest.mark.parametrize("name", ["astronaut", "coffee", "camera", "brick", "grass", "gravel",
+                                  "chelsea", "rocket"])
+def test_auto_does_not_flag_clean_photographs_and_textures(name):
+    from PIL import Image
+
+    image = photo(name, 256)
+    buffer = io.BytesIO()
+    Image.fromarray(image.round().astype(np.uint8)).save(buffer, format="JPEG", quality=75)
+    jpeg = np.asarray(Image.open(io.BytesIO(buffer.getvalue())), dtype=np.float64)
+    batch = torch.stack([eight_bit(image), eight_bit(jpeg)])[:, None]
+    r = checkerboard_score(batch, periods="auto", hotspot=False)
+    assert not r.flagged.any(), r.reason
+    assert all(reason.startswith("not flagged") for reason in r.reason)
+
+
+def test_period_32_is_measured_on_a_512_photograph():
+    # The floor of a long period's bins once reached the 1/f^2 slope near zero frequency
+    # and the value read 0.0 (the sum of P_b - F_b went negative).
+    image = photo("camera", 512)
+    i, j = np.indices(image.shape)
+    pattern = 2.0 * (-1.0) ** (i // 16 + j // 16)  # a +-2 checkerboard of period 32
+    r = checkerboard_score(eight_bit(image + pattern), periods=(32,), hotspot=False)
+    assert 3.0 < r.periods[32].item() < 4.5 and r.flagged.item()
+
+
+def test_per_axis_periods_and_stripes():
+    image = photo("camera")
+    x = eight_bit(image + tile_pattern(8, 8, image.shape, seed=1, sy=16))   # 16 rows, 8 cols
+    r = checkerboard_score(x, periods="auto", hotspot=False)
+    assert r.flagged.item() and r.period[0].tolist() == [16, 8], r.reason[0]
+    i = np.arange(256)[:, None] * np.ones((1, 256))
+    stripes = 2.0 * (-1.0) ** (i // 4)  # varies along rows only: period 8 on axis 0
+    r = checkerboard_score(eight_bit(image + stripes), hotspot=False)
+    assert r.flagged.item() and r.period[0].tolist() == [8, 1]
+
+
+def test_reason_flagged_not_significant_and_below_threshold():
+    i, j = torch.meshgrid(torch.arange(64), torch.arange(64), indexing="ij")
+    smooth = torch.linspace(0, 200, 64).repeat(64, 1)
+    flagged = checkerboard_score(smooth + 3 * (-1.0) ** (i + j))
+    assert flagged.reason[0].startswith("flagged by period 2: value 6.00 > threshold 0.55")
+    faint = checkerboard_score(smooth + 0.1 * (-1.0) ** (i + j))
+    assert not faint.flagged.item()
+    assert faint.reason[0].startswith("not flagged: the largest significant value is 0.20 "
+                                      "(period 2")
+    assert "<= threshold 0.55" in faint.reason[0]
+    # Small and noisy: values scatter far above the threshold, but no peak is significant.
+    noise = torch.rand(8, 1, 16, 16, generator=torch.Generator().manual_seed(0)) * 255
+    r = checkerboard_score(noise)
+    loud = [k for k in range(8) if r.score[k] > DEFAULT_THRESHOLD]
+    assert loud and not r.flagged.any()
+    for k in loud:
+        assert "not significant" in r.reason[k] and "no period is significant" in r.reason[k]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(4, 96), st.integers(4, 96), st.integers(0, 10**6),
+       st.one_of(st.just("auto"), st.lists(st.integers(2, 40), min_size=1, max_size=4)))
+def test_decision_is_explained_for_any_size_and_periods(h, w, seed, periods):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(2, 1, h, w, generator=g) * 255
+    try:
+        r = checkerboard_score(x, periods=periods, hotspot=False)
+    except CheckerfreeError as exc:  # a period that does not fit: typed and named
+        assert isinstance(exc, (ValueError, TypeError)) and "period" in str(exc)
+        assert periods != "auto" or min(h, w) < 4
+        return
+    stacked = torch.stack([r.periods[s] for s in r.periods], -1)
+    for k in range(2):
+        assert any(math.isclose(r.score[k].item(), v, abs_tol=1e-6)
+                   for v in stacked[k].tolist())
+        significant = [s for s in r.periods if r.significance[s][k] > r.required[s]]
+        flags = [s for s in significant if r.periods[s][k] > r.threshold]
+        assert r.flagged[k].item() == bool(flags)
+        if flags:
+            assert r.score[k].item() == pytest.approx(max(r.periods[s][k].item() for s in flags))
+        if r.score[k] > r.threshold and not r.flagged[k]:
+            assert "not significant" in r.reason[k]
+        assert len(r.period[k]) == 2 and all(p >= 1 for p in r.period[k].tolist())
+
+
+@pytest.mark.parametrize("bad,error", [
+    ("auto ", InvalidTypeError), ("AUTO", InvalidTypeError), ("", InvalidTypeError),
+    (1, InvalidArgumentError), (10**9, InvalidArgumentError), (2.5, InvalidTypeError),
+    (True, InvalidTypeError), ([], InvalidArgumentError), ((2, "4"), InvalidTypeError),
+])
+def test_bad_periods_are_typed_errors(bad, error):
+    with pytest.raises(error, match="period"):
+        checkerboard_score(torch.rand(32, 32), periods=bad)
+
+
+def test_huge_period_in_a_long_signal_is_a_limit_error():
+    with pytest.raises(LimitError, match="MAX_LATTICE_BINS"):
+        checkerboard_score(torch.zeros(1, 1, 5000, 5000), periods=2048, hotspot=False)
+
+
+def test_search_significance_is_bonferroni():
+    tail = lambda z: 0.5 * math.erfc(z / math.sqrt(2))  # noqa: E731
+    for m in (4, 10, 127, 4095):
+        z = search_significance(5.0, m)
+        assert z > 5.0 and tail(z) == pytest.approx(tail(5.0) * 3 / m, rel=1e-6)
+    assert search_significance(5.0, 3) == 5.0
+    with pytest.raises(InvalidArgumentError):
+        search_significance(5.0, 0)
+
+
+def test_search_ranks_the_fundamental_first_on_noise():
+    g = torch.Generator().manual_seed(3)
+    i, j = torch.meshgrid(torch.arange(200), torch.arange(200), indexing="ij")
+    for s in (3, 7, 12, 25):
+        x = 100 + 10 * torch.randn(200, 200, generator=g) + 20.0 * ((i % s == 0) & (j % s == 0))
+        periods, z = search_periods(x)
+        assert periods[int(z[0].argmax())] == s
+        assert find_periods(x, count=1) == [[s]]
+    assert max_search_period((200, 200)) == 50 and len(periods) == 49
+
+
+def test_resolve_auto_uses_the_search_correction():
+    xb = torch.rand(1, 1, 128, 128)
+    measured, required, searched = resolve_periods("auto", xb, 2)
+    assert searched == 31 and set(measured) >= {2, 4, 8}
+    assert all(required[s] == MIN_SIGNIFICANCE for s in (2, 4, 8))
+    assert all(required[s] == search_significance(MIN_SIGNIFICANCE, 31)
+               for s in measured if s not in (2, 4, 8))
+
+
+def test_auto_loss_is_differentiable_and_signals_work():
+    x = (torch.rand(2, 1, 64, 64) * 255).requires_grad_()
+    checkerboard_loss(x, periods="auto").backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all()
+    t = torch.arange(4000.0)
+    audio = torch.sin(t / 37) * 0.5 + 0.01 * ((t % 6) < 3)   # a period-6 lattice in a tone
+    r = checkerboard_score(audio[None, None], periods="auto", spatial_dims=1, hotspot=False,
+                           threshold=0.005)
+    assert r.flagged.item() and r.period[0].tolist() == [6]
+
+
+def test_cli_period_auto(tmp_path, capsys):
+    from PIL import Image
+
+    from checkerfree.cli import main
+
+    image = photo("camera", 400)
+    x = eight_bit(image + tile_pattern(14, 4, image.shape, seed=7, kind="checker"))
+    x = x.numpy().astype(np.uint8)
+    Image.fromarray(x).save(tmp_path / "p14.png")
+    Image.fromarray(image.round().astype(np.uint8)).save(tmp_path / "clean.png")
+    assert main(["score", str(tmp_path), "--period", "auto", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    rows = {row["path"].rsplit("/", 1)[-1]: row for row in doc["images"]}
+    assert rows["p14.png"]["flagged"] and rows["p14.png"]["period"] == [14, 14]
+    assert rows["p14.png"]["reason"].startswith("flagged by period 14")
+    assert not rows["clean.png"]["flagged"] and doc["summary"]["periods"] == "auto"
+    assert main(["score", str(tmp_path), "--period", "auto", "--csv"]) == 0
+    header = capsys.readouterr().out.splitlines()[0].split(",")
+    assert header[:5] == ["path", "score", "flagged", "period", "reason"]
+    assert "period_14" in header
+    assert main(["score", str(tmp_path), "--period", "auto", "--period", "2"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "auto" in err[0]
+
+
+def test_auto_rows_to_arrow_and_parquet():
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    from checkerfree.score.batch import error_row
+    from checkerfree.score.results import parquet_bytes, rows_to_arrow
+
+    rows = [{**error_row("a.png", None), "score": 2.0, "periods": {"2": 0.1, "16": 2.0},
+             "flagged": True, "period": [16, 8], "reason": "flagged by period 16",
+             "hotspot": [1, 2]},
+            {**error_row("b.png", None), "score": 0.1, "periods": {"2": 0.1, "3": 0.0},
+             "flagged": False, "period": [2, 2], "reason": "not flagged", "hotspot": [0, 0]},
+            error_row("c.png", "empty file")]
+    table = rows_to_arrow(rows, "auto")
+    assert pa.types.is_map(table.schema.field("periods").type)
+    back = table.to_pylist()
+    assert dict(back[0]["periods"]) == {"2": 0.1, "16": 2.0} and back[0]["period"] == [16, 8]
+    assert back[1]["reason"] == "not flagged" and back[2]["periods"] is None
+    read = pq.read_table(io.BytesIO(parquet_bytes(rows, "auto"))).to_pylist()
+    assert [r["path"] for r in read] == ["a.png", "b.png", "c.png"]
