@@ -47,7 +47,7 @@ def test_gan_is_seeded():
 def test_gan_runs_trains_each_model_once_per_run(monkeypatch, tmp_path):
     calls = []
 
-    def fake(kind, stride, seed, steps, batch, samples):
+    def fake(kind, stride, seed, steps, batch, samples, progress=None):
         calls.append((kind, stride, seed))
         return gan.GANRun(kind, stride, seed, None, None, torch.zeros(1, 3, 32, 32))
 

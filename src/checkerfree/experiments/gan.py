@@ -90,9 +90,10 @@ class GANRun:
     samples: torch.Tensor = field(repr=False)
 
 
-def fit_gan(g, d, real: torch.Tensor, steps: int, batch: int) -> None:
+def fit_gan(g, d, real: torch.Tensor, steps: int, batch: int, progress=None) -> None:
     """Hinge-loss GAN training of ``g`` against ``d`` on ``real`` (``steps * batch`` images
-    in ``[-1, 1]``, used in order), Adam 1e-3, betas (0.5, 0.9)."""
+    in ``[-1, 1]``, used in order), Adam 1e-3, betas (0.5, 0.9); ``progress``: a
+    :class:`~checkerfree.experiments.progress.StepProgress` advanced once per step."""
     opt_g = torch.optim.Adam(g.parameters(), lr=1e-3, betas=(0.5, 0.9))
     opt_d = torch.optim.Adam(d.parameters(), lr=1e-3, betas=(0.5, 0.9))
     for step in range(steps):
@@ -106,10 +107,12 @@ def fit_gan(g, d, real: torch.Tensor, steps: int, batch: int) -> None:
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()
+        if progress is not None:
+            progress.advance()
 
 
 def train_gan_run(kind: str, first_stride: int, seed: int, steps: int, batch: int = 16,
-                  samples: int = 64) -> GANRun:
+                  samples: int = 64, progress=None) -> GANRun:
     """Train one GAN (generator upsampler ``kind``, critic ``first_stride``) with ``seed``."""
     from checkerfree.experiments.discriminator import Critic
     from checkerfree.experiments.generators import Generator
@@ -119,7 +122,7 @@ def train_gan_run(kind: str, first_stride: int, seed: int, steps: int, batch: in
     d = Critic(first_stride, width=16, channels=3)
     # The data seed depends on the seed only: every generator sees the same real images.
     real = gan_crops(steps * batch, SIZE, seed=4000 + seed) * 2 - 1
-    fit_gan(g, d, real, steps, batch)
+    fit_gan(g, d, real, steps, batch, progress)
     with torch.no_grad():
         z = torch.randn(samples, g.latent, generator=torch.Generator().manual_seed(SAMPLE_SEED))
         out = g(z)
@@ -134,10 +137,11 @@ def gan_runs(ctx, kind: str, first_stride: int) -> list[GANRun]:
     if key not in memo:
         runs = []
         for i, seed in enumerate(settings.seeds):
-            ctx.log(f"GAN: {kind} generator, critic first stride {first_stride}, seed {seed} "
-                    f"({i + 1}/{len(settings.seeds)}, {settings.steps} steps)")
-            runs.append(train_gan_run(kind, first_stride, seed, settings.steps,
-                                      settings.batch, settings.samples))
+            label = (f"training GAN {kind} generator, critic first stride {first_stride}, "
+                     f"seed {seed} ({i + 1}/{len(settings.seeds)})")
+            with ctx.steps(label, settings.steps) as progress:
+                runs.append(train_gan_run(kind, first_stride, seed, settings.steps,
+                                          settings.batch, settings.samples, progress))
         memo[key] = runs
     return memo[key]
 
