@@ -4,7 +4,10 @@ Prints the Markdown table of docs/reproduce.md ("Time"): each claim's seconds (t
 run that computed it; a cached claim's come from its cache entry), whether it was cached, its
 verdict, and the run's wall time, thread count and quick flag (``meta.run``, ``meta.threads``).
 
-Usage: python benchmarks/reproduce_time.py DIR/report.json [--json]
+With ``--headlines`` it prints the other table of docs/reproduce.md instead: each claim's
+headline numbers (``claims[].headline``: name, value, unit) and its verdict.
+
+Usage: python benchmarks/reproduce_time.py DIR/report.json [--json | --headlines]
 """
 
 from __future__ import annotations
@@ -39,13 +42,35 @@ def markdown(report: dict) -> str:
     return "\n".join(lines)
 
 
+def _value(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.3g}" if abs(v) < 1000 else f"{v:.0f}"
+    return str(v)
+
+
+def headlines(report: dict) -> str:
+    """``| id | headline numbers | holds |``, one row per claim in report order."""
+    lines = ["| id | headline numbers | holds |", "|---|---|---|"]
+    for c in report["claims"]:
+        numbers = "; ".join(f"{h['name']}: {_value(h['value'])}"
+                            + (f" {h['unit']}" if h["unit"] else "")
+                            for h in c.get("headline", []))
+        lines.append(f"| {c['id']} | {numbers} | {'yes' if c['holds'] else '**no**'} |")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("report", type=Path)
-    p.add_argument("--json", action="store_true")
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true")
+    out.add_argument("--headlines", action="store_true",
+                     help="print the headline numbers of every claim instead of the times")
     args = p.parse_args(argv)
     report = json.loads(args.report.read_text())
-    if args.json:
+    if args.headlines:
+        print(headlines(report))
+    elif args.json:
         print(json.dumps({"rows": rows(report), "run": report["meta"].get("run")}, indent=1))
     else:
         print(markdown(report))
