@@ -8,44 +8,22 @@ global average pooling; only its first layer's stride changes (2 or 1; with 1 th
 sees stays twice as large). The generator's samples are scored per period in grey levels,
 and the gradient the critic sends back to the images (the generator's only training
 signal) per period too: a stride-2 convolution's backward pass is a stride-2 transposed
-convolution, so its gradient carries period 2. (:class:`TextureGenerator` and
-:func:`train_gan`, the grey-texture version this claim used before, stay for callers.)
+convolution, so its gradient carries period 2.
 
->>> g = TextureGenerator()
->>> g(torch.randn(2, g.latent)).shape, Critic(first_stride=2)(torch.zeros(2, 1, 32, 32)).shape
-(torch.Size([2, 1, 32, 32]), torch.Size([2]))
+>>> Critic(first_stride=2)(torch.zeros(2, 1, 32, 32)).shape
+torch.Size([2])
 """
 
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from checkerfree.experiments.claim import Claim, headline, summary
-from checkerfree.experiments.data import texture_crops
 
-__all__ = ["GENERATOR", "Critic", "TextureGenerator", "critic_gradient", "disc_stride", "train_gan"]
+__all__ = ["GENERATOR", "Critic", "critic_gradient", "disc_stride"]
 
 PERIODS = (2, 4, 8)
-
-
-class TextureGenerator(nn.Module):
-    """Latent -> 4x4 -> three ICNR sub-pixel x2 upsamplings -> 32x32 grey, tanh."""
-
-    def __init__(self, latent: int = 32, width: int = 64):
-        from checkerfree.layers import SubPixelConv2d
-
-        super().__init__()
-        self.latent, self.width = latent, width
-        self.project = nn.Linear(latent, width * 16)
-        self.body = nn.Sequential(
-            nn.ReLU(), SubPixelConv2d(width, width // 2, 3, padding=1, init="icnr"), nn.ReLU(),
-            SubPixelConv2d(width // 2, width // 4, 3, padding=1, init="icnr"), nn.ReLU(),
-            SubPixelConv2d(width // 4, 1, 3, padding=1, init="icnr"), nn.Tanh())
-
-    def forward(self, z):
-        return self.body(self.project(z).view(-1, self.width, 4, 4))
 
 
 class Critic(nn.Module):
@@ -61,29 +39,6 @@ class Critic(nn.Module):
 
     def forward(self, x):
         return self.body(x)[:, 0]
-
-
-def train_gan(first_stride: int, seed: int, steps: int, batch: int = 32):
-    """Train a GAN; return the generator and its 64 evaluation samples in ``[-1, 1]``."""
-    torch.manual_seed(seed)
-    g, d = TextureGenerator(), Critic(first_stride)
-    opt_g = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.9))
-    opt_d = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.9))
-    real_all = texture_crops(steps * batch, 32, seed=3000 + seed) * 2 - 1
-    for step in range(steps):
-        real = real_all[step * batch:(step + 1) * batch]
-        fake = g(torch.randn(batch, g.latent))
-        loss_d = F.relu(1 - d(real)).mean() + F.relu(1 + d(fake.detach())).mean()
-        opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        opt_d.step()
-        loss_g = -d(fake).mean()
-        opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        opt_g.step()
-    with torch.no_grad():
-        samples = g(torch.randn(64, g.latent, generator=torch.Generator().manual_seed(5)))
-    return g, samples
 
 
 def critic_gradient(critic: nn.Module, x: torch.Tensor) -> torch.Tensor:
