@@ -330,14 +330,14 @@ def _explain(periods, values, sig, need, flags, significant, pool, decide, exces
         s, v, z, zn = periods[k], float(values[i, k]), float(sig[i, k]), float(need[k])
         if bool(flags[i].any()):
             chosen = [p for j, p in enumerate(periods) if bool(pool[i, j])]
-            reason = (f"flagged by period {s}: value {v:.2f} > threshold {threshold:g} and "
+            reason = (f"flagged by period {s}: value {_value(v)} > threshold {threshold:g} and "
                       f"significance {_z(z)} > {zn:.1f}{corrected if zn > MIN_SIGNIFICANCE else ''}")
             others = [p for p in chosen if p != s]
             if others:
                 reason += f" (also periods {', '.join(map(str, others))})"
         elif bool(significant[i].any()):
             chosen = [p for j, p in enumerate(periods) if bool(pool[i, j])]
-            reason = (f"not flagged: the largest significant value is {v:.2f} (period {s}, "
+            reason = (f"not flagged: the largest significant value is {_value(v)} (period {s}, "
                       f"significance {_z(z)} > {zn:.1f}) <= threshold {threshold:g}")
         else:
             chosen = [s]
@@ -346,7 +346,7 @@ def _explain(periods, values, sig, need, flags, significant, pool, decide, exces
             reason = (f"not flagged: no period is significant (period {periods[best]}: "
                       f"{_z(float(sig[i, best]))} <= {best_need:.1f}"
                       f"{corrected if best_need > MIN_SIGNIFICANCE else ''}); "
-                      f"the largest value is {v:.2f} (period {s})")
+                      f"the largest value is {_value(v)} (period {s})")
             if v > threshold:
                 reason += f", above threshold {threshold:g} but not significant"
         # A large value that is not significant and did not decide: say why it did not count.
@@ -356,13 +356,23 @@ def _explain(periods, values, sig, need, flags, significant, pool, decide, exces
                     if not bool(significant[i, j]) and float(values[i, j]) > threshold]
             if loud:
                 lv, lp, lz, ln = max(loud)
-                reason += (f"; period {lp} reads {lv:.2f} but its significance {_z(lz)} "
+                reason += (f"; period {lp} reads {_value(lv)} but its significance {_z(lz)} "
                            f"<= {ln:.1f}")
         # With no significant period the excess is noise: its per-axis split would be too.
         dominant.append(_dominant(chosen, excesses, lattices, i, d)
                         if bool(significant[i].any()) else [s] * d)
         reasons.append(reason)
     return torch.tensor(dominant, dtype=torch.long).reshape(-1, d), reasons
+
+
+def _value(v: float) -> str:
+    """A value for a reason text: 2 decimals (grey levels), 3 significant digits below 0.1, so
+    full-scale audio values (``0.0035``) do not all read ``0.00``.
+
+    >>> _value(6.0), _value(0.0035005), _value(0.0)
+    ('6.00', '0.0035', '0.00')
+    """
+    return f"{v:.2f}" if v == 0 or abs(v) >= 0.1 else f"{v:.3g}"
 
 
 def _z(z: float) -> str:
