@@ -116,8 +116,8 @@ def photo_stack(image: np.ndarray, size: int, rng: np.random.Generator) -> np.nd
     ``f_depth = -f_row``, lattice bins included: a texture no scanner makes.)
     """
     h, w = image.shape[:2]
-    a, b = [image[t : t + size, l : l + size].astype(np.float64)
-            for t, l in zip(rng.integers(0, h - size + 1, 2), rng.integers(0, w - size + 1, 2))]
+    a, b = [image[t : t + size, c : c + size].astype(np.float64)
+            for t, c in zip(rng.integers(0, h - size + 1, 2), rng.integers(0, w - size + 1, 2))]
     weight = np.linspace(0, 1, size)[:, None, None]
     return np.round((1 - weight) * a + weight * b)
 

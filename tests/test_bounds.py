@@ -30,7 +30,7 @@ from checkerfree.audit.checks import MAX_PROBE_ELEMENTS, MAX_SEEDS
 from checkerfree.cli import main
 from checkerfree.errors import LimitError, SpecError
 from checkerfree.overlap import MAX_COUNT_BITS, MAX_DENSE, MAX_LENGTH, MAX_WORK, ratio_text
-from checkerfree.overlap_symbolic import HEAD, MAX_STEPS, MAX_WINDOW, axis_summary
+from checkerfree.overlap_symbolic import MAX_STEPS, MAX_WINDOW
 from checkerfree.report.overlap_plots import MAX_BARS, MAX_PANELS
 from checkerfree.report.text import SHADES, render_map
 from checkerfree.spec import LIMITS, MAX_AXES, MAX_LAYERS, TransposedConvSpec, coerce_layers

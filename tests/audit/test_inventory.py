@@ -264,10 +264,10 @@ def test_linear_on_tokens_is_not_a_resampler():
             self.mlp = nn.Sequential(nn.Linear(8, 32), nn.GELU(), nn.Linear(32, 8))
 
         def forward(self, x):  # x: (N, L, C)
-            n, l, c = x.shape
-            q, k, v = self.qkv(x).reshape(n, l, 3, 2, c // 2).permute(2, 0, 3, 1, 4)
+            n, length, c = x.shape
+            q, k, v = self.qkv(x).reshape(n, length, 3, 2, c // 2).permute(2, 0, 3, 1, 4)
             a = (q @ k.transpose(-1, -2)).softmax(-1) @ v
-            x = x + a.transpose(1, 2).reshape(n, l, c)
+            x = x + a.transpose(1, 2).reshape(n, length, c)
             return x + self.mlp(x)
 
     assert find_resampling(nn.Sequential(Block(), Block()), torch.randn(2, 16, 8)) == []
