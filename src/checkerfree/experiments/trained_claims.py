@@ -91,10 +91,15 @@ def sr_score_psnr_figure(table: dict):
     fig, axes = plt.subplots(1, 2, figsize=(11, 0.45 * len(kinds) + 1.6), sharey=True,
                              layout="constrained")
     y = list(range(len(kinds)))
-    axes[0].barh(y, [table[k]["score"]["mean"] for k in kinds],
-                 xerr=[table[k]["score"]["std"] for k in kinds], color="tab:red", alpha=.8)
+    means = [table[k]["score"]["mean"] for k in kinds]
+    stds = [table[k]["score"]["std"] for k in kinds]
+    # A score is never negative: the lower error bar stops at 0 (else a symlog axis grows a
+    # negative tick for a quantity that cannot be below 0).
+    axes[0].barh(y, means, xerr=[[min(m, s) for m, s in zip(means, stds)], stds],
+                 color="tab:red", alpha=.8)
     axes[0].axvline(_threshold(), color="grey", ls="--", lw=1.5, label="flag threshold")
     axes[0].set_xscale("symlog", linthresh=0.1)
+    axes[0].set_xlim(left=0)
     axes[0].set_xlabel("checkerboard score after training (grey levels, log)", fontsize=FONT)
     axes[0].legend(fontsize=FONT - 1, loc="lower right")
     axes[1].barh(y, [table[k]["psnr"]["mean"] for k in kinds],
