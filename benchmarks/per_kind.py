@@ -12,13 +12,16 @@ checkerboard peak in the sum (a random-init BasicUNet output: checkerboard bins 
 floor, significance 17.7, value 0.00). The same cancellation is measured on 32^3 and 64^3
 volumes (docs/score.md, Volumes).
 
-Here each kind is summed on its own: ``value_{s,k} = 2 sqrt(max(sum_{b in k} (P_b - F_b), 0))``,
-its significance the score's two z-scores on that kind's bins alone (the plain sum over
-``sqrt(2 sum F_b^2)`` and the whitened sum of ``P_b / F_b - 1`` over ``sqrt(2 K)``, the larger
-kept), and the decision value is the largest ``value_{s,k}`` whose significance exceeds
-:data:`~checkerfree.score.checkerboard.MIN_SIGNIFICANCE` (0 when none). It has no free
-parameter. It is a benchmark variant for ``benchmarks/calibration.py``, not the library's
-decision (which ``flagged`` uses); the floors are the library's own
+Here a kind whose summed excess is negative counts as 0 instead of cancelling the others:
+``value_s = 2 sqrt(sum_k max(E_{s,k}, 0))`` with ``E_{s,k} = sum_{b in k} (P_b - F_b)``, and the
+decision value is the largest ``value_s`` among the periods whose significance (the library's
+own, :attr:`~checkerfree.score.checkerboard.ScoreResult.significance`, over the whole
+lattice) exceeds :data:`~checkerfree.score.checkerboard.MIN_SIGNIFICANCE` (0 when none). Where
+every kind's excess is positive it is the library's value. It has no free parameter and keeps
+the library's significance test, so the same items count as significant (a significance
+per kind would not: a kind of one bin, each Nyquist bin of period 2, has a heavy chance tail).
+It is a benchmark variant for ``benchmarks/calibration.py``, not the library's decision
+(which ``flagged`` uses); the floors are the library's
 (:func:`~checkerfree.score.lattice.lattice_excess`).
 
 >>> import torch
@@ -30,12 +33,10 @@ decision (which ``flagged`` uses); the floors are the library's own
 
 from __future__ import annotations
 
-import math
-
 import torch
 
 from checkerfree.errors import InvalidArgumentError
-from checkerfree.score.checkerboard import FIXED_PERIODS, MIN_SIGNIFICANCE
+from checkerfree.score.checkerboard import FIXED_PERIODS, MIN_SIGNIFICANCE, checkerboard_score
 from checkerfree.score.heatmap import amplitude
 from checkerfree.score.lattice import lattice_excess, period_bins
 
@@ -55,15 +56,17 @@ def kind_name(free: tuple[bool, ...]) -> str:
 
 
 def kind_values(x: torch.Tensor, periods=FIXED_PERIODS, spatial_dims: int = 2) -> dict:
-    """``{s: {kind: (value (N,), significance (N,))}}`` of ``x`` ``(N, C, *spatial)``.
+    """``{s: {kind: E_{s,k} (N,)}}``: the summed lattice excess of each bin kind of ``x``.
 
-    Per period ``s`` and bin kind (:func:`kind_name`), the value and significance of the
-    module doc, from the library's excess and floor. The kinds' summed excesses add up to
-    the score's total (``checkerboard_score(...).periods[s]`` is the amplitude of their sum).
+    ``x`` is ``(N, C, *spatial)``; the kinds are :func:`kind_name` of the axes a bin's
+    frequency is non-zero on; the excess and floors are
+    :func:`~checkerfree.score.lattice.lattice_excess`'s, so the kinds of a period add up to
+    the score's total (``checkerboard_score(...).periods[s]`` is ``2 sqrt`` of their sum).
 
-    >>> v = kind_values(torch.zeros(1, 1, 16, 16), (2,))
-    >>> sorted(v[2])
-    ['axes 0,1', 'axis 0', 'axis 1']
+    >>> i = torch.arange(16.0)
+    >>> stripes = ((-1.0) ** i[:, None] * torch.ones(16))[None, None]   # +-1 along axis 0
+    >>> {k: round(float(v[0]), 3) for k, v in kind_values(stripes, (2,))[2].items()}
+    {'axis 1': 0.0, 'axis 0': 1.0, 'axes 0,1': 0.0}
     """
     periods = tuple(periods)
     if not periods:
@@ -74,30 +77,26 @@ def kind_values(x: torch.Tensor, periods=FIXED_PERIODS, spatial_dims: int = 2) -
     shared: dict = {}
     out = {}
     for s in periods:
-        excess, floor, coords = lattice_excess(period_bins(x, s, spatial_dims, shared), s,
-                                               periods, spatial_dims)
+        excess, _, coords = lattice_excess(period_bins(x, s, spatial_dims, shared), s, periods,
+                                           spatial_dims)
         free = coords != 0
-        out[s] = {}
-        tiny = torch.finfo(floor.dtype).tiny
-        for pattern in sorted({tuple(row) for row in free.tolist()}, key=lambda p: (sum(p), p)):
-            mask = (free == torch.tensor(pattern)).all(-1)
-            e, f = excess[:, mask], floor[:, mask]
-            total = e.sum(-1)
-            plain = total / torch.sqrt(2 * (f**2).sum(-1)).clamp_min(tiny)
-            whitened = (e / f.clamp_min(tiny)).sum(-1) / math.sqrt(2 * e.shape[-1])
-            out[s][kind_name(pattern)] = (amplitude(total), torch.maximum(plain, whitened))
+        kinds = sorted({tuple(row) for row in free.tolist()}, key=lambda p: (sum(p), p))
+        out[s] = {kind_name(k): excess[:, (free == torch.tensor(k)).all(-1)].sum(-1)
+                  for k in kinds}
     return out
 
 
 def decision(x: torch.Tensor, periods=FIXED_PERIODS, spatial_dims: int = 2) -> torch.Tensor:
-    """The per-kind decision value ``(N,)``: the largest significant ``value_{s,k}``, else 0.
+    """The per-kind decision value ``(N,)``: the largest significant ``value_s``, else 0.
 
     >>> float(decision(torch.zeros(2, 1, 32, 32)).abs().max())
     0.0
     """
+    periods = tuple(periods)
+    result = checkerboard_score(x, periods=periods, spatial_dims=spatial_dims, hotspot=False)
     best = torch.zeros(x.shape[0], dtype=x.dtype)
-    for kinds in kind_values(x, periods, spatial_dims).values():
-        for value, significance in kinds.values():
-            keep = significance.detach() > MIN_SIGNIFICANCE
-            best = torch.maximum(best, torch.where(keep, value.detach(), torch.zeros_like(best)))
+    for s, kinds in kind_values(x, periods, spatial_dims).items():
+        value = amplitude(sum(e.clamp_min(0) for e in kinds.values())).detach()
+        keep = result.significance[s].detach() > MIN_SIGNIFICANCE
+        best = torch.maximum(best, torch.where(keep, value, torch.zeros_like(best)))
     return best
