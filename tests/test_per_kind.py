@@ -147,3 +147,17 @@ def test_bad_arguments():
         per_kind.kind_values(torch.zeros(1, 1, 32, 32), ())
     with pytest.raises(InvalidArgumentError, match="non-zero"):
         per_kind.kind_name((False, False))
+
+
+def test_decoder_spectra_masks_are_the_library_lattices():
+    import decoder_spectra
+
+    from checkerfree.score.lattice import lattice_coords
+
+    assert doctest.testmod(decoder_spectra).failed == 0
+    n = 32
+    for s, mask in decoder_spectra.lattice_masks(n).items():
+        coords = lattice_coords(s, decoder_spectra.PERIODS, 2) * (n // s)
+        expected = np.zeros((n, n), bool)
+        expected[coords[:, 0].numpy(), coords[:, 1].numpy()] = True
+        np.testing.assert_array_equal(mask, expected)
