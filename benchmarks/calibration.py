@@ -740,9 +740,18 @@ def run_audit() -> dict:
             model = factory()
             report = audit(model, input_shape=shape, seeds=3, attribute=False)
         measured = report.forward if probe == "forward" else report.gradient
+        deciding = measured.kinds.get(measured.deciding, {})
         rows.append({"model": name, "probe": probe, "expected": expected,
                      "verdict": measured.verdict, "score": round(measured.score, 2),
                      "flagged_fraction": round(measured.flagged_fraction, 3),
+                     # What the verdict rests on: the deciding probe kind's own numbers (the
+                     # median over every kind can read 0 when the constant batch decides).
+                     "deciding": measured.deciding,
+                     "deciding_items": deciding.get("items", 0),
+                     "deciding_flagged": round(deciding.get("flagged_fraction", 0.0), 3),
+                     "deciding_score": round(deciding.get("score", 0.0), 2),
+                     "kinds": {k: {kk: round(vv, 3) for kk, vv in v.items()}
+                               for k, v in measured.kinds.items()},
                      "agrees": measured.verdict == expected})
     return {"command": "python benchmarks/calibration.py --audit",
             "rule": {"threshold": DEFAULT_THRESHOLD, "min_significance": MIN_SIGNIFICANCE,
@@ -760,11 +769,14 @@ def audit_markdown(report: dict) -> str:
              f"{report['rule']['verdict']}. Agreement with theory: {report['agree']}/"
              f"{report['n']}.",
              "",
-             "| model | probe | expected | verdict | score (grey levels) | items flagged |",
-             "|---|---|---|---|---|---|"]
+             "| model | probe | expected | verdict | deciding kind | its items flagged | "
+             "its median score | all items flagged | median score, all kinds |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in report["rows"]:
+        decided = (f"{r['deciding']} | {r['deciding_flagged']:.0%} of {r['deciding_items']} | "
+                   f"{r['deciding_score']:.2f}" if r.get("deciding") else "- | - | -")
         lines.append(f"| {r['model']} | {r['probe']} | {r['expected']} | {r['verdict']} | "
-                     f"{r['score']:.2f} | {r['flagged_fraction']:.0%} |")
+                     f"{decided} | {r['flagged_fraction']:.0%} | {r['score']:.2f} |")
     return "\n".join(lines)
 
 
