@@ -43,7 +43,11 @@ trained on a held-apart half of the source photographs (seeded; every variant an
 photograph is on one side), against the score's decision value with no training; AUROC per
 amplitude on the other half. Then the same on outputs of random-init decoders
 (:mod:`decoders`: ``ConvTranspose`` decoders positive, the same architectures upsampling by
-resizing negative; trained on half the photographs and init seeds, tested on the others).
+resizing negative; trained on half the photographs and init seeds, tested on the others), per
+network (one family at one test seed), per family, pooled over every pair and pooled within
+families. Beside our decision value, two variants with no training either: ``per kind``
+(:mod:`per_kind`: a bin kind whose floor over-predicts counts 0 instead of cancelling the
+others) and, on the decoders, ``periods="auto"``.
 
     python benchmarks/calibration.py            # markdown tables (docs/score.md, docs/audit.md)
     python benchmarks/calibration.py --json     # one JSON document
@@ -752,6 +756,12 @@ def run_audit() -> dict:
                      "deciding_score": round(deciding.get("score", 0.0), 2),
                      "kinds": {k: {kk: round(vv, 3) for kk, vv in v.items()}
                                for k, v in measured.kinds.items()},
+                     # Theory beside the measurement: each up site's overlap and phase balance.
+                     "up_sites": [{"name": f.site.name, "overlap_ratio": d["overlap_ratio"],
+                                   "phase_imbalance": d["phase_imbalance"],
+                                   "reason": d["reason"]}
+                                  for f, d in zip(report.layers, report.to_dict()["layers"])
+                                  if d["direction"] == "up"],
                      "agrees": measured.verdict == expected})
     return {"command": "python benchmarks/calibration.py --audit",
             "rule": {"threshold": DEFAULT_THRESHOLD, "min_significance": MIN_SIGNIFICANCE,

@@ -8,8 +8,8 @@ radius 16 along its own axis for a stripe bin, a box of radius 3 for a checkerbo
 small picture (64 pixels a side) the period-4 stripe bins sit 16 bins from zero frequency, so
 their line reaches the steep low frequencies of the content and ``F_b`` exceeds ``P_b``: the
 stripe kind's excess is negative by the floor's bias, not by a pattern, and cancels a real
-checkerboard peak in the sum (a random-init BasicUNet output: checkerboard bins 20x their
-floor, significance 17.7, value 0.00). The same cancellation is measured on 32^3 and 64^3
+checkerboard peak in the sum (17 of 36 outputs of a random-init BasicUNet have a significant
+period whose value is 0.00: ``benchmarks/decoder_spectra.py``). The same cancellation is measured on 32^3 and 64^3
 volumes (docs/score.md, Volumes).
 
 Here a kind whose summed excess is negative counts as 0 instead of cancelling the others:

@@ -161,3 +161,28 @@ def test_decoder_spectra_masks_are_the_library_lattices():
         expected = np.zeros((n, n), bool)
         expected[coords[:, 0].numpy(), coords[:, 1].numpy()] = True
         np.testing.assert_array_equal(mask, expected)
+
+
+def test_segresnet_smooth_probes_are_the_same_cancellation():
+    """docs/audit.md: SegResNet 3D's smooth probe outputs read 0 with a significant period 2.
+
+    Its ConvTranspose3d(k=2, s=2) has random per-phase weights; on the audit's smooth probes
+    (the interior of the contrast-stretched output, as the audit scores it) the period-2
+    peak is significant but the value is 0, and the per-kind value reads it above the
+    threshold.
+    """
+    nets = pytest.importorskip("monai.networks.nets")
+    from checkerfree.audit.probes import _interior, display_scale, probe_inputs
+    from checkerfree.score.checkerboard import DEFAULT_THRESHOLD
+
+    torch.manual_seed(0)
+    model = nets.SegResNet(spatial_dims=3, init_filters=8, in_channels=1, out_channels=1,
+                           blocks_down=(1, 2), blocks_up=(1,), upsample_mode="deconv").eval()
+    smooth = [p for p in probe_inputs((1, 1, 32, 32, 32), seeds=3) if p.kind == "smooth"]
+    assert len(smooth) == 3
+    with torch.no_grad():
+        y = torch.cat([_interior(display_scale(model(p.tensor))) for p in smooth]).float()
+    library = checkerboard_score(y, periods=(2, 4), spatial_dims=3, hotspot=False)
+    assert (library.significance[2] > MIN_SIGNIFICANCE).all()
+    assert (library.periods[2] == 0).all()
+    assert (per_kind.decision(y, (2, 4), spatial_dims=3) > DEFAULT_THRESHOLD).all()
