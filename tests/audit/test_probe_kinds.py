@@ -7,6 +7,7 @@ counted and sorted by hand per kind.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from checkerfree.audit import audit
@@ -76,3 +77,21 @@ def test_audit_reports_the_deciding_kind():
     best = max(v["flagged_fraction"] for v in forward.kinds.values())
     assert forward.kinds[forward.deciding]["flagged_fraction"] == best
     assert (forward.verdict == "artifacts") == (best >= 0.5)
+
+
+def test_text_and_page_say_which_kind_decided(tmp_path):
+    import doctest
+
+    import checkerfree.audit.report as report_module
+    from checkerfree.zoo import decoder
+
+    assert doctest.testmod(report_module).failed == 0
+    report = audit(decoder(dims=2, width=8, layers=2), input_shape=(2, 16, 8, 8), seeds=2,
+                   attribute=False)
+    k = report.forward.kinds[report.forward.deciding]
+    line = (f"decided by {report.forward.deciding}: {k['flagged_fraction']:.0%} of "
+            f"{k['items']} flagged")
+    assert line in str(report)
+    pytest.importorskip("matplotlib")
+    page = report.to_html(tmp_path / "page").read_text()
+    assert line in page
