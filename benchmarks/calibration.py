@@ -779,8 +779,8 @@ def audit_markdown(report: dict) -> str:
              f"{report['rule']['verdict']}. Agreement with theory: {report['agree']}/"
              f"{report['n']}.",
              "",
-             "| model | probe | expected | verdict | deciding kind | its items flagged | "
-             "its median score | all items flagged | median score, all kinds |",
+             ("| model | probe | expected | verdict | deciding kind | its items flagged | "
+              "its median score | all items flagged | median score, all kinds |"),
              "|---|---|---|---|---|---|---|---|---|"]
     for r in report["rows"]:
         decided = (f"{r['deciding']} | {r['deciding_flagged']:.0%} of {r['deciding_items']} | "
@@ -879,8 +879,8 @@ def kinds_clean_line(report: dict) -> str:
 
 def per_seed_markdown(per_seed: list[dict]) -> str:
     """Per network (all photographs, both splits): ConvTranspose outputs read 0, and medians."""
-    lines = ["| network | deconv outputs | read 0: ours | read 0: per kind | median: ours | "
-             "median: per kind |", "|---|---|---|---|---|---|"]
+    lines = [("| network | deconv outputs | read 0: ours | read 0: per kind | median: ours | "
+              "median: per kind |"), "|---|---|---|---|---|---|"]
     for p in per_seed:
         lines.append(f"| {p['family']} seed {p['seed']} | {p['n']} | {p['positives_at_zero']} | "
                      f"{p.get('kinds_at_zero', '-')} | {p['median']:.2f} | "

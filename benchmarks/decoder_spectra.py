@@ -95,8 +95,8 @@ def network(family: str, seed: int, batch: list[np.ndarray]) -> dict:
 
 def markdown(rows: list[dict]) -> str:
     """One table row per network."""
-    lines = ["| network | lattice 2: share, deconv/resize | lattice 4 | lattice 8 | "
-             "auto: usual period, off 2/4/8 | significant but 0 (per kind reads) |",
+    lines = [("| network | lattice 2: share, deconv/resize | lattice 4 | lattice 8 | "
+              "auto: usual period, off 2/4/8 | significant but 0 (per kind reads) |"),
              "|---|---|---|---|---|---|"]
     for r in rows:
         cells = [f"{r[f'share_{s}']:.1%}, {r[f'ratio_{s}']:.1f}x" for s in PERIODS]
