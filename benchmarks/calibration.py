@@ -43,7 +43,11 @@ trained on a held-apart half of the source photographs (seeded; every variant an
 photograph is on one side), against the score's decision value with no training; AUROC per
 amplitude on the other half. Then the same on outputs of random-init decoders
 (:mod:`decoders`: ``ConvTranspose`` decoders positive, the same architectures upsampling by
-resizing negative; trained on half the photographs and init seeds, tested on the others).
+resizing negative; trained on half the photographs and init seeds, tested on the others), per
+network (one family at one test seed), per family, pooled over every pair and pooled within
+families. Beside our decision value, two variants with no training either: ``per kind``
+(:mod:`per_kind`: a bin kind whose floor over-predicts counts 0 instead of cancelling the
+others) and, on the decoders, ``periods="auto"``.
 
     python benchmarks/calibration.py            # markdown tables (docs/score.md, docs/audit.md)
     python benchmarks/calibration.py --json     # one JSON document
@@ -69,8 +73,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))  # the sibling benchmark modules
 import decoders
 import detectors
+import per_kind
 import synthetic
 
+from checkerfree.errors import InvalidArgumentError
 from checkerfree.score.checkerboard import (
     DEFAULT_THRESHOLD,
     MIN_SIGNIFICANCE,
@@ -106,6 +112,8 @@ SIGNAL_KINDS = ("checker", "subkernel")
 # Which seed splits the source photographs into the detectors' train and test halves.
 SPLIT_SEED = 1
 DURALL_BINS = 64
+# Variants of our decision value scored beside it (no training either; see compare()).
+VARIANTS = ("ours_kinds", "ours_auto")
 
 
 def load(name: str) -> np.ndarray:
@@ -213,6 +221,14 @@ def measure(image: np.ndarray, hotspot: bool = False, periods=None):
     return checkerboard_score(x, hotspot=hotspot, **score_periods(periods))
 
 
+def kinds_value(image: np.ndarray, periods=None) -> float:
+    """:func:`per_kind.decision` of one uint8 image (given periods, else the fixed ones)."""
+    x = torch.from_numpy(image.astype(np.float32))
+    x = x[None, None] if x.ndim == 2 else x.permute(2, 0, 1)[None]
+    chosen = periods if isinstance(periods, tuple) else per_kind.FIXED_PERIODS
+    return float(per_kind.decision(x, chosen)[0])
+
+
 def measure_signal(x: np.ndarray, hotspot: bool = False, periods=None):
     """Score one signal or volume (no channel axis; its own units) at ``periods``."""
     t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))[None, None]
@@ -249,26 +265,64 @@ def split_sources(names: list[str], seed: int = SPLIT_SEED) -> set[str]:
 
 
 def compare(train_neg: list[dict], train_pos: list[dict], test_neg: list[dict],
-            test_pos: list[dict]) -> dict:
+            test_pos: list[dict], pairs=None) -> dict:
     """AUROC on the test records of ours (no training) and of each trained baseline.
 
-    A record has ``"ours"`` (the decision value) and the feature vectors ``"durall"`` and
+    A record has ``"ours"`` (the decision value), optionally the variants of
+    :data:`VARIANTS` (``"ours_kinds"``: :func:`per_kind.decision`; ``"ours_auto"``: the
+    decision value at ``periods="auto"``), and the feature vectors ``"durall"`` and
     ``"dzanic"``; each baseline's logistic regression is fitted on the training records.
+    ``pairs`` (a function of a record, e.g. its decoder family) counts only the test pairs
+    whose negative and positive share it (:func:`grouped_auroc`); None counts every pair.
     ``ours_wins``: ``yes`` when our AUROC is above both, ``tie`` when the best baseline's is
-    within 0.0005 of it, else ``no``.
+    within 0.0005 of it, else ``no``; ``kinds_wins`` the same for ``"ours_kinds"``.
     """
-    row = {"n_train": [len(train_neg), len(train_pos)], "n_test": [len(test_neg), len(test_pos)],
-           "ours": auroc([r["ours"] for r in test_neg], [r["ours"] for r in test_pos])}
+    def area(neg_values, pos_values):
+        if pairs is None:
+            return auroc(neg_values, pos_values)
+        return grouped_auroc([pairs(r) for r in test_neg], neg_values,
+                             [pairs(r) for r in test_pos], pos_values)
+
+    row = {"n_train": [len(train_neg), len(train_pos)], "n_test": [len(test_neg), len(test_pos)]}
+    for key in ("ours", *VARIANTS):
+        if all(key in r for r in test_neg + test_pos):
+            row[key] = area([r[key] for r in test_neg], [r[key] for r in test_pos])
     labels = [0] * len(train_neg) + [1] * len(train_pos)
     for name in ("durall", "dzanic"):
         model = detectors.LogisticRegression().fit(
             np.stack([r[name] for r in train_neg + train_pos]), labels)
-        row[name] = auroc(model.decision(np.stack([r[name] for r in test_neg])),
-                          model.decision(np.stack([r[name] for r in test_pos])))
+        row[name] = area(model.decision(np.stack([r[name] for r in test_neg])),
+                         model.decision(np.stack([r[name] for r in test_pos])))
     best = max(row["durall"], row["dzanic"])
-    row["ours_wins"] = ("tie" if abs(row["ours"] - best) <= 5e-4 else
-                        "yes" if row["ours"] > best else "no")
+    for key, verdict in (("ours", "ours_wins"), ("ours_kinds", "kinds_wins")):
+        if key in row:
+            row[verdict] = ("tie" if abs(row[key] - best) <= 5e-4 else
+                            "yes" if row[key] > best else "no")
     return row
+
+
+def grouped_auroc(neg_groups, negatives, pos_groups, positives) -> float:
+    """AUROC over the positive-negative pairs of the same group only, ties counted half.
+
+    The pair-weighted mean of each group's :func:`auroc`:
+    ``sum_g n_g^- n_g^+ AUROC_g / sum_g n_g^- n_g^+``; groups with one class only add no pair.
+
+    >>> grouped_auroc(["a", "b"], [0.0, 5.0], ["a", "b"], [1.0, 6.0])
+    1.0
+    """
+    neg, pos = np.asarray(negatives, dtype=np.float64), np.asarray(positives, dtype=np.float64)
+    neg_groups, pos_groups = np.asarray(neg_groups, dtype=object), np.asarray(pos_groups,
+                                                                               dtype=object)
+    total = weight = 0.0
+    for g in sorted(set(neg_groups) & set(pos_groups), key=str):
+        n, p = neg[neg_groups == g], pos[pos_groups == g]
+        total += auroc(n, p) * len(n) * len(p)
+        weight += len(n) * len(p)
+    if weight == 0:
+        raise InvalidArgumentError("grouped_auroc needs a group with both classes, got "
+                                   f"negative groups {sorted(set(neg_groups), key=str)} and "
+                                   f"positive groups {sorted(set(pos_groups), key=str)}")
+    return float(total / weight)
 
 
 def threshold_for(clean_values: list[float], floor: float, step: float) -> float:
@@ -287,7 +341,7 @@ def run(quick: bool, periods=None) -> dict:
     for name, image in clean:
         clean_scores[name] = decision_value(measure(image, periods=periods))
         clean_records.append({"source": name.split("/")[0], "ours": clean_scores[name],
-                              **features(image)})
+                              "ours_kinds": kinds_value(image, periods), **features(image)})
     worst = max(clean_scores, key=clean_scores.get)
     threshold = threshold_for(list(clean_scores.values()), 0.05, 0.05)
 
@@ -306,6 +360,7 @@ def run(quick: bool, periods=None) -> dict:
                     detected.setdefault((kind, s, amplitude), []).append(value)
                     pattern_records.append({"source": base_name.split("/")[0],
                                             "amplitude": amplitude, "ours": value,
+                                            "ours_kinds": kinds_value(patterned, periods),
                                             **features(patterned)})
 
     local: dict[tuple, list[tuple[float, bool]]] = {}
@@ -373,6 +428,13 @@ def run(quick: bool, periods=None) -> dict:
         "images": names,
         "detectors_train_sources": sorted(train),
         "detectors": comparison,
+        # The per-kind variant's own false alarms on the clean set (at the library's threshold).
+        "kinds_clean": {
+            "max_score": max(r["ours_kinds"] for r in clean_records),
+            "false_alarms_at_default": sum(r["ours_kinds"] > DEFAULT_THRESHOLD
+                                           for r in clean_records),
+            "n": len(clean_records),
+        },
         "clean": {
             "n": len(clean_values),
             "max_score": clean_scores[worst],
@@ -527,7 +589,7 @@ def run_decoders(quick: bool, periods=None) -> dict:
     seeds = range(2 if quick else 4)
     inputs = {n: decoders.crops(grey(load(n)), 2, rng) for n in names}
     train = split_sources(names)
-    records: dict[str, list[dict]] = {}
+    records: list[dict] = []
     for family in decoders.FAMILIES:
         for seed in seeds:
             batch = [x for n in names for x in inputs[n]]
@@ -537,30 +599,63 @@ def run_decoders(quick: bool, periods=None) -> dict:
                 pos, neg = decoders.decoder_outputs(family, seed, batch)
             for label, outputs in ((1, pos), (0, neg)):
                 for source, y in zip(sources, outputs):
-                    r = measure_signal(y, periods=periods)
-                    records.setdefault(family, []).append(
-                        {"source": source, "seed": seed, "label": label,
-                         "ours": decision_value(r), **features(y, decoders.SIZE // 2)})
+                    t = torch.from_numpy(y.astype(np.float32))[None, None]
+                    records.append(
+                        {"family": family, "source": source, "seed": seed, "label": label,
+                         "ours": decision_value(measure_signal(y, periods=periods)),
+                         "ours_auto": decision_value(measure_signal(y, periods="auto")),
+                         "ours_kinds": float(per_kind.decision(t)[0]),
+                         **features(y, decoders.SIZE // 2)})
+    # Per network: how many ConvTranspose outputs carry no significant lattice at all.
+    per_seed = [{"family": family, "seed": seed,
+                 "positives_at_zero": sum(r["ours"] == 0 for r in mine),
+                 "kinds_at_zero": sum(r["ours_kinds"] == 0 for r in mine),
+                 "n": len(mine), "median": float(np.median([r["ours"] for r in mine])),
+                 "kinds_median": float(np.median([r["ours_kinds"] for r in mine]))}
+                for family in decoders.FAMILIES for seed in seeds
+                for mine in [[r for r in records if r["family"] == family
+                              and r["seed"] == seed and r["label"] == 1]]]
+    return {"rows": decoder_rows(records, train), "per_seed": per_seed, "seeds": len(seeds),
+            "crops_per_photo": 2, "size": decoders.SIZE,
+            "seconds": round(time.perf_counter() - started, 1)}
 
+
+def decoder_rows(records: list[dict], train: set[str]) -> list[dict]:
+    """The decoder table: per network, per family, pooled, and pooled within families.
+
+    A record has ``family``, ``seed``, ``source`` (its photograph), ``label`` (1: the
+    ``ConvTranspose`` decoder's output) and what :func:`compare` reads. Training: the
+    photographs of ``train`` through the even seeds; test: the others through the odd seeds.
+    A *network* is one family at one test seed: its row tests the family's baselines (trained
+    on that family's training part) on that seed's test items. ``all decoders`` trains one
+    baseline on every family and counts every test pair, across families too (a
+    BasicUNet positive against an AutoEncoder negative); ``all decoders, within family``
+    is the same models counting only pairs of one family (:func:`grouped_auroc`), the question
+    "is this decoder's output the deconv one or its resize twin".
+    """
     def part(rs, training):
         side = [r for r in rs if (r["source"] in train) == training
                 and (r["seed"] % 2 == 0) == training]
         return [r for r in side if r["label"] == 0], [r for r in side if r["label"] == 1]
 
-    # Per network: how many ConvTranspose outputs carry no significant lattice at all.
-    per_seed = [{"family": family, "seed": seed,
-                 "positives_at_zero": sum(r["ours"] == 0 for r in mine),
-                 "n": len(mine), "median": float(np.median([r["ours"] for r in mine]))}
-                for family, rs in records.items() for seed in seeds
-                for mine in [[r for r in rs if r["seed"] == seed and r["label"] == 1]]]
+    def by_label(rs):
+        return [r for r in rs if r["label"] == 0], [r for r in rs if r["label"] == 1]
+
     rows = []
-    pooled = [r for rs in records.values() for r in rs]
-    for family, rs in [*records.items(), ("all decoders", pooled)]:
-        (trn, trp), (ten, tep) = part(rs, True), part(rs, False)
-        rows.append({"set": family, **compare(trn, trp, ten, tep)})
-    return {"rows": rows, "per_seed": per_seed, "seeds": len(seeds), "crops_per_photo": 2,
-            "size": decoders.SIZE,
-            "seconds": round(time.perf_counter() - started, 1)}
+    families = list(dict.fromkeys(r["family"] for r in records))
+    for family in families:
+        mine = [r for r in records if r["family"] == family]
+        (trn, trp), (ten, tep) = part(mine, True), part(mine, False)
+        for seed in sorted({r["seed"] for r in ten + tep}):
+            rows.append({"set": f"{family} seed {seed}", "family": family, "seed": seed,
+                         **compare(trn, trp, *by_label([r for r in ten + tep
+                                                        if r["seed"] == seed]))})
+        rows.append({"set": family, "family": family, **compare(trn, trp, ten, tep)})
+    (trn, trp), (ten, tep) = part(records, True), part(records, False)
+    rows.append({"set": "all decoders", **compare(trn, trp, ten, tep)})
+    rows.append({"set": "all decoders, within family",
+                 **compare(trn, trp, ten, tep, pairs=lambda r: r["family"])})
+    return rows
 
 
 def _audit_models():
@@ -649,9 +744,24 @@ def run_audit() -> dict:
             model = factory()
             report = audit(model, input_shape=shape, seeds=3, attribute=False)
         measured = report.forward if probe == "forward" else report.gradient
+        deciding = measured.kinds.get(measured.deciding, {})
         rows.append({"model": name, "probe": probe, "expected": expected,
                      "verdict": measured.verdict, "score": round(measured.score, 2),
                      "flagged_fraction": round(measured.flagged_fraction, 3),
+                     # What the verdict rests on: the deciding probe kind's own numbers (the
+                     # median over every kind can read 0 when the constant batch decides).
+                     "deciding": measured.deciding,
+                     "deciding_items": deciding.get("items", 0),
+                     "deciding_flagged": round(deciding.get("flagged_fraction", 0.0), 3),
+                     "deciding_score": round(deciding.get("score", 0.0), 2),
+                     "kinds": {k: {kk: round(vv, 3) for kk, vv in v.items()}
+                               for k, v in measured.kinds.items()},
+                     # Theory beside the measurement: each up site's overlap and phase balance.
+                     "up_sites": [{"name": f.site.name, "overlap_ratio": d["overlap_ratio"],
+                                   "phase_imbalance": d["phase_imbalance"],
+                                   "reason": d["reason"]}
+                                  for f, d in zip(report.layers, report.to_dict()["layers"])
+                                  if d["direction"] == "up"],
                      "agrees": measured.verdict == expected})
     return {"command": "python benchmarks/calibration.py --audit",
             "rule": {"threshold": DEFAULT_THRESHOLD, "min_significance": MIN_SIGNIFICANCE,
@@ -669,11 +779,14 @@ def audit_markdown(report: dict) -> str:
              f"{report['rule']['verdict']}. Agreement with theory: {report['agree']}/"
              f"{report['n']}.",
              "",
-             "| model | probe | expected | verdict | score (grey levels) | items flagged |",
-             "|---|---|---|---|---|---|"]
+             ("| model | probe | expected | verdict | deciding kind | its items flagged | "
+              "its median score | all items flagged | median score, all kinds |"),
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in report["rows"]:
+        decided = (f"{r['deciding']} | {r['deciding_flagged']:.0%} of {r['deciding_items']} | "
+                   f"{r['deciding_score']:.2f}" if r.get("deciding") else "- | - | -")
         lines.append(f"| {r['model']} | {r['probe']} | {r['expected']} | {r['verdict']} | "
-                     f"{r['score']:.2f} | {r['flagged_fraction']:.0%} |")
+                     f"{decided} | {r['flagged_fraction']:.0%} | {r['score']:.2f} |")
     return "\n".join(lines)
 
 
@@ -738,13 +851,40 @@ def signal_markdown(title: str, report: dict) -> str:
 
 
 def detectors_markdown(rows: list[dict]) -> str:
-    """The side-by-side AUROC table of ours and the two published detectors."""
-    lines = [("| test set | test clean / artifact | ours (no training) | Durall et al. 2020 "
-              "(azimuthal average + LR) | Dzanic et al. 2020 (decay fit + LR) | ours wins |"),
-             "|---|---|---|---|---|---|"]
+    """The side-by-side AUROC table of ours (and its variants) and the two published detectors."""
+    lines = [("| test set | test clean / artifact | ours (no training) | ours, per kind | "
+              "ours, periods=auto | Durall et al. 2020 (azimuthal average + LR) | "
+              "Dzanic et al. 2020 (decay fit + LR) | ours wins | per kind wins |"),
+             "|---|---|---|---|---|---|---|---|---|"]
+
+    def cell(r, key):
+        return f"{r[key]:.4f}" if key in r else "-"
+
     for r in rows:
         lines.append(f"| {r['set']} | {r['n_test'][0]} / {r['n_test'][1]} | {r['ours']:.4f} | "
-                     f"{r['durall']:.4f} | {r['dzanic']:.4f} | {r['ours_wins']} |")
+                     f"{cell(r, 'ours_kinds')} | {cell(r, 'ours_auto')} | {r['durall']:.4f} | "
+                     f"{r['dzanic']:.4f} | {r['ours_wins']} | {r.get('kinds_wins', '-')} |")
+    return "\n".join(lines)
+
+
+def kinds_clean_line(report: dict) -> str:
+    """The per-kind variant's false alarms on the clean photographs (absent in old reports)."""
+    k = report.get("kinds_clean")
+    if k is None:
+        return "(no per-kind measurement on the clean set in this report)"
+    return (f"Per-kind decision value on the {k['n']} clean images: largest "
+            f"{k['max_score']:.3f} grey levels, {k['false_alarms_at_default']} above the "
+            f"default threshold {report['default_threshold']}.")
+
+
+def per_seed_markdown(per_seed: list[dict]) -> str:
+    """Per network (all photographs, both splits): ConvTranspose outputs read 0, and medians."""
+    lines = [("| network | deconv outputs | read 0: ours | read 0: per kind | median: ours | "
+              "median: per kind |"), "|---|---|---|---|---|---|"]
+    for p in per_seed:
+        lines.append(f"| {p['family']} seed {p['seed']} | {p['n']} | {p['positives_at_zero']} | "
+                     f"{p.get('kinds_at_zero', '-')} | {p['median']:.2f} | "
+                     + (f"{p['kinds_median']:.2f} |" if "kinds_median" in p else "- |"))
     return "\n".join(lines)
 
 
@@ -806,10 +946,8 @@ def full_markdown(report: dict) -> str:
         signal_markdown("Volumes", report["volumes"]),
         f"Detectors ({report['decoders']['seconds']} s for the decoders; whole run "
         f"{report['total_seconds']} s):\n\n" + detectors_markdown(report["detectors"])
-        + "\n\nConvTranspose outputs with no significant lattice (decision value 0), per "
-        "network: " + "; ".join(f"{p['family']} seed {p['seed']}: {p['positives_at_zero']}/"
-                                f"{p['n']} (median {p['median']:.2f})"
-                                for p in report["decoders"]["per_seed"]) + ".",
+        + "\n\n" + kinds_clean_line(report)
+        + "\n\n" + per_seed_markdown(report["decoders"]["per_seed"]),
         audit_markdown(report["audit"])])
 
 

@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
 import calibration
@@ -107,11 +109,85 @@ def test_compare_scores_each_detector_on_the_test_half():
     assert 0.6 < row["durall"] < 1.0 and 0.6 < row["dzanic"] < 1.0
     assert row["n_train"] == [20, 20] and row["n_test"] == [30, 30]
     table = calibration.detectors_markdown([{"set": "toy", **row}])
-    assert f"| toy | 30 / 30 | 1.0000 | {row['durall']:.4f} | {row['dzanic']:.4f} | yes |" in table
+    assert (f"| toy | 30 / 30 | 1.0000 | - | - | {row['durall']:.4f} | {row['dzanic']:.4f} "
+            "| yes | - |") in table
     # Perfect features on both sides: a tie, said as such.
     separable = [_record(0.0, -5.0 + 0.1 * i) for i in range(5)], [
         _record(1.0, 5.0 + 0.1 * i) for i in range(5)]
     assert calibration.compare(*separable, *separable)["ours_wins"] == "tie"
+
+
+def _pair_count(negatives, positives):
+    """AUROC by brute force: every positive-negative pair, ties counted half."""
+    wins = sum((p > n) + 0.5 * (p == n) for p in positives for n in negatives)
+    return wins / (len(negatives) * len(positives))
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from("abc"), st.integers(0, 1), st.integers(0, 4)),
+                min_size=2, max_size=30))
+def test_grouped_auroc_counts_the_pairs_of_one_group(items):
+    neg = [(g, v) for g, label, v in items if label == 0]
+    pos = [(g, v) for g, label, v in items if label == 1]
+    pairs = [(n, p) for gn, n in neg for gp, p in pos if gn == gp]
+    if not pairs:
+        with pytest.raises(InvalidArgumentError, match="both classes"):
+            calibration.grouped_auroc([g for g, _ in neg], [v for _, v in neg],
+                                      [g for g, _ in pos], [v for _, v in pos])
+        return
+    expected = sum((p > n) + 0.5 * (p == n) for n, p in pairs) / len(pairs)
+    got = calibration.grouped_auroc([g for g, _ in neg], [v for _, v in neg],
+                                    [g for g, _ in pos], [v for _, v in pos])
+    assert got == pytest.approx(expected, abs=1e-12)
+
+
+def test_decoder_rows_per_network_family_and_pooled_against_pair_counts():
+    rng = np.random.default_rng(5)
+    sources = ["p0", "p1", "p2", "p3"]
+    train = {"p0", "p1"}
+    records = []
+    for family, shift in (("A", 0.0), ("B", 3.0)):
+        for seed in range(4):
+            for source in sources:
+                for label in (0, 1):
+                    for _ in range(3):
+                        records.append({
+                            "family": family, "seed": seed, "source": source, "label": label,
+                            "ours": float(rng.integers(0, 4) + label + shift),
+                            "ours_kinds": float(rng.normal() + 2 * label),
+                            "durall": rng.normal(size=3) + label, "dzanic": rng.normal(size=2)})
+    rows = {r["set"]: r for r in calibration.decoder_rows(records, train)}
+    assert list(rows) == ["A seed 1", "A seed 3", "A", "B seed 1", "B seed 3", "B",
+                          "all decoders", "all decoders, within family"]
+
+    def test_side(rs):
+        return [r for r in rs if r["source"] not in train and r["seed"] % 2 == 1]
+
+    def values(rs, label, key="ours"):
+        return [r[key] for r in rs if r["label"] == label]
+
+    for family in "AB":
+        mine = test_side([r for r in records if r["family"] == family])
+        for seed in (1, 3):
+            net = [r for r in mine if r["seed"] == seed]
+            row = rows[f"{family} seed {seed}"]
+            assert row["n_test"] == [6, 6]
+            assert row["ours"] == pytest.approx(_pair_count(values(net, 0), values(net, 1)))
+            assert row["ours_kinds"] == pytest.approx(
+                _pair_count(values(net, 0, "ours_kinds"), values(net, 1, "ours_kinds")))
+        assert rows[family]["ours"] == pytest.approx(_pair_count(values(mine, 0),
+                                                                 values(mine, 1)))
+    everything = test_side(records)
+    assert rows["all decoders"]["ours"] == pytest.approx(
+        _pair_count(values(everything, 0), values(everything, 1)))
+    within = [(n["ours"], p["ours"]) for n in everything if n["label"] == 0
+              for p in everything if p["label"] == 1 and p["family"] == n["family"]]
+    assert rows["all decoders, within family"]["ours"] == pytest.approx(
+        sum((p > n) + 0.5 * (p == n) for n, p in within) / len(within))
+    # B's values sit 3 above A's: pooling across families mixes them, within family does not.
+    assert rows["all decoders"]["ours"] != rows["all decoders, within family"]["ours"]
+    assert "ours_auto" not in rows["A"]  # a variant is reported only where it was measured
+    assert "| A seed 1 | 6 / 6 |" in calibration.detectors_markdown(list(rows.values()))
 
 
 def test_split_sources_is_seeded_and_half():

@@ -71,7 +71,11 @@ class ProbeResult:
     input), ``"clean"`` otherwise, ``"n/a"`` when there is nothing spatial to score
     (``reason`` says why).
     ``added`` (image-to-image models) is what the model adds beyond its input's own lattice
-    energy, per period.
+    energy, per period. ``kinds`` summarises each probe kind on its own (``items``,
+    ``flagged_fraction``, ``score``: its median item's); ``deciding`` is the kind the verdict
+    rests on, the one with the largest flagged fraction (the first in probe order on a tie):
+    ``score`` mixes every kind, so a verdict decided by the constant batch alone can read a
+    median of 0.
     """
 
     verdict: str
@@ -83,6 +87,8 @@ class ProbeResult:
     added: dict[int, float] | None = None
     reason: str = ""
     samples: torch.Tensor | None = field(default=None, repr=False)
+    kinds: dict[str, dict] = field(default_factory=dict)
+    deciding: str = ""
 
     def to_dict(self) -> dict:
         out = {
@@ -96,6 +102,11 @@ class ProbeResult:
         }
         if self.added is not None:
             out["added"] = {str(s): round(v, 4) for s, v in self.added.items()}
+        if self.kinds:
+            out["kinds"] = {k: {"items": v["items"],
+                                "flagged_fraction": round(v["flagged_fraction"], 4),
+                                "score": round(v["score"], 4)} for k, v in self.kinds.items()}
+            out["deciding"] = self.deciding
         return out
 
 
@@ -403,6 +414,7 @@ def _summarise(stretched: list[torch.Tensor], periods, raw_inputs=None,
     added: dict[int, list[torch.Tensor]] = {s: [] for s in periods}
     flagged, scores = [], []
     by_kind: dict[str, list[torch.Tensor]] = {}
+    kind_scores: dict[str, list[torch.Tensor]] = {}
     for i, r in enumerate(_item_values_batched(stretched, periods, raw_inputs, threshold)):
         if r is None:
             continue
@@ -411,18 +423,25 @@ def _summarise(stretched: list[torch.Tensor], periods, raw_inputs=None,
             added[s].append(r["added"][s])
         flagged.append(r["flagged"])
         by_kind.setdefault(kinds[i] if kinds else "", []).append(r["flagged"])
+        kind_scores.setdefault(kinds[i] if kinds else "", []).append(r["score"])
         scores.append(r["score"])
     if not scores:
         return ProbeResult("n/a", reason="the tensors are smaller than four times every period")
     flag = torch.cat(flagged).float()
     # The typical item of some kind decides: at least half of that kind's items flagged.
     loud = any(float(torch.cat(v).float().mean()) >= 0.5 for v in by_kind.values())
+    summary = {k: {"items": int(torch.cat(v).numel()),
+                   "flagged_fraction": float(torch.cat(v).float().mean()),
+                   "score": float(torch.cat(kind_scores[k]).quantile(0.5))}
+               for k, v in by_kind.items()}
     result = ProbeResult(
         verdict="artifacts" if loud else "clean",
         periods={s: float(torch.cat(v).quantile(0.5)) for s, v in values.items() if v},
         score=float(torch.cat(scores).quantile(0.5)),
         flagged_fraction=float(flag.mean()),
         items=int(flag.numel()),
+        kinds=summary if kinds else {},
+        deciding=max(summary, key=lambda k: summary[k]["flagged_fraction"]) if kinds else "",
     )
     if raw_inputs and any(r is not None for r in raw_inputs):
         result.added = {s: float(torch.cat(v).quantile(0.5)) for s, v in added.items() if v}

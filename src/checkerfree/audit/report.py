@@ -15,6 +15,23 @@ from checkerfree.audit.probes import ProbeResult
 __all__ = ["LayerFinding", "AuditReport"]
 
 
+def decided_by(p: ProbeResult) -> str:
+    """``"; decided by KIND: F% of N flagged, median S"`` where kinds were summarised, else ``""``.
+
+    The score and share above mix every probe kind; the verdict rests on one (a constant batch
+    alone can decide while the median over every kind reads 0).
+
+    >>> decided_by(ProbeResult("artifacts", kinds={"constant": {"items": 1,
+    ...     "flagged_fraction": 1.0, "score": 27.0}}, deciding="constant"))
+    '; decided by constant: 100% of 1 flagged, median 27.00'
+    """
+    k = p.kinds.get(p.deciding)
+    if not k:
+        return ""
+    return (f"; decided by {p.deciding}: {k['flagged_fraction']:.0%} of {k['items']} flagged, "
+            f"median {k['score']:.2f}")
+
+
 @dataclass
 class LayerFinding:
     """One resampling site with the audit's conclusions about it."""
@@ -119,7 +136,7 @@ class AuditReport:
         per = "  ".join(f"p{s}={v:.2f}" for s, v in p.periods.items())
         return (f"{label:9s} {p.verdict:9s} score {p.score:.2f} grey levels "
                 f"({p.flagged_fraction:.0%} of {p.items} flagged; {per}; inputs: "
-                f"{', '.join(p.inputs)})")
+                f"{', '.join(p.inputs)}){decided_by(p)}")
 
     def __str__(self) -> str:
         lines = [f"checkerfree audit: {self.model} ({self.mode} mode, {self.device}, "

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from checkerfree.audit.report import decided_by
 from checkerfree.files import OutputSet
 
 __all__ = ["write_audit_html", "planned_outputs", "audit_html_outputs", "shared_scale",
@@ -222,7 +223,8 @@ def _probe_table(p) -> str:
                    for s, v in p.periods.items())
     return (f"<p>verdict <span class='{p.verdict}'>{p.verdict}</span>; score {p.score:.2f} "
             f"grey levels; {p.flagged_fraction:.0%} of {p.items} items flagged; inputs: "
-            f"{html.escape(', '.join(p.inputs))}</p><table><tr><th>period</th>"
+            f"{html.escape(', '.join(p.inputs))}{html.escape(decided_by(p))}</p>"
+            f"<table><tr><th>period</th>"
             f"<th>median value</th><th>added beyond input</th></tr>{rows}</table>")
 
 
