@@ -51,6 +51,7 @@ import torch
 from checkerfree.arguments import check_flag, check_threshold, check_window
 from checkerfree.finite import check_finite, check_power
 from checkerfree.score.heatmap import amplitude, heat_power, hotspot as find_hotspot
+from checkerfree.score.hotspot import lattice_hotspot
 from checkerfree.errors import InvalidArgumentError, InvalidTypeError
 from checkerfree.score.lattice import lattice_excess, period_bins
 from checkerfree.score.layout import as_batch, check_periods
@@ -308,10 +309,16 @@ def checkerboard_score(
                                  pool, decide, excesses, lattices, threshold, searched, d)
     if hotspot:
         with torch.no_grad():
-            local = heat_power(spectra, periods, d, window, tuple(xb.shape[2:]), whiten=True,
-                               floors=floors)
-            check_power(local, xb, "the local (heat map) power of x")
-            spots = find_hotspot(*local)
+            # The coherence scan (checkerfree.score.hotspot); inputs too small for its box
+            # fall back on the whitened heat map's local ratio.
+            found = lattice_hotspot(xb.detach(), periods, d, window)
+            if found is not None:
+                spots = found[0]
+            else:
+                local = heat_power(spectra, periods, d, window, tuple(xb.shape[2:]),
+                                   whiten=True, floors=floors)
+                check_power(local, xb, "the local (heat map) power of x")
+                spots = find_hotspot(*local)
     else:
         spots = torch.zeros(xb.shape[0], d, dtype=torch.long, device=xb.device)
     return ScoreResult(score, values, axes, significance, flagged, spots, threshold,
