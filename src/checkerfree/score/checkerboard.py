@@ -112,7 +112,7 @@ class ScoreResult:
       vary along); the deciding period on every axis when no period is significant;
     - ``reason`` ``[str] * N``: why the item is or is not flagged, with the numbers;
     - ``hotspot`` ``(N, d)`` long: array indices in layout order (``[row, col]`` for images)
-      of the strongest local artifact, the maximum of :func:`checkerboard_heatmap`;
+      of the most coherent local lattice pattern (:mod:`checkerfree.score.hotspot`);
     - ``threshold``: the threshold used; ``searched``: periods ``"auto"`` searched (0: none).
 
     >>> import torch
@@ -234,8 +234,9 @@ def checkerboard_score(
     Layout: ``(N, C, H, W)`` images, ``(N, C, D, H, W)`` volumes, one grey image ``(H, W)``;
     other ranks (one image ``(C, H, W)``, signals ``(N, C, L)``) need ``spatial_dims``
     (:mod:`checkerfree.score.layout`). ``window`` is the standard deviation in samples of the heat
-    map's Gaussian window, which locates the ``hotspot`` (``hotspot=False`` skips it and
-    returns zeros). Differentiable; the result follows ``x``'s device and (floating) dtype.
+    map's Gaussian window; the ``hotspot`` is searched in boxes of ``(4 window)**2`` samples
+    (``hotspot=False`` skips it and returns zeros). Differentiable; the result follows
+    ``x``'s device and (floating) dtype.
 
     ``periods="auto"`` searches every period from 2 to a quarter of the shortest axis
     (:mod:`checkerfree.score.periods`: one spectrum, harmonic sums) and measures

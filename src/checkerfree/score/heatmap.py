@@ -39,13 +39,13 @@ import torch.nn.functional as F
 from checkerfree.arguments import check_window, real_number
 from checkerfree.errors import InvalidArgumentError
 from checkerfree.finite import check_finite, check_power
+from checkerfree.score.hotspot import lattice_hotspot
 from checkerfree.score.lattice import (
     PeriodicBins,
     lattice_coords,
     lattice_excess,
     period_bins,
 )
-from checkerfree.score.hotspot import lattice_hotspot
 from checkerfree.score.layout import as_batch, check_periods
 
 __all__ = [

@@ -47,7 +47,7 @@ import math
 
 import torch
 
-__all__ = ["lattice_hotspot", "coherence_scan", "box_geometry"]
+__all__ = ["box_geometry", "coherence_scan", "lattice_hotspot"]
 
 # Sub-boxes per box, in any dimension: enough for a coherent tile to stand far above 1
 # (up to J), few enough that each holds a period or more. 16 and 256 did worse on
