@@ -3,7 +3,9 @@
 Two clean photographs (scikit-image's camera and astronaut, in grey), a uniform checkerboard
 and a 64x64 local patch of a random period-4 sub-kernel on the camera, each at 2 and 8 grey
 levels peak to peak, rounded to 8 bits: every panel is the overlay the CLI writes (one fixed
-colour scale, the legend with the score), so they compare.
+colour scale, the legend with the score), so they compare. A blue cross marks the score's
+``hotspot`` (the most coherent lattice pattern, ``checkerfree.score.hotspot``): it is always
+somewhere, and means something where a pattern is (the patches), not on a clean picture.
 
     python scripts/heatmap_figure.py [--out docs/figures/heatmaps.png]
 """
@@ -56,10 +58,22 @@ def overlay(image: np.ndarray):
                 if result.periods[s].item() > result.threshold
                 and result.significance[s].item() > MIN_SIGNIFICANCE]
     heat = checkerboard_heatmap(x)[0].numpy()
-    return heatmap_overlay(image[None], heat, score=result.score.item(),
-                           flagged=bool(result.flagged.item()),
-                           period=max(deciding)[1] if deciding else None,
-                           threshold=result.threshold)
+    picture = heatmap_overlay(image[None], heat, score=result.score.item(),
+                              flagged=bool(result.flagged.item()),
+                              period=max(deciding)[1] if deciding else None,
+                              threshold=result.threshold)
+    _cross(picture, *result.hotspot[0].tolist())
+    return picture
+
+
+def _cross(picture, row: int, col: int, arm: int = 6) -> None:
+    """A blue cross (white-edged, visible on dark and bright parts) at ``(row, col)``."""
+    from PIL import ImageDraw
+
+    draw = ImageDraw.Draw(picture)
+    for colour, width in (((255, 255, 255), 4), ((0, 90, 255), 2)):
+        draw.line([(col - arm, row), (col + arm, row)], fill=colour, width=width)
+        draw.line([(col, row - arm), (col, row + arm)], fill=colour, width=width)
 
 
 def main(argv=None) -> int:

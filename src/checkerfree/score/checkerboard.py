@@ -51,6 +51,7 @@ import torch
 from checkerfree.arguments import check_flag, check_threshold, check_window
 from checkerfree.finite import check_finite, check_power
 from checkerfree.score.heatmap import amplitude, heat_power, hotspot as find_hotspot
+from checkerfree.score.hotspot import lattice_hotspot
 from checkerfree.errors import InvalidArgumentError, InvalidTypeError
 from checkerfree.score.lattice import lattice_excess, period_bins
 from checkerfree.score.layout import as_batch, check_periods
@@ -111,7 +112,7 @@ class ScoreResult:
       vary along); the deciding period on every axis when no period is significant;
     - ``reason`` ``[str] * N``: why the item is or is not flagged, with the numbers;
     - ``hotspot`` ``(N, d)`` long: array indices in layout order (``[row, col]`` for images)
-      of the strongest local artifact, the maximum of :func:`checkerboard_heatmap`;
+      of the most coherent local lattice pattern (:mod:`checkerfree.score.hotspot`);
     - ``threshold``: the threshold used; ``searched``: periods ``"auto"`` searched (0: none).
 
     >>> import torch
@@ -233,8 +234,9 @@ def checkerboard_score(
     Layout: ``(N, C, H, W)`` images, ``(N, C, D, H, W)`` volumes, one grey image ``(H, W)``;
     other ranks (one image ``(C, H, W)``, signals ``(N, C, L)``) need ``spatial_dims``
     (:mod:`checkerfree.score.layout`). ``window`` is the standard deviation in samples of the heat
-    map's Gaussian window, which locates the ``hotspot`` (``hotspot=False`` skips it and
-    returns zeros). Differentiable; the result follows ``x``'s device and (floating) dtype.
+    map's Gaussian window; the ``hotspot`` is searched in boxes of ``(4 window)**2`` samples
+    (``hotspot=False`` skips it and returns zeros). Differentiable; the result follows
+    ``x``'s device and (floating) dtype.
 
     ``periods="auto"`` searches every period from 2 to a quarter of the shortest axis
     (:mod:`checkerfree.score.periods`: one spectrum, harmonic sums) and measures
@@ -308,10 +310,16 @@ def checkerboard_score(
                                  pool, decide, excesses, lattices, threshold, searched, d)
     if hotspot:
         with torch.no_grad():
-            local = heat_power(spectra, periods, d, window, tuple(xb.shape[2:]), whiten=True,
-                               floors=floors)
-            check_power(local, xb, "the local (heat map) power of x")
-            spots = find_hotspot(*local)
+            # The coherence scan (checkerfree.score.hotspot); inputs too small for its box
+            # fall back on the whitened heat map's local ratio.
+            found = lattice_hotspot(xb.detach(), periods, d, window)
+            if found is not None:
+                spots = found[0]
+            else:
+                local = heat_power(spectra, periods, d, window, tuple(xb.shape[2:]),
+                                   whiten=True, floors=floors)
+                check_power(local, xb, "the local (heat map) power of x")
+                spots = find_hotspot(*local)
     else:
         spots = torch.zeros(xb.shape[0], d, dtype=torch.long, device=xb.device)
     return ScoreResult(score, values, axes, significance, flagged, spots, threshold,

@@ -39,6 +39,7 @@ import torch.nn.functional as F
 from checkerfree.arguments import check_window, real_number
 from checkerfree.errors import InvalidArgumentError
 from checkerfree.finite import check_finite, check_power
+from checkerfree.score.hotspot import lattice_hotspot
 from checkerfree.score.lattice import (
     PeriodicBins,
     lattice_coords,
@@ -558,8 +559,9 @@ def heat_maps(
     """``(heat, ratio, hotspot)``: :func:`checkerboard_heatmap`, :func:`local_ratio`, :func:`hotspot`.
 
     One pass over the spectra for the three (the overlays of ``checkerfree score --heatmap``
-    need all of them); ``hotspot`` is the score's statistic (up to rounding, and to the crop
-    when a size is not a multiple of the largest period).
+    need all of them); ``hotspot`` is the score's, the coherence scan of
+    :func:`~checkerfree.score.hotspot.lattice_hotspot` (where ``ratio`` is largest when the
+    input is too small for its box).
 
     >>> import torch
     >>> heat, ratio, spot = heat_maps(torch.rand(2, 1, 32, 32))
@@ -611,4 +613,8 @@ def heat_maps(
         heat = torch.maximum(heat, torch.where(keep, value, torch.zeros_like(value)))
     white_all = maps[-1]
     ratio = local_ratio(*white_all)
-    return heat, ratio, hotspot(*white_all)
+    # The score's hotspot (checkerfree.score.hotspot's coherence scan); inputs too small for
+    # its box keep the largest local ratio.
+    with torch.no_grad():
+        found = lattice_hotspot(xb.detach(), periods, d, window)
+    return heat, ratio, hotspot(*white_all) if found is None else found[0]
