@@ -221,7 +221,7 @@ def forced(monkeypatch):
 class TestFusedForms:
     """Every exact form of the fused path, the tied kernel's own backward, and the choice."""
 
-    @pytest.mark.parametrize("form", ["transposed", "phases"])
+    @pytest.mark.parametrize("form", ["transposed", "phases", "sliced"])
     @given(cfg=configs())
     def test_every_form_matches_naive_values_and_gradients(self, form, cfg):
         from checkerfree.layers import resize_conv
@@ -240,9 +240,10 @@ class TestFusedForms:
         for a, e in zip(got, want, strict=True):
             torch.testing.assert_close(a, e, atol=1e-10, rtol=1e-10)
 
-    def test_phase_form_is_taken_when_forced(self, forced, monkeypatch):
+    @pytest.mark.parametrize("form", ["phases", "sliced"])
+    def test_phase_form_is_taken_when_forced(self, forced, monkeypatch, form):
         # The test above would pass with the transposed form everywhere; make sure it is not.
-        forced("phases")
+        forced(form)
         monkeypatch.setattr(F, "conv_transpose2d", mock.Mock(side_effect=AssertionError))
         x, w, b = _tensors(2, 3, 1, 4)
         torch.testing.assert_close(nearest_resize_conv(x, w, b, 2, 1),
@@ -257,8 +258,9 @@ class TestFusedForms:
         assert phase_plan((3,), (3,), (1,), (1,)) is None
         assert phase_plan((3,), (3,), (1,), (0,)) is not None
 
-    def test_forced_phase_form_falls_back_where_not_offered(self, forced):
-        forced("phases")
+    @pytest.mark.parametrize("form", ["phases", "sliced"])
+    def test_forced_phase_form_falls_back_where_not_offered(self, forced, form):
+        forced(form)
         x, w, b = _tensors(1, 3, 1, 5)
         torch.testing.assert_close(nearest_resize_conv(x, w, b, 3, 1),
                                    reference(x, w, b, 3, 1, 1, 1))
@@ -291,7 +293,23 @@ class TestFusedForms:
         assert torch.autograd.gradcheck(
             lambda w: tied_transposed_kernel(w, s, p, 1, groups)[0], (w,), fast_mode=True)
 
-    @pytest.mark.parametrize("form", ["transposed", "phases"])
+    @pytest.mark.parametrize("form", ["transposed", "phases", "sliced"])
+    @pytest.mark.parametrize("dims", [1, 2])
+    @pytest.mark.parametrize(("s", "k", "p", "groups"), [(2, 3, 1, 1), (3, 2, 0, 2)])
+    def test_gradcheck_and_gradgradcheck(self, forced, form, dims, s, k, p, groups):
+        # Second derivatives too: a gradient penalty differentiates through the upsampler,
+        # so a form's own backward must itself be differentiable in every input.
+        forced(form)
+        x, w, b = _tensors(dims, k, groups, 3, cin=2, cout=2)
+        args = (x, w, b)
+
+        def f(x, w, b):
+            return nearest_resize_conv(x, w, b, s, p, 1, groups)
+
+        assert torch.autograd.gradcheck(f, args, fast_mode=True)
+        assert torch.autograd.gradgradcheck(f, args, fast_mode=True)
+
+    @pytest.mark.parametrize("form", ["transposed", "phases", "sliced"])
     @pytest.mark.parametrize("dims", [2, 3])
     def test_channels_last_in_channels_last_out(self, forced, form, dims):
         forced(form)
@@ -307,7 +325,7 @@ class TestFusedForms:
                         torch.autograd.grad(ref, (x, m.weight), g), strict=True):
             torch.testing.assert_close(a, e, atol=1e-4, rtol=1e-4)
 
-    @pytest.mark.parametrize("form", ["transposed", "phases"])
+    @pytest.mark.parametrize("form", ["transposed", "phases", "sliced"])
     @pytest.mark.parametrize("dims", [1, 2, 3])
     def test_bfloat16_within_its_rounding(self, forced, form, dims):
         forced(form)
@@ -339,9 +357,9 @@ class TestFusedForms:
         with torch.no_grad():
             m(x)
         m(torch.randn(1, 3, 7, 6))
-        assert trials == [["phases", "transposed"]] * 3  # grad, no grad, a new shape
+        assert trials == [["phases", "sliced", "transposed"]] * 3  # grad, no grad, new shape
         assert len(resize_conv.choices) == 3
-        assert set(resize_conv.choices.values()) <= {"phases", "transposed"}
+        assert set(resize_conv.choices.values()) <= {"phases", "sliced", "transposed"}
         torch.testing.assert_close(y, reference(x, m.weight, m.bias, 2, 1, 1, 1))
         # The trial ran on detached copies: the caller's tensors have no gradients from it.
         assert m.weight.grad is None

@@ -56,6 +56,7 @@ from checkerfree.layers._geometry import (
     trim_to_match,
 )
 from checkerfree.layers._phase_form import phase_form, phase_plan
+from checkerfree.layers._sliced_phases import sliced_phases
 from checkerfree.layers._tied_kernel import tied_kernel
 
 __all__ = [
@@ -141,7 +142,7 @@ def tied_transposed_kernel(weight, scale, padding=0, dilation=1, groups: int = 1
     return kernel, tuple(offset for _, offset in maps)
 
 
-FORMS = ("transposed", "phases")
+FORMS = ("transposed", "phases", "sliced")
 
 #: Force one of :data:`FORMS` for every fused call (tests, a reproducible run); ``None``
 #: leaves the choice to :data:`benchmark`. A geometry the phase form does not cover
@@ -248,6 +249,8 @@ def _fused_nearest(x, weight, bias, s, pads, dil, groups, trim):
     if plan is not None:
         forms["phases"] = lambda x, w, b: apply_trim(
             phase_form(x, w, b, plan, s, dil, pads, groups, fmt), trim)
+        forms["sliced"] = lambda x, w, b: apply_trim(
+            sliced_phases(x, w, b, plan, s, dil, pads, groups, fmt), trim)
     if form is not None:
         if form not in FORMS:
             raise InvalidArgumentError(
