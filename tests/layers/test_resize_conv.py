@@ -364,6 +364,48 @@ class TestFusedForms:
         # The trial ran on detached copies: the caller's tensors have no gradients from it.
         assert m.weight.grad is None
 
+    def test_no_grad_kernel_is_cached_until_the_weight_changes(self, forced, monkeypatch):
+        from checkerfree.layers import _transposed_form
+
+        forced("transposed")
+        builds = []
+        real = _transposed_form._to_kernel
+        monkeypatch.setattr(_transposed_form, "_to_kernel",
+                            lambda *a: builds.append(1) or real(*a))
+        m = ResizeConv2d(3, 3, 3, padding=1).double()
+        x = torch.randn(1, 3, 5, 5, dtype=torch.float64)
+
+        def check():
+            torch.testing.assert_close(m(x), reference(x, m.weight, m.bias, 2, 1, 1, 1))
+
+        with torch.no_grad():
+            check()
+            check()
+            assert len(builds) == 1
+            m.weight.mul_(-2.0)  # in place: the version counter moves
+            check()
+            assert len(builds) == 2
+            m.weight.data = torch.randn_like(m.weight)  # a new storage
+            check()
+            assert len(builds) == 3
+        m(x).sum().backward()  # with autograd the kernel is built for the graph, not cached
+        assert len(builds) == 4 and m.weight.grad is not None
+
+    def test_cache_entries_die_with_their_weight(self, forced):
+        from checkerfree.layers import _transposed_form
+
+        forced("transposed")
+        before = len(_transposed_form._CACHE)
+        m = ResizeConv1d(2, 2, 3, padding=1)
+        with torch.no_grad():
+            m(torch.randn(1, 2, 4))
+        assert len(_transposed_form._CACHE) == before + 1
+        del m
+        import gc
+
+        gc.collect()
+        assert len(_transposed_form._CACHE) == before
+
     def test_benchmark_off_is_always_transposed(self, monkeypatch):
         from checkerfree.layers import resize_conv
 

@@ -58,6 +58,7 @@ from checkerfree.layers._geometry import (
 from checkerfree.layers._phase_form import phase_form, phase_plan
 from checkerfree.layers._sliced_phases import sliced_phases
 from checkerfree.layers._tied_kernel import tied_kernel
+from checkerfree.layers._transposed_form import Spec, fused_transposed
 
 __all__ = [
     "ResizeConv1d",
@@ -197,10 +198,12 @@ def _transposed_geometry(x, weight, s, pads, dil, trim):
 
 def _transposed(x, weight, bias, s, pads, dil, groups, trim, geometry):
     conv_pad, out_pad, crops = geometry
-    kernel, _ = tied_transposed_kernel(weight, s, [p for p, _ in pads], dil, groups)
-    y = _CONV_TRANSPOSE[len(s)](
-        x, kernel, bias, stride=s, padding=conv_pad, output_padding=out_pad, groups=groups
-    )
+    pl = tuple(p for p, _ in pads)
+    ks = tuple(weight.shape[2:])
+    big = tuple(len(_axis_map(k, s[a], dil[a], pl[a])[0]) for a, k in enumerate(ks))
+    spec = Spec(_kron_matrix(ks, s, dil, pl, weight.device, weight.dtype), groups, big, s,
+                tuple(conv_pad), tuple(out_pad))
+    y = fused_transposed(x, weight, bias, spec)
     y = apply_trim(y, crops)
     if trim:  # the crops are done; negative trims still zero-pad
         y = apply_trim(y, tuple((min(tb, 0), min(ta, 0)) for tb, ta in trim))
