@@ -16,16 +16,21 @@ Memory, per contender, over one forward + backward:
   saved  bytes of the tensors autograd saves for backward, counted once per storage,
          parameters excluded (the naive path's upsampled tensor shows up here);
   peak   the peak of the bytes allocated during forward + backward, output and gradients
-         included, above what was allocated before the call: on CPU from the profiler's
-         per-operator memory accounting (live bytes after each operator), on CUDA from
-         ``torch.cuda.max_memory_allocated``.
+         included, above what was allocated before the call: on CPU the running sum of every
+         allocation and free the profiler records (operators' internal temporaries included),
+         on CUDA ``torch.cuda.max_memory_allocated``.
 
 Summary: per contender the median and the worst (largest) over the shapes of its per-shape
 ratio to conv_t and to naive; the targets of issue 14 on fused / conv_t (train) and
 naive / fused (train, 2D).
 
+Variants: unless ``--no-variants`` (or a run that is itself bfloat16 or channels-last), the
+same measurement follows on ``VARIANT_SHAPES`` in bfloat16 and in channels-last float32
+(2D and 3D), each with its own summary: the bfloat16 and channels-last columns.
+
 Usage: python benchmarks/upsample.py [--json] [--device cpu|cuda] [--repeats N] [--threads T]
                                       [--dtype float32|bfloat16] [--channels-last] [--dims 1 2 3]
+                                      [--no-variants] [--markdown] [--from-json PATH]
 """
 
 from __future__ import annotations
@@ -56,6 +61,13 @@ SHAPES = [
     (2, 1, 32, 128), (2, 24, 192, 12),
     (3, 2, 32, 16), (3, 1, 64, 12), (3, 4, 16, 20),
 ]
+# The bfloat16 and channels-last columns: a subset (channels-last has no 1D layout).
+VARIANT_SHAPES = [
+    (1, 8, 64, 256), (1, 2, 256, 128),
+    (2, 8, 64, 32), (2, 4, 64, 64), (2, 2, 128, 32), (2, 24, 192, 12),
+    (3, 2, 32, 16), (3, 1, 64, 12),
+]
+VARIANTS = {"bfloat16": (torch.bfloat16, False), "channels_last": (torch.float32, True)}
 CONTENDERS = ("resize_fused", "naive", "conv_t", "subpixel")
 RESIZE = {1: ResizeConv1d, 2: ResizeConv2d, 3: ResizeConv3d}
 SUBPIXEL = {1: SubPixelConv1d, 2: SubPixelConv2d, 3: SubPixelConv3d}
@@ -99,20 +111,31 @@ def time_train(m, x, g, device) -> float:
 
 
 def _cpu_peak(fn) -> int:
-    """Peak of the live bytes while ``fn`` runs, from the profiler, at operator granularity.
+    """Peak of the bytes allocated while ``fn`` runs, above the start, from every allocation.
 
-    Each event's own allocations minus frees (``self_cpu_memory_usage``; frees outside any
-    operator are ``[memory]`` events) summed in the order the events end: the live bytes
-    after every operator. A temporary an operator allocates and frees inside itself is not
-    seen, for any contender.
+    The profiler records each CPU allocation and free, with its size, as a ``[memory]`` event
+    (in its trace, also those inside an operator); their running sum in time order is the live
+    byte count at every allocation, so a temporary an operator makes and frees inside itself
+    (``conv_transpose`` on a contiguous CPU input makes two output-sized ones) counts too.
     """
+    import os
+    import tempfile
+
     from torch.profiler import ProfilerActivity, profile
 
     with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         fn()
-    events = sorted((e.time_range.end, e.self_cpu_memory_usage) for e in prof.events())
+    fd, path = tempfile.mkstemp(suffix=".json")
+    os.close(fd)
+    try:
+        prof.export_chrome_trace(path)
+        with open(path) as f:
+            events = json.load(f)["traceEvents"]
+    finally:
+        os.unlink(path)
+    sizes = sorted((e["ts"], e["args"]["Bytes"]) for e in events if e.get("name") == "[memory]")
     live = peak = 0
-    for _t, nbytes in events:
+    for _t, nbytes in sizes:
         live += nbytes
         peak = max(peak, live)
     return peak
@@ -258,7 +281,55 @@ def markdown(doc: dict) -> str:
                       f"worst {sp['worst']:.2f}.")]
     lines += ["", "Targets: " + "; ".join(f"{k}: {'met' if v else 'missed'}"
                                           for k, v in summary["targets"].items()) + "."]
+    if doc.get("variants"):
+        lines += ["", variants_markdown(doc)]
     return "\n".join(lines)
+
+
+def variants_markdown(doc: dict) -> str:
+    """The bfloat16 and channels-last columns next to float32, per shape, and their summaries."""
+    base = {(tuple(r["shape"]), r["contender"]): r for r in doc["rows"]}
+    names = list(doc["variants"])
+    by = {n: {(tuple(r["shape"]), r["contender"]): r for r in doc["variants"][n]["rows"]}
+          for n in names}
+    shapes = list(dict.fromkeys(tuple(r["shape"]) for n in names
+                                for r in doc["variants"][n]["rows"]))
+
+    def ratio(table, s, num, den, metric="train_ms"):
+        if (s, num) not in table:
+            return "-"
+        return f"{table[(s, num)][metric] / table[(s, den)][metric]:.2f}"
+
+    head = ["shape (d, B, C, N)", "fused / conv_t float32"]
+    head += [f"fused / conv_t {n}" for n in names] + [f"naive / fused {n}" for n in names]
+    head += [f"fused form {n}" for n in names] + [f"fused / naive peak {n}" for n in names]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for s in shapes:
+        cells = [str(s), ratio(base, s, "resize_fused", "conv_t")]
+        cells += [ratio(by[n], s, "resize_fused", "conv_t") for n in names]
+        cells += [ratio(by[n], s, "naive", "resize_fused") for n in names]
+        cells += [", ".join(by[n][(s, "resize_fused")].get("forms", []))
+                  if (s, "resize_fused") in by[n] else "-" for n in names]
+        cells += [ratio(by[n], s, "resize_fused", "naive", "peak_bytes") for n in names]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    for n in names:
+        v = doc["variants"][n]
+        e, sp = v["summary"]["resize_fused"], v["summary"]["naive_over_fused_train_2d"]
+        text = (f"{n} ({v['meta']['dtype']}{', channels-last' if v['meta']['channels_last'] else ''}"
+                f", {len(shapes_of(v))} shapes): fused / conv_t train median "
+                f"{e['train_vs_conv_t']:.2f} (worst {e['train_vs_conv_t_worst']:.2f}), forward "
+                f"{e['forward_vs_conv_t']:.2f} ({e['forward_vs_conv_t_worst']:.2f})")
+        if sp["median"] is not None:
+            text += f"; naive / fused, train, 2D: median {sp['median']:.2f}"
+        text += (f"; peak fused / naive median {e['peak_vs_naive']:.2f} "
+                 f"(worst {e['peak_vs_naive_worst']:.2f}).")
+        lines.append(text)
+    return "\n".join(lines)
+
+
+def shapes_of(doc: dict) -> list:
+    return list(dict.fromkeys(tuple(r["shape"]) for r in doc["rows"]))
 
 
 def main(argv=None) -> int:
@@ -271,6 +342,8 @@ def main(argv=None) -> int:
     parser.add_argument("--channels-last", action="store_true",
                         help="2D inputs channels_last, 3D channels_last_3d")
     parser.add_argument("--dims", type=int, nargs="+", default=[1, 2, 3], choices=[1, 2, 3])
+    parser.add_argument("--no-variants", action="store_true",
+                        help="skip the bfloat16 and channels-last runs on VARIANT_SHAPES")
     parser.add_argument("--markdown", action="store_true",
                         help="print the tables of docs/performance.md")
     parser.add_argument("--from-json", metavar="PATH",
@@ -287,9 +360,11 @@ def main(argv=None) -> int:
         return 2
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    shapes = [s for s in SHAPES if s[0] in args.dims]
-    if device.type == "cuda":  # a GPU needs more work per call to be measured at all
-        shapes = [(d, 8 * b, c, 2 * n) for d, b, c, n in shapes]
+    def grow(shape):  # a GPU needs more work per call to be measured at all
+        d, b, c, n = shape
+        return (d, 8 * b, c, 2 * n) if device.type == "cuda" else shape
+
+    shapes = [grow(s) for s in SHAPES if s[0] in args.dims]
     result = run(device, args.repeats, shapes, getattr(torch, args.dtype), args.channels_last)
     meta = {
         "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
@@ -300,11 +375,22 @@ def main(argv=None) -> int:
         "repeats": args.repeats,
         "statistic": f"fastest of {args.repeats} interleaved runs",
     }
+    doc = {"meta": meta, **result}
+    if not args.no_variants and args.dtype == "float32" and not args.channels_last:
+        doc["variants"] = {}
+        for name, (dtype, channels_last) in VARIANTS.items():
+            vshapes = [grow(v) for v in VARIANT_SHAPES
+                       if v[0] in args.dims and not (channels_last and v[0] == 1)]
+            if vshapes:
+                doc["variants"][name] = {
+                    "meta": {**meta, "dtype": str(dtype).removeprefix("torch."),
+                             "channels_last": channels_last},
+                    **run(device, args.repeats, vshapes, dtype, channels_last)}
     if args.json:
-        print(json.dumps({"meta": meta, **result}, indent=2))
+        print(json.dumps(doc, indent=2))
         return 0
     if args.markdown:
-        print(markdown({"meta": meta, **result}))
+        print(markdown(doc))
         return 0
     print(" ".join(f"{k}={v}" for k, v in meta.items()))
     print(f"{'shape (d,B,C,N)':<18}{'contender':<14}{'fwd ms':>9}{'train ms':>10}"
@@ -326,6 +412,9 @@ def main(argv=None) -> int:
         print(f"naive/fused train, 2D: median {sp['median']:.2f}, worst {sp['worst']:.2f}")
     print("targets:", ", ".join(f"{k}: {'met' if v else 'MISSED'}"
                                 for k, v in result["summary"]["targets"].items()))
+    if doc.get("variants"):
+        print()
+        print(variants_markdown(doc))
     return 0
 
 
