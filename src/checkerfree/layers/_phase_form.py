@@ -87,6 +87,15 @@ def _layout(x_shape, k_shape, plan, scale, dilation, pads):
     return [p for pair in reversed(pad_list) for p in pair], lengths, quot
 
 
+def _split_pad(flat):
+    """``(explicit pad, conv padding)``: a pad equal on both sides of every axis is left to the
+    convolution's own zero padding (no padded copy of ``x``, forward or backward)."""
+    pairs = list(zip(flat[::2], flat[1::2], strict=True))[::-1]  # layout order
+    if all(a == b >= 0 for a, b in pairs):
+        return None, [a for a, _ in pairs]
+    return flat, [0] * len(pairs)
+
+
 def _phase_kernels(weight, plan):
     """``Wp[(o, r), i, u] = sum_j w[o, i, j] M[r, u, j]``: output channels ordered (o, r)."""
     out, in_g = weight.shape[:2]
@@ -116,7 +125,9 @@ def _forward(x, weight, bias, plan, scale, layout, groups, memory_format):
     out = weight.shape[0]
     phases = plan[1].shape[0]
     b = None if bias is None else bias.repeat_interleave(phases)
-    z = _CONV[x.dim() - 2](F.pad(x, flat), _phase_kernels(weight, plan), b, groups=groups)
+    explicit, padding = _split_pad(flat)
+    xp = x if explicit is None else F.pad(x, explicit)
+    z = _CONV[x.dim() - 2](xp, _phase_kernels(weight, plan), b, padding=padding, groups=groups)
     view, size = _interleaved(z, out, plan, scale, quot)
     full = [x.shape[0], out, *(q * s for q, s in zip(quot, scale, strict=True))]
     y = torch.empty(full, dtype=z.dtype, device=z.device, memory_format=memory_format)
@@ -148,11 +159,12 @@ class _Phases(torch.autograd.Function):
         dims = x.dim() - 2
         out, in_g = weight.shape[:2]
         phases = plan[1].shape[0]
-        xp = F.pad(x, flat)
+        explicit, padding = _split_pad(flat)
+        xp = x if explicit is None else F.pad(x, explicit)
         wp = _phase_kernels(weight, plan)
         widths = [width for _e0, _dl, width in plan[0]]
         z_shape = [x.shape[0], out * phases,
-                   *(xp.shape[2 + a] - widths[a] + 1 for a in range(dims))]
+                   *(xp.shape[2 + a] + 2 * padding[a] - widths[a] + 1 for a in range(dims))]
         gz = torch.empty(z_shape, dtype=grad.dtype, device=grad.device,
                          memory_format=fmt).zero_()
         view, size = _interleaved(gz, out, plan, scale, quot)
@@ -162,9 +174,11 @@ class _Phases(torch.autograd.Function):
                                 for p in (0, full[a] - lengths[a])])
         view.copy_(grad.reshape(size))
         gxp, gwp, gb = torch.ops.aten.convolution_backward(
-            gz, xp, wp, [out * phases] if has_bias else None, [1] * dims, [0] * dims,
+            gz, xp, wp, [out * phases] if has_bias else None, [1] * dims, padding,
             [1] * dims, False, [0] * dims, groups, [need_x, need_w, need_b])
-        gx = F.pad(gxp, [-p for p in flat]) if need_x else None  # the adjoint of the pad
+        gx = gxp
+        if need_x and explicit is not None:
+            gx = F.pad(gxp, [-p for p in explicit])  # the adjoint of the pad
         gw = None
         if need_w:
             m = _matrix(plan, weight.device, weight.dtype)
