@@ -132,11 +132,12 @@ def sliced_phases(x, weight, bias, plan, scale, dilation, pads, groups,
                   memory_format=torch.contiguous_format):
     """The resize-convolution output (before ``trim``), one phase per convolution and slice.
 
-    Arguments as :func:`checkerfree.layers._phase_form.phase_form`.
+    Arguments as :func:`checkerfree.layers._phase_form.phase_form`. Under tracing or
+    compiling the slices are plain in-place copies, which autograd differentiates itself.
     """
     layout = _layout(x.shape, weight.shape[2:], plan, scale, dilation, pads)
-    wants_grad = torch.is_grad_enabled() and any(
-        t is not None and t.requires_grad for t in (x, weight, bias))
-    if wants_grad:
+    plain = torch.jit.is_tracing() or torch.compiler.is_compiling()
+    if not plain and torch.is_grad_enabled() and any(
+            t is not None and t.requires_grad for t in (x, weight, bias)):
         return _SlicedPhases.apply(x, weight, bias, plan, layout, groups, memory_format)
     return _forward(x, _phase_kernels(weight, plan), bias, layout, groups, memory_format)
