@@ -19,15 +19,20 @@ times larger upsampled tensor is never made. Each phase's taps are a partition o
 taps, so every phase sums to ``sum(w)``: equal polyphase sums, the condition for an
 artifact-free upsampler (Sugawara et al.).
 
-Two exact forms compute the fused operator (:data:`FORMS`): ``"transposed"``, the tied kernel
-(built in one batched product, :mod:`checkerfree.layers._tied_kernel`) and one
-``conv_transpose``; and ``"phases"``, one convolution to ``out * s^d`` channels with the
-window every phase fits in (2 taps per axis for ``k = 3, s = 2``), then a shifted interleave
-(:mod:`checkerfree.layers._phase_form`). Both do the same multiply-adds; which is faster
+Four exact forms compute the fused operator (:data:`FORMS`), each one autograd node:
+``"transposed"``, the tied kernel (built in one batched product,
+:mod:`checkerfree.layers._tied_kernel`) and one ``conv_transpose``
+(:mod:`checkerfree.layers._transposed_form`); ``"phases"``, one convolution to ``out * s^d``
+channels with the window every phase fits in (2 taps per axis for ``k = 3, s = 2``), then a
+shifted interleave (:mod:`checkerfree.layers._phase_form`); ``"sliced"``, one convolution per
+phase written into its slice of one output (:mod:`checkerfree.layers._sliced_phases`); and
+``"chunked"``, the transposed form by blocks of the batch or of the output channels, which
+never holds two output-sized tensors at once. All do the same multiply-adds; which is fastest
 depends on the shape and the backend. The transposed form is the default (deterministic);
-``benchmark = True`` times both on the first call per shape and keeps the faster, as
-``torch.backends.cudnn.benchmark`` does; ``form`` forces one. Figures:
-``benchmarks/upsample.py`` and ``docs/performance.md``.
+``benchmark = True`` times the first three on the first call per shape and keeps the
+fastest, as ``torch.backends.cudnn.benchmark`` does; ``form`` forces one (``"chunked"`` only
+this way: it is for memory). Without autograd the tied kernel is cached per weight and
+version. Figures: ``benchmarks/upsample.py`` and ``docs/performance.md``.
 
 >>> import torch.nn.functional as F
 >>> m = ResizeConv2d(3, 4, 3, padding=1, scale_factor=2)
@@ -69,7 +74,6 @@ __all__ = [
 ]
 
 _LINEAR = {1: "linear", 2: "bilinear", 3: "trilinear"}
-_CONV_TRANSPOSE = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
 
 
 def _check_mode(mode, dims: int) -> str:
@@ -145,13 +149,14 @@ def tied_transposed_kernel(weight, scale, padding=0, dilation=1, groups: int = 1
 
 FORMS = ("transposed", "phases", "sliced", "chunked")
 
-#: Force one of :data:`FORMS` for every fused call (tests, a reproducible run); ``None``
-#: leaves the choice to :data:`benchmark`. A geometry the phase form does not cover
-#: (``s >= 3`` with non-affine phase shifts) runs transposed whatever is forced.
+#: Force one of :data:`FORMS` for every fused call (tests, a reproducible run, ``"chunked"``
+#: for memory); ``None`` leaves the choice to :data:`benchmark`. A geometry the phase forms do
+#: not cover (``s >= 3`` with non-affine phase shifts) runs transposed whatever is forced.
 form: str | None = None
 
 #: Like ``torch.backends.cudnn.benchmark``: when true, the first fused call for each
 #: (shapes, dtype, device, memory format, geometry, autograd or not) times every exact form
+#: but ``"chunked"``
 #: (five interleaved rounds after a warm-up, forward and, when gradients are wanted,
 #: backward; the fastest round each) and :data:`choices` keeps another form than the
 #: transposed one only where it was at least 10% faster. Off by default:
