@@ -345,7 +345,8 @@ def variants_markdown(doc: dict) -> str:
         v = doc["variants"][n]
         e, sp = v["summary"]["resize_fused"], v["summary"]["naive_over_fused_train_2d"]
         text = (f"{n} ({v['meta']['dtype']}{', channels-last' if v['meta']['channels_last'] else ''}"
-                f", {len(shapes_of(v))} shapes): fused / conv_t train median "
+                f", {len(shapes_of(v))} shape{'s' if len(shapes_of(v)) > 1 else ''}): "
+                f"fused / conv_t train median "
                 f"{e['train_vs_conv_t']:.2f} (worst {e['train_vs_conv_t_worst']:.2f}), forward "
                 f"{e['forward_vs_conv_t']:.2f} ({e['forward_vs_conv_t_worst']:.2f})")
         if sp["median"] is not None:
