@@ -30,10 +30,10 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from upsample import _cpu_peak, build  # noqa: E402
+from upsample import _cpu_peak, build
 
-from checkerfree.layers import resize_conv  # noqa: E402
-from checkerfree.layers.resize_conv import tied_transposed_kernel  # noqa: E402
+from checkerfree.layers import resize_conv
+from checkerfree.layers.resize_conv import tied_transposed_kernel
 
 SHAPES = [(1, 8, 64, 256), (1, 2, 256, 128), (2, 8, 64, 32), (2, 2, 384, 20), (3, 1, 64, 12)]
 FORMS = ("transposed", "phases", "sliced", "chunked")

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
-import upsample  # noqa: E402
+import upsample
 
 
 def test_cpu_peak_counts_temporaries_inside_an_operation():
