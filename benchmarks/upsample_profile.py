@@ -10,7 +10,8 @@ Per shape (dims, batch, channels, size; C -> C, x2, k=3 against ConvTranspose(4,
                 transposed form's excess, interleaved, fastest of the repeats
   peak / out    the peak bytes over the output's bytes, every allocation counted (see
                 ``benchmarks/upsample.py``), for ConvTranspose and each fused form, without
-                autograd ("fwd") and over forward+backward ("train")
+                autograd ("fwd") and over forward+backward ("train"), after one warm call
+                of each
 
 and the fixed per-call cost at a tiny shape (1, 4, 8) in 1D: module against a bare
 ``conv_transpose1d`` with a held kernel, microseconds, fastest of 2000.
@@ -84,7 +85,13 @@ def shape_row(dims, b, c, n, repeats) -> dict:
         def fwd():
             with torch.no_grad():
                 m(x)
-        return _cpu_peak(fwd) / out, _cpu_peak(lambda: m(x).backward(g)) / out
+
+        def train():
+            m(x).backward(g)
+
+        fwd()  # warm: the no-grad kernel cache holds this weight's kernel from here on
+        train()
+        return _cpu_peak(fwd) / out, _cpu_peak(train) / out
 
     row["peak"] = {"conv_t": peaks(ct)}
     for name in FORMS:
