@@ -7,11 +7,12 @@ Per shape (dims, batch, channels, size; C -> C, x2, k=3 against ConvTranspose(4,
                 buffer of another layout and copies it out
   build / call  the tied kernel's build, forward+backward (``tied_transposed_kernel``), over
                 ``conv_transpose`` forward+backward with that kernel held fixed: the fused
-                transposed form's excess, interleaved, fastest of the repeats
+                transposed form's excess, interleaved, fastest of the repeats; in float32
+                and in bfloat16
   peak / out    the peak bytes over the output's bytes, every allocation counted (see
                 ``benchmarks/upsample.py``), for ConvTranspose and each fused form, without
                 autograd ("fwd") and over forward+backward ("train"), after one warm call
-                of each
+                of each, for the naive path, ConvTranspose and each fused form
 
 and the fixed per-call cost at a tiny shape (1, 4, 8) in 1D: module against a bare
 ``conv_transpose1d`` with a held kernel, microseconds, fastest of 2000.
@@ -79,6 +80,16 @@ def shape_row(dims, b, c, n, repeats) -> dict:
     }, repeats)
     row = {"shape": [dims, b, c, n], "copy_share": copy_share(ct, x, g),
            "build_over_call": times["build"] / times["call"]}
+    # The same ratio in bfloat16: the convolution gets faster, the batched product does not.
+    xb, gb, kb, gkb = (t.detach().bfloat16() for t in (x, g, kernel, gk))
+    xb.requires_grad_()
+    wb = fused.weight.detach().bfloat16().requires_grad_()
+    kb.requires_grad_()
+    times = fastest({
+        "call": lambda: CT[dims](xb, kb, None, stride=2, padding=1).backward(gb),
+        "build": lambda: tied_transposed_kernel(wb, 2, 1)[0].backward(gkb),
+    }, repeats)
+    row["build_over_call_bf16"] = times["build"] / times["call"]
     out = g.nbytes
 
     def peaks(m):
@@ -93,7 +104,8 @@ def shape_row(dims, b, c, n, repeats) -> dict:
         train()
         return _cpu_peak(fwd) / out, _cpu_peak(train) / out
 
-    row["peak"] = {"conv_t": peaks(ct)}
+    row["peak"] = {"naive": peaks(build("naive", dims, c, "cpu", torch.float32)),
+                   "conv_t": peaks(ct)}
     for name in FORMS:
         resize_conv.form = name
         row["peak"][name] = peaks(fused)
@@ -133,13 +145,14 @@ def main(argv=None) -> int:
     if args.json:
         print(json.dumps(doc, indent=2))
         return 0
-    head = "| shape (d, B, C, N) | ConvT copy_ share | build / call |"
-    head += "".join(f" {k} peak fwd, train |" for k in ("conv_t", *FORMS))
+    head = "| shape (d, B, C, N) | ConvT copy_ share | build / call | build / call bf16 |"
+    head += "".join(f" {k} peak fwd, train |" for k in ("naive", "conv_t", *FORMS))
     print(head)
-    print("|" + "---|" * (3 + 1 + len(FORMS)))
+    print("|" + "---|" * (4 + 2 + len(FORMS)))
     for r in rows:
         cells = [str(tuple(r["shape"])), f"{100 * r['copy_share']:.0f}%",
-                 f"{100 * r['build_over_call']:.0f}%"]
+                 f"{100 * r['build_over_call']:.0f}%",
+                 f"{100 * r['build_over_call_bf16']:.0f}%"]
         cells += [f"{f:.2f}, {t:.2f}" for f, t in r["peak"].values()]
         print("| " + " | ".join(cells) + " |")
     t = doc["tiny"]
