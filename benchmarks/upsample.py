@@ -6,6 +6,9 @@ Contenders (all C -> C channels, output 2x the input on every spatial axis):
   naive         nn.Upsample(nearest, x2) then nn.ConvNd(3)
   conv_t        nn.ConvTransposeNd(4, 2, 1): the layer the resize-convolution replaces
   subpixel      SubPixelConvNd.from_conv_transpose(that ConvTranspose): as ``convert`` builds it
+  resize_chunked  the same ResizeConvNd with ``resize_conv.form = "chunked"``: the fused form
+                that trades a few more calls for memory (blocks of the batch or of the output
+                channels; never two output-sized tensors at once)
 
 Per shape and repeat the contenders run round-robin (the starting one rotates), so that
 drifting machine load hits all of them alike; each figure is the fastest of the repeats.
@@ -16,16 +19,21 @@ Memory, per contender, over one forward + backward:
   saved  bytes of the tensors autograd saves for backward, counted once per storage,
          parameters excluded (the naive path's upsampled tensor shows up here);
   peak   the peak of the bytes allocated during forward + backward, output and gradients
-         included, above what was allocated before the call: on CPU from the profiler's
-         per-operator memory accounting (live bytes after each operator), on CUDA from
-         ``torch.cuda.max_memory_allocated``.
+         included, above what was allocated before the call: on CPU the running sum of every
+         allocation and free the profiler records (operators' internal temporaries included),
+         on CUDA ``torch.cuda.max_memory_allocated``.
 
 Summary: per contender the median and the worst (largest) over the shapes of its per-shape
 ratio to conv_t and to naive; the targets of issue 14 on fused / conv_t (train) and
 naive / fused (train, 2D).
 
+Variants: unless ``--no-variants`` (or a run that is itself bfloat16 or channels-last), the
+same measurement follows on ``VARIANT_SHAPES`` in bfloat16 and in channels-last float32
+(2D and 3D), each with its own summary: the bfloat16 and channels-last columns.
+
 Usage: python benchmarks/upsample.py [--json] [--device cpu|cuda] [--repeats N] [--threads T]
                                       [--dtype float32|bfloat16] [--channels-last] [--dims 1 2 3]
+                                      [--no-variants] [--markdown] [--from-json PATH]
 """
 
 from __future__ import annotations
@@ -56,17 +64,42 @@ SHAPES = [
     (2, 1, 32, 128), (2, 24, 192, 12),
     (3, 2, 32, 16), (3, 1, 64, 12), (3, 4, 16, 20),
 ]
-CONTENDERS = ("resize_fused", "naive", "conv_t", "subpixel")
+# The bfloat16 and channels-last columns: a subset (channels-last has no 1D layout).
+VARIANT_SHAPES = [
+    (1, 8, 64, 256), (1, 2, 256, 128),
+    (2, 8, 64, 32), (2, 4, 64, 64), (2, 2, 128, 32), (2, 24, 192, 12),
+    (3, 2, 32, 16), (3, 1, 64, 12),
+]
+VARIANTS = {"bfloat16": (torch.bfloat16, False), "channels_last": (torch.float32, True)}
+CONTENDERS = ("resize_fused", "naive", "conv_t", "subpixel", "resize_chunked")
 RESIZE = {1: ResizeConv1d, 2: ResizeConv2d, 3: ResizeConv3d}
 SUBPIXEL = {1: SubPixelConv1d, 2: SubPixelConv2d, 3: SubPixelConv3d}
 CONV = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
 CONV_T = {1: nn.ConvTranspose1d, 2: nn.ConvTranspose2d, 3: nn.ConvTranspose3d}
 
 
+class _Chunked(nn.Module):
+    """A ResizeConv whose forward runs with ``resize_conv.form = "chunked"`` (its backward
+    follows from the autograd node that form makes)."""
+
+    def __init__(self, inner: nn.Module):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x):
+        before, resize_conv.form = resize_conv.form, "chunked"
+        try:
+            return self.inner(x)
+        finally:
+            resize_conv.form = before
+
+
 def build(name: str, dims: int, c: int, device, dtype) -> nn.Module:
     kw = {"device": device, "dtype": dtype}
     if name == "resize_fused":
         return RESIZE[dims](c, c, 3, padding=1, scale_factor=2, **kw)
+    if name == "resize_chunked":
+        return _Chunked(RESIZE[dims](c, c, 3, padding=1, scale_factor=2, **kw))
     if name == "naive":
         return nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"),
                              CONV[dims](c, c, 3, padding=1, **kw))
@@ -99,20 +132,31 @@ def time_train(m, x, g, device) -> float:
 
 
 def _cpu_peak(fn) -> int:
-    """Peak of the live bytes while ``fn`` runs, from the profiler, at operator granularity.
+    """Peak of the bytes allocated while ``fn`` runs, above the start, from every allocation.
 
-    Each event's own allocations minus frees (``self_cpu_memory_usage``; frees outside any
-    operator are ``[memory]`` events) summed in the order the events end: the live bytes
-    after every operator. A temporary an operator allocates and frees inside itself is not
-    seen, for any contender.
+    The profiler records each CPU allocation and free, with its size, as a ``[memory]`` event
+    (in its trace, also those inside an operator); their running sum in time order is the live
+    byte count at every allocation, so a temporary an operator makes and frees inside itself
+    (``conv_transpose`` on a contiguous CPU input makes two output-sized ones) counts too.
     """
+    import os
+    import tempfile
+
     from torch.profiler import ProfilerActivity, profile
 
     with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         fn()
-    events = sorted((e.time_range.end, e.self_cpu_memory_usage) for e in prof.events())
+    fd, path = tempfile.mkstemp(suffix=".json")
+    os.close(fd)
+    try:
+        prof.export_chrome_trace(path)
+        with open(path) as f:
+            events = json.load(f)["traceEvents"]
+    finally:
+        os.unlink(path)
+    sizes = sorted((e["ts"], e["args"]["Bytes"]) for e in events if e.get("name") == "[memory]")
     live = peak = 0
-    for _t, nbytes in events:
+    for _t, nbytes in sizes:
         live += nbytes
         peak = max(peak, live)
     return peak
@@ -222,6 +266,8 @@ def summarize(rows, shapes) -> dict:
         "median train naive/fused (2D) >= 2": bool(speedup_2d)
         and statistics.median(speedup_2d) >= 2.0,
         "worst peak fused/naive <= 0.5": fused["peak_vs_naive_worst"] <= 0.5,
+        "median peak chunked/naive <= 0.5": out["resize_chunked"]["peak_vs_naive"] <= 0.5,
+        "worst peak chunked/naive <= 0.5": out["resize_chunked"]["peak_vs_naive_worst"] <= 0.5,
     }
     return out
 
@@ -234,17 +280,22 @@ def markdown(doc: dict) -> str:
     lines = [(f"{meta['device']}, torch {meta['torch']}, {meta['threads']} threads, "
              f"{meta['dtype']}{', channels-last' if meta['channels_last'] else ''}, "
              f"{meta['statistic']}."), "",
-             ("| shape (d, B, C, N) | fused train ms | conv_t | naive | subpixel "
-             "| fused / conv_t | naive / fused | fused form (train) | fused / naive peak |"),
-             "|---|---|---|---|---|---|---|---|---|"]
+             ("| shape (d, B, C, N) | fused train ms | conv_t | naive | subpixel | chunked "
+             "| fused / conv_t | naive / fused | fused form (train) | fused / naive peak "
+             "| chunked / conv_t | chunked / naive peak |"),
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for s in shapes:
         t = {c: by[(s, c)]["train_ms"] for c in CONTENDERS}
-        peak = by[(s, "resize_fused")]["peak_bytes"] / by[(s, "naive")]["peak_bytes"]
+        peak = {c: by[(s, c)]["peak_bytes"] / by[(s, "naive")]["peak_bytes"]
+                for c in CONTENDERS}
         lines.append(
             f"| {s} | {t['resize_fused']:.1f} | {t['conv_t']:.1f} | {t['naive']:.1f} | "
-            f"{t['subpixel']:.1f} | {t['resize_fused'] / t['conv_t']:.2f} | "
+            f"{t['subpixel']:.1f} | {t['resize_chunked']:.1f} | "
+            f"{t['resize_fused'] / t['conv_t']:.2f} | "
             f"{t['naive'] / t['resize_fused']:.2f} | "
-            f"{', '.join(by[(s, 'resize_fused')].get('forms', []))} | {peak:.2f} |")
+            f"{', '.join(by[(s, 'resize_fused')].get('forms', []))} | "
+            f"{peak['resize_fused']:.2f} | {t['resize_chunked'] / t['conv_t']:.2f} | "
+            f"{peak['resize_chunked']:.2f} |")
     lines += ["", ("| contender | train / conv_t median (worst) | forward / conv_t | "
               "train / naive | peak / naive |"), "|---|---|---|---|---|"]
     for name in CONTENDERS:
@@ -258,7 +309,56 @@ def markdown(doc: dict) -> str:
                       f"worst {sp['worst']:.2f}.")]
     lines += ["", "Targets: " + "; ".join(f"{k}: {'met' if v else 'missed'}"
                                           for k, v in summary["targets"].items()) + "."]
+    if doc.get("variants"):
+        lines += ["", variants_markdown(doc)]
     return "\n".join(lines)
+
+
+def variants_markdown(doc: dict) -> str:
+    """The bfloat16 and channels-last columns next to float32, per shape, and their summaries."""
+    base = {(tuple(r["shape"]), r["contender"]): r for r in doc["rows"]}
+    names = list(doc["variants"])
+    by = {n: {(tuple(r["shape"]), r["contender"]): r for r in doc["variants"][n]["rows"]}
+          for n in names}
+    shapes = list(dict.fromkeys(tuple(r["shape"]) for n in names
+                                for r in doc["variants"][n]["rows"]))
+
+    def ratio(table, s, num, den, metric="train_ms"):
+        if (s, num) not in table:
+            return "-"
+        return f"{table[(s, num)][metric] / table[(s, den)][metric]:.2f}"
+
+    head = ["shape (d, B, C, N)", "fused / conv_t float32"]
+    head += [f"fused / conv_t {n}" for n in names] + [f"naive / fused {n}" for n in names]
+    head += [f"fused form {n}" for n in names] + [f"fused / naive peak {n}" for n in names]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for s in shapes:
+        cells = [str(s), ratio(base, s, "resize_fused", "conv_t")]
+        cells += [ratio(by[n], s, "resize_fused", "conv_t") for n in names]
+        cells += [ratio(by[n], s, "naive", "resize_fused") for n in names]
+        cells += [", ".join(by[n][(s, "resize_fused")].get("forms", []))
+                  if (s, "resize_fused") in by[n] else "-" for n in names]
+        cells += [ratio(by[n], s, "resize_fused", "naive", "peak_bytes") for n in names]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    for n in names:
+        v = doc["variants"][n]
+        e, sp = v["summary"]["resize_fused"], v["summary"]["naive_over_fused_train_2d"]
+        text = (f"{n} ({v['meta']['dtype']}{', channels-last' if v['meta']['channels_last'] else ''}"
+                f", {len(shapes_of(v))} shape{'s' if len(shapes_of(v)) > 1 else ''}): "
+                f"fused / conv_t train median "
+                f"{e['train_vs_conv_t']:.2f} (worst {e['train_vs_conv_t_worst']:.2f}), forward "
+                f"{e['forward_vs_conv_t']:.2f} ({e['forward_vs_conv_t_worst']:.2f})")
+        if sp["median"] is not None:
+            text += f"; naive / fused, train, 2D: median {sp['median']:.2f}"
+        text += (f"; peak fused / naive median {e['peak_vs_naive']:.2f} "
+                 f"(worst {e['peak_vs_naive_worst']:.2f}).")
+        lines.append(text)
+    return "\n".join(lines)
+
+
+def shapes_of(doc: dict) -> list:
+    return list(dict.fromkeys(tuple(r["shape"]) for r in doc["rows"]))
 
 
 def main(argv=None) -> int:
@@ -271,6 +371,8 @@ def main(argv=None) -> int:
     parser.add_argument("--channels-last", action="store_true",
                         help="2D inputs channels_last, 3D channels_last_3d")
     parser.add_argument("--dims", type=int, nargs="+", default=[1, 2, 3], choices=[1, 2, 3])
+    parser.add_argument("--no-variants", action="store_true",
+                        help="skip the bfloat16 and channels-last runs on VARIANT_SHAPES")
     parser.add_argument("--markdown", action="store_true",
                         help="print the tables of docs/performance.md")
     parser.add_argument("--from-json", metavar="PATH",
@@ -287,9 +389,11 @@ def main(argv=None) -> int:
         return 2
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    shapes = [s for s in SHAPES if s[0] in args.dims]
-    if device.type == "cuda":  # a GPU needs more work per call to be measured at all
-        shapes = [(d, 8 * b, c, 2 * n) for d, b, c, n in shapes]
+    def grow(shape):  # a GPU needs more work per call to be measured at all
+        d, b, c, n = shape
+        return (d, 8 * b, c, 2 * n) if device.type == "cuda" else shape
+
+    shapes = [grow(s) for s in SHAPES if s[0] in args.dims]
     result = run(device, args.repeats, shapes, getattr(torch, args.dtype), args.channels_last)
     meta = {
         "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
@@ -300,11 +404,22 @@ def main(argv=None) -> int:
         "repeats": args.repeats,
         "statistic": f"fastest of {args.repeats} interleaved runs",
     }
+    doc = {"meta": meta, **result}
+    if not args.no_variants and args.dtype == "float32" and not args.channels_last:
+        doc["variants"] = {}
+        for name, (dtype, channels_last) in VARIANTS.items():
+            vshapes = [grow(v) for v in VARIANT_SHAPES
+                       if v[0] in args.dims and not (channels_last and v[0] == 1)]
+            if vshapes:
+                doc["variants"][name] = {
+                    "meta": {**meta, "dtype": str(dtype).removeprefix("torch."),
+                             "channels_last": channels_last},
+                    **run(device, args.repeats, vshapes, dtype, channels_last)}
     if args.json:
-        print(json.dumps({"meta": meta, **result}, indent=2))
+        print(json.dumps(doc, indent=2))
         return 0
     if args.markdown:
-        print(markdown({"meta": meta, **result}))
+        print(markdown(doc))
         return 0
     print(" ".join(f"{k}={v}" for k, v in meta.items()))
     print(f"{'shape (d,B,C,N)':<18}{'contender':<14}{'fwd ms':>9}{'train ms':>10}"
@@ -326,6 +441,9 @@ def main(argv=None) -> int:
         print(f"naive/fused train, 2D: median {sp['median']:.2f}, worst {sp['worst']:.2f}")
     print("targets:", ", ".join(f"{k}: {'met' if v else 'MISSED'}"
                                 for k, v in result["summary"]["targets"].items()))
+    if doc.get("variants"):
+        print()
+        print(variants_markdown(doc))
     return 0
 
 

@@ -221,7 +221,7 @@ def forced(monkeypatch):
 class TestFusedForms:
     """Every exact form of the fused path, the tied kernel's own backward, and the choice."""
 
-    @pytest.mark.parametrize("form", ["transposed", "phases"])
+    @pytest.mark.parametrize("form", ["transposed", "phases", "sliced", "chunked"])
     @given(cfg=configs())
     def test_every_form_matches_naive_values_and_gradients(self, form, cfg):
         from checkerfree.layers import resize_conv
@@ -240,9 +240,10 @@ class TestFusedForms:
         for a, e in zip(got, want, strict=True):
             torch.testing.assert_close(a, e, atol=1e-10, rtol=1e-10)
 
-    def test_phase_form_is_taken_when_forced(self, forced, monkeypatch):
+    @pytest.mark.parametrize("form", ["phases", "sliced"])
+    def test_phase_form_is_taken_when_forced(self, forced, monkeypatch, form):
         # The test above would pass with the transposed form everywhere; make sure it is not.
-        forced("phases")
+        forced(form)
         monkeypatch.setattr(F, "conv_transpose2d", mock.Mock(side_effect=AssertionError))
         x, w, b = _tensors(2, 3, 1, 4)
         torch.testing.assert_close(nearest_resize_conv(x, w, b, 2, 1),
@@ -257,8 +258,9 @@ class TestFusedForms:
         assert phase_plan((3,), (3,), (1,), (1,)) is None
         assert phase_plan((3,), (3,), (1,), (0,)) is not None
 
-    def test_forced_phase_form_falls_back_where_not_offered(self, forced):
-        forced("phases")
+    @pytest.mark.parametrize("form", ["phases", "sliced"])
+    def test_forced_phase_form_falls_back_where_not_offered(self, forced, form):
+        forced(form)
         x, w, b = _tensors(1, 3, 1, 5)
         torch.testing.assert_close(nearest_resize_conv(x, w, b, 3, 1),
                                    reference(x, w, b, 3, 1, 1, 1))
@@ -291,7 +293,23 @@ class TestFusedForms:
         assert torch.autograd.gradcheck(
             lambda w: tied_transposed_kernel(w, s, p, 1, groups)[0], (w,), fast_mode=True)
 
-    @pytest.mark.parametrize("form", ["transposed", "phases"])
+    @pytest.mark.parametrize("form", ["transposed", "phases", "sliced", "chunked"])
+    @pytest.mark.parametrize("dims", [1, 2])
+    @pytest.mark.parametrize(("s", "k", "p", "groups"), [(2, 3, 1, 1), (3, 2, 0, 2)])
+    def test_gradcheck_and_gradgradcheck(self, forced, form, dims, s, k, p, groups):
+        # Second derivatives too: a gradient penalty differentiates through the upsampler,
+        # so a form's own backward must itself be differentiable in every input.
+        forced(form)
+        x, w, b = _tensors(dims, k, groups, 3, cin=2, cout=2)
+        args = (x, w, b)
+
+        def f(x, w, b):
+            return nearest_resize_conv(x, w, b, s, p, 1, groups)
+
+        assert torch.autograd.gradcheck(f, args, fast_mode=True)
+        assert torch.autograd.gradgradcheck(f, args, fast_mode=True)
+
+    @pytest.mark.parametrize("form", ["transposed", "phases", "sliced", "chunked"])
     @pytest.mark.parametrize("dims", [2, 3])
     def test_channels_last_in_channels_last_out(self, forced, form, dims):
         forced(form)
@@ -307,7 +325,7 @@ class TestFusedForms:
                         torch.autograd.grad(ref, (x, m.weight), g), strict=True):
             torch.testing.assert_close(a, e, atol=1e-4, rtol=1e-4)
 
-    @pytest.mark.parametrize("form", ["transposed", "phases"])
+    @pytest.mark.parametrize("form", ["transposed", "phases", "sliced", "chunked"])
     @pytest.mark.parametrize("dims", [1, 2, 3])
     def test_bfloat16_within_its_rounding(self, forced, form, dims):
         forced(form)
@@ -339,12 +357,122 @@ class TestFusedForms:
         with torch.no_grad():
             m(x)
         m(torch.randn(1, 3, 7, 6))
-        assert trials == [["phases", "transposed"]] * 3  # grad, no grad, a new shape
+        assert trials == [["phases", "sliced", "transposed"]] * 3  # grad, no grad, new shape
         assert len(resize_conv.choices) == 3
-        assert set(resize_conv.choices.values()) <= {"phases", "transposed"}
+        assert set(resize_conv.choices.values()) <= {"phases", "sliced", "transposed"}
         torch.testing.assert_close(y, reference(x, m.weight, m.bias, 2, 1, 1, 1))
         # The trial ran on detached copies: the caller's tensors have no gradients from it.
         assert m.weight.grad is None
+
+    @pytest.mark.parametrize(("n", "calls"), [(8, 4), (2, 4), (1, 4), (3, 6)])
+    def test_chunked_form_runs_by_blocks(self, forced, monkeypatch, n, calls):
+        forced("chunked")
+        from checkerfree.layers import _transposed_form
+
+        real = F.conv_transpose2d
+        seen = []
+        monkeypatch.setitem(_transposed_form._CONV_TRANSPOSE, 2,
+                            lambda x, *a, **k: seen.append(x.shape[0]) or real(x, *a, **k))
+        m = ResizeConv2d(8, 8, 3, padding=1)
+        x = torch.randn(n, 8, 4, 4)
+        torch.testing.assert_close(m(x), reference(x, m.weight, m.bias, 2, 1, 1, 1),
+                                   atol=1e-5, rtol=1e-5)
+        # Batch blocks from 4 samples on; below, each sample's output channels are split.
+        assert len(seen) == calls and sum(seen) == (n if n >= 4 else calls)
+
+    @pytest.mark.parametrize("grad", [False, True])
+    def test_chunked_form_never_holds_two_outputs(self, forced, grad):
+        # Every allocation the profiler sees, in time order, operators' temporaries included.
+        import json
+        import os
+        import tempfile
+
+        from torch.profiler import ProfilerActivity, profile
+
+        def peak(fn):
+            with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+                fn()
+            fd, path = tempfile.mkstemp(suffix=".json")
+            os.close(fd)
+            try:
+                prof.export_chrome_trace(path)
+                with open(path) as f:
+                    events = json.load(f)["traceEvents"]
+            finally:
+                os.unlink(path)
+            live = top = 0
+            for _t, b in sorted((e["ts"], e["args"]["Bytes"]) for e in events
+                                if e.get("name") == "[memory]"):
+                live += b
+                top = max(top, live)
+            return top
+
+        m = ResizeConv2d(16, 16, 3, padding=1)
+        x = torch.randn(8, 16, 24, 24, requires_grad=grad)
+        g = torch.randn(8, 16, 48, 48)
+        out = g.nbytes
+
+        def step():
+            with torch.set_grad_enabled(grad):
+                y = m(x)
+                if grad:
+                    y.backward(g)
+
+        peaks = {}
+        for name in ("transposed", "chunked"):
+            forced(name)
+            step()  # warm: the kernel cache, the allocator
+            peaks[name] = peak(step)
+        # Never two output-sized tensors at once: the output, then one block's temporaries
+        # (three block-sized buffers on this backend: 1.75x the output, 3x unchunked).
+        assert peaks["chunked"] < 2 * out
+        assert peaks["chunked"] < peaks["transposed"]
+
+    def test_no_grad_kernel_is_cached_until_the_weight_changes(self, forced, monkeypatch):
+        from checkerfree.layers import _transposed_form
+
+        forced("transposed")
+        builds = []
+        real = _transposed_form._to_kernel
+        monkeypatch.setattr(_transposed_form, "_to_kernel",
+                            lambda *a: builds.append(1) or real(*a))
+        m = ResizeConv2d(3, 3, 3, padding=1).double()
+        x = torch.randn(1, 3, 5, 5, dtype=torch.float64)
+
+        def check():
+            torch.testing.assert_close(m(x), reference(x, m.weight, m.bias, 2, 1, 1, 1))
+
+        with torch.no_grad():
+            check()
+            check()
+            assert len(builds) == 1
+            m.weight.mul_(-2.0)  # in place: the version counter moves
+            check()
+            assert len(builds) == 2
+            m.weight.data = torch.randn_like(m.weight)  # a new storage
+            check()
+            assert len(builds) == 3
+        m(x).sum().backward()  # with autograd the kernel is built for the graph, not cached
+        assert len(builds) == 4 and m.weight.grad is not None
+
+    def test_cache_entries_die_with_their_weight(self, forced):
+        from checkerfree.layers import _transposed_form
+
+        forced("transposed")
+        m = ResizeConv1d(2, 2, 3, padding=1)
+        with torch.no_grad():
+            m(torch.randn(1, 2, 4))
+        ident = id(m.weight)
+
+        def entries():  # by identity: other tests' entries may be collected meanwhile
+            return [k for k in _transposed_form._CACHE if k[0] == ident]
+
+        assert len(entries()) == 1
+        del m
+        import gc
+
+        gc.collect()
+        assert entries() == []
 
     def test_benchmark_off_is_always_transposed(self, monkeypatch):
         from checkerfree.layers import resize_conv

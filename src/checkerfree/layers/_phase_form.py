@@ -72,47 +72,134 @@ def _matrix(plan, device, dtype) -> torch.Tensor:
     return plan[1].to(device=device, dtype=dtype)
 
 
+def _layout(x_shape, k_shape, plan, scale, dilation, pads):
+    """``(input pads, lengths, quotients)``: the pad of ``x`` and, per axis, the output length
+    and ``q = ceil(length / s)``."""
+    pad_list, lengths, quot = [], [], []
+    for a, ((e0, delta, width), s) in enumerate(zip(plan[0], scale, strict=True)):
+        L, (pl, pr) = x_shape[2 + a], pads[a]
+        length = s * L + pl + pr - dilation[a] * (k_shape[a] - 1)
+        q = -(-length // s)
+        need = q + delta * (s - 1) + width - 1  # input positions the window reads
+        pad_list.append((-e0, e0 + need - L))  # negative entries crop: positions no output reads
+        lengths.append(length)
+        quot.append(q)
+    return [p for pair in reversed(pad_list) for p in pair], lengths, quot
+
+
+def _split_pad(flat):
+    """``(explicit pad, conv padding)``: a pad equal on both sides of every axis is left to the
+    convolution's own zero padding (no padded copy of ``x``, forward or backward)."""
+    pairs = list(zip(flat[::2], flat[1::2], strict=True))[::-1]  # layout order
+    if all(a == b >= 0 for a, b in pairs):
+        return None, [a for a, _ in pairs]
+    return flat, [0] * len(pairs)
+
+
+def _phase_kernels(weight, plan):
+    """``Wp[(o, r), i, u] = sum_j w[o, i, j] M[r, u, j]``: output channels ordered (o, r)."""
+    out, in_g = weight.shape[:2]
+    m = _matrix(plan, weight.device, weight.dtype)
+    wp = torch.einsum("oij,ruj->oriu", weight.reshape(out, in_g, -1), m)
+    return wp.reshape(out * m.shape[0], in_g, *(width for _e0, _dl, width in plan[0]))
+
+
+def _interleaved(z, out, plan, scale, quot):
+    """``z`` seen as ``(N, out, q_0, s_0, q_1, s_1, ..)``: ``[n, o, q, r] = z[n, (o, r), q + delta r]``.
+
+    One strided view (the shifts are affine in ``r``); phases never share an element of ``z``.
+    """
+    st = z.stride()
+    phases = z.shape[1] // out
+    size, stride = [z.shape[0], out], [st[0], phases * st[1]]
+    inner = phases
+    for a, s in enumerate(scale):
+        inner //= s
+        size += [quot[a], s]
+        stride += [st[2 + a], inner * st[1] + plan[0][a][1] * st[2 + a]]
+    return z.as_strided(size, stride, z.storage_offset()), size
+
+
+def _forward(x, weight, bias, plan, scale, layout, groups, memory_format):
+    flat, lengths, quot = layout
+    out = weight.shape[0]
+    phases = plan[1].shape[0]
+    b = None if bias is None else bias.repeat_interleave(phases)
+    explicit, padding = _split_pad(flat)
+    xp = x if explicit is None else F.pad(x, explicit)
+    z = _CONV[x.dim() - 2](xp, _phase_kernels(weight, plan), b, padding=padding, groups=groups)
+    view, size = _interleaved(z, out, plan, scale, quot)
+    full = [x.shape[0], out, *(q * s for q, s in zip(quot, scale, strict=True))]
+    y = torch.empty(full, dtype=z.dtype, device=z.device, memory_format=memory_format)
+    y.view(size).copy_(view)
+    if full[2:] != lengths:  # a length not a multiple of s: crop, as a tensor of its own
+        for a, length in enumerate(lengths):
+            y = y.narrow(2 + a, 0, length)
+        y = y.clone(memory_format=memory_format)
+    return y
+
+
+class _Phases(torch.autograd.Function):
+    """Forward: pad, one convolution, one interleaving copy. Backward: the copy's adjoint (the
+    gradient scattered into a zero ``z``-shaped tensor through the same strided view), then the
+    convolution's own backward, then the adjoints of the pad and of the phase kernels' sums.
+    Every step is an autograd operation, so with ``create_graph`` it is differentiable again."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, plan, scale, layout, groups, memory_format):
+        ctx.save_for_backward(x, weight)
+        ctx.args = plan, scale, layout, groups, memory_format, bias is not None
+        return _forward(x, weight, bias, plan, scale, layout, groups, memory_format)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, weight = ctx.saved_tensors
+        plan, scale, (flat, lengths, quot), groups, fmt, has_bias = ctx.args
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        dims = x.dim() - 2
+        out, in_g = weight.shape[:2]
+        phases = plan[1].shape[0]
+        explicit, padding = _split_pad(flat)
+        xp = x if explicit is None else F.pad(x, explicit)
+        wp = _phase_kernels(weight, plan)
+        widths = [width for _e0, _dl, width in plan[0]]
+        z_shape = [x.shape[0], out * phases,
+                   *(xp.shape[2 + a] + 2 * padding[a] - widths[a] + 1 for a in range(dims))]
+        gz = torch.empty(z_shape, dtype=grad.dtype, device=grad.device,
+                         memory_format=fmt).zero_()
+        view, size = _interleaved(gz, out, plan, scale, quot)
+        full = [q * s for q, s in zip(quot, scale, strict=True)]
+        if full != lengths:  # the cropped tail had no gradient
+            grad = F.pad(grad, [p for a in reversed(range(dims))
+                                for p in (0, full[a] - lengths[a])])
+        view.copy_(grad.reshape(size))
+        gxp, gwp, gb = torch.ops.aten.convolution_backward(
+            gz, xp, wp, [out * phases] if has_bias else None, [1] * dims, padding,
+            [1] * dims, False, [0] * dims, groups, [need_x, need_w, need_b])
+        gx = gxp
+        if need_x and explicit is not None:
+            gx = F.pad(gxp, [-p for p in explicit])  # the adjoint of the pad
+        gw = None
+        if need_w:
+            m = _matrix(plan, weight.device, weight.dtype)
+            gw = torch.einsum("oriu,ruj->oij", gwp.reshape(out, phases, in_g, -1), m)
+            gw = gw.reshape(weight.shape)
+        gb = gb.view(out, phases).sum(1) if need_b else None
+        return gx, gw, gb, None, None, None, None, None
+
+
 def phase_form(x, weight, bias, plan, scale, dilation, pads, groups,
                memory_format=torch.contiguous_format):
     """The resize-convolution output (before ``trim``) by the phase form of ``plan``.
 
     ``pads`` are the ``(before, after)`` zero paddings of the convolution, one pair per axis;
-    ``plan`` is :func:`phase_plan` of the same kernel, scale, dilation and padding.
+    ``plan`` is :func:`phase_plan` of the same kernel, scale, dilation and padding. One
+    autograd node when gradients are wanted (:class:`_Phases`), plain operations under
+    tracing or compiling.
     """
-    dims = weight.dim() - 2
-    axes = plan[0]
-    m = _matrix(plan, weight.device, weight.dtype)
-    out, in_g = weight.shape[:2]
-    phases = m.shape[0]
-    # Wp[o, r, i, u] = sum_j w[o, i, j] M[r, u, j]: output channels ordered (o, r).
-    wp = torch.einsum("oij,ruj->oriu", weight.reshape(out, in_g, -1), m)
-    wp = wp.reshape(out * phases, in_g, *(width for _e0, _dl, width in axes))
-    b = None if bias is None else bias.repeat_interleave(phases)
-    lengths, pad_list, quot = [], [], []
-    for a in range(dims):
-        (e0, delta, width), s = axes[a], scale[a]
-        L, (pl, pr) = x.shape[2 + a], pads[a]
-        length = s * L + pl + pr - dilation[a] * (weight.shape[2 + a] - 1)
-        q = -(-length // s)
-        need = q + delta * (s - 1) + width - 1  # input positions the window reads
-        pad_list.append((-e0, e0 + need - L))
-        lengths.append(length)
-        quot.append(q)
-    # Negative entries crop: positions no output reads.
-    xp = F.pad(x, [p for pair in reversed(pad_list) for p in pair])
-    z = _CONV[dims](xp, wp, b, groups=groups)
-    # y[n, o, q_a, r_a] = z[n, (o, r_0, ..), q_a + delta_a r_a]: one strided view.
-    st = z.stride()
-    size, stride = [x.shape[0], out], [st[0], phases * st[1]]
-    inner = phases
-    for a in range(dims):
-        inner //= scale[a]
-        size += [quot[a], scale[a]]
-        stride += [st[2 + a], inner * st[1] + axes[a][1] * st[2 + a]]
-    view = z.as_strided(size, stride, z.storage_offset())
-    full = [x.shape[0], out, *(q * s for q, s in zip(quot, scale, strict=True))]
-    y = torch.empty(full, dtype=z.dtype, device=z.device, memory_format=memory_format)
-    y.view(size).copy_(view)
-    for a in range(dims):
-        y = y.narrow(2 + a, 0, lengths[a])
-    return y
+    layout = _layout(x.shape, weight.shape[2:], plan, scale, dilation, pads)
+    plain = torch.jit.is_tracing() or torch.compiler.is_compiling()
+    if not plain and torch.is_grad_enabled() and any(
+            t is not None and t.requires_grad for t in (x, weight, bias)):
+        return _Phases.apply(x, weight, bias, plan, scale, layout, groups, memory_format)
+    return _forward(x, weight, bias, plan, scale, layout, groups, memory_format)

@@ -19,15 +19,20 @@ times larger upsampled tensor is never made. Each phase's taps are a partition o
 taps, so every phase sums to ``sum(w)``: equal polyphase sums, the condition for an
 artifact-free upsampler (Sugawara et al.).
 
-Two exact forms compute the fused operator (:data:`FORMS`): ``"transposed"``, the tied kernel
-(built in one batched product, :mod:`checkerfree.layers._tied_kernel`) and one
-``conv_transpose``; and ``"phases"``, one convolution to ``out * s^d`` channels with the
-window every phase fits in (2 taps per axis for ``k = 3, s = 2``), then a shifted interleave
-(:mod:`checkerfree.layers._phase_form`). Both do the same multiply-adds; which is faster
+Four exact forms compute the fused operator (:data:`FORMS`), each one autograd node:
+``"transposed"``, the tied kernel (built in one batched product,
+:mod:`checkerfree.layers._tied_kernel`) and one ``conv_transpose``
+(:mod:`checkerfree.layers._transposed_form`); ``"phases"``, one convolution to ``out * s^d``
+channels with the window every phase fits in (2 taps per axis for ``k = 3, s = 2``), then a
+shifted interleave (:mod:`checkerfree.layers._phase_form`); ``"sliced"``, one convolution per
+phase written into its slice of one output (:mod:`checkerfree.layers._sliced_phases`); and
+``"chunked"``, the transposed form by blocks of the batch or of the output channels, which
+never holds two output-sized tensors at once. All do the same multiply-adds; which is fastest
 depends on the shape and the backend. The transposed form is the default (deterministic);
-``benchmark = True`` times both on the first call per shape and keeps the faster, as
-``torch.backends.cudnn.benchmark`` does; ``form`` forces one. Figures:
-``benchmarks/upsample.py`` and ``docs/performance.md``.
+``benchmark = True`` times the first three on the first call per shape and keeps the
+fastest, as ``torch.backends.cudnn.benchmark`` does; ``form`` forces one (``"chunked"`` only
+this way: it is for memory). Without autograd the tied kernel is cached per weight and
+version. Figures: ``benchmarks/upsample.py`` and ``docs/performance.md``.
 
 >>> import torch.nn.functional as F
 >>> m = ResizeConv2d(3, 4, 3, padding=1, scale_factor=2)
@@ -56,7 +61,9 @@ from checkerfree.layers._geometry import (
     trim_to_match,
 )
 from checkerfree.layers._phase_form import phase_form, phase_plan
+from checkerfree.layers._sliced_phases import sliced_phases
 from checkerfree.layers._tied_kernel import tied_kernel
+from checkerfree.layers._transposed_form import Spec, chunked_transposed, fused_transposed
 
 __all__ = [
     "ResizeConv1d",
@@ -67,7 +74,6 @@ __all__ = [
 ]
 
 _LINEAR = {1: "linear", 2: "bilinear", 3: "trilinear"}
-_CONV_TRANSPOSE = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
 
 
 def _check_mode(mode, dims: int) -> str:
@@ -141,15 +147,16 @@ def tied_transposed_kernel(weight, scale, padding=0, dilation=1, groups: int = 1
     return kernel, tuple(offset for _, offset in maps)
 
 
-FORMS = ("transposed", "phases")
+FORMS = ("transposed", "phases", "sliced", "chunked")
 
-#: Force one of :data:`FORMS` for every fused call (tests, a reproducible run); ``None``
-#: leaves the choice to :data:`benchmark`. A geometry the phase form does not cover
-#: (``s >= 3`` with non-affine phase shifts) runs transposed whatever is forced.
+#: Force one of :data:`FORMS` for every fused call (tests, a reproducible run, ``"chunked"``
+#: for memory); ``None`` leaves the choice to :data:`benchmark`. A geometry the phase forms do
+#: not cover (``s >= 3`` with non-affine phase shifts) runs transposed whatever is forced.
 form: str | None = None
 
 #: Like ``torch.backends.cudnn.benchmark``: when true, the first fused call for each
 #: (shapes, dtype, device, memory format, geometry, autograd or not) times every exact form
+#: but ``"chunked"``
 #: (five interleaved rounds after a warm-up, forward and, when gradients are wanted,
 #: backward; the fastest round each) and :data:`choices` keeps another form than the
 #: transposed one only where it was at least 10% faster. Off by default:
@@ -194,12 +201,16 @@ def _transposed_geometry(x, weight, s, pads, dil, trim):
     return conv_pad, out_pad, crops
 
 
-def _transposed(x, weight, bias, s, pads, dil, groups, trim, geometry):
+def _transposed(x, weight, bias, s, pads, dil, groups, trim, geometry, chunked=False,
+                fmt=torch.contiguous_format):
     conv_pad, out_pad, crops = geometry
-    kernel, _ = tied_transposed_kernel(weight, s, [p for p, _ in pads], dil, groups)
-    y = _CONV_TRANSPOSE[len(s)](
-        x, kernel, bias, stride=s, padding=conv_pad, output_padding=out_pad, groups=groups
-    )
+    pl = tuple(p for p, _ in pads)
+    ks = tuple(weight.shape[2:])
+    big = tuple(len(_axis_map(k, s[a], dil[a], pl[a])[0]) for a, k in enumerate(ks))
+    spec = Spec(_kron_matrix(ks, s, dil, pl, weight.device, weight.dtype), groups, big, s,
+                tuple(conv_pad), tuple(out_pad))
+    y = chunked_transposed(x, weight, bias, spec, fmt) if chunked else \
+        fused_transposed(x, weight, bias, spec)
     y = apply_trim(y, crops)
     if trim:  # the crops are done; negative trims still zero-pad
         y = apply_trim(y, tuple((min(tb, 0), min(ta, 0)) for tb, ta in trim))
@@ -241,18 +252,23 @@ def _fused_nearest(x, weight, bias, s, pads, dil, groups, trim):
     geometry = _transposed_geometry(x, weight, s, pads, dil, trim)
     if geometry is None:
         return None
+    fmt = _memory_format(x)
     forms = {"transposed": lambda x, w, b: _transposed(x, w, b, s, pads, dil, groups, trim,
                                                        geometry)}
     plan = phase_plan(tuple(weight.shape[2:]), s, dil, tuple(p for p, _ in pads))
-    fmt = _memory_format(x)
     if plan is not None:
         forms["phases"] = lambda x, w, b: apply_trim(
             phase_form(x, w, b, plan, s, dil, pads, groups, fmt), trim)
+        forms["sliced"] = lambda x, w, b: apply_trim(
+            sliced_phases(x, w, b, plan, s, dil, pads, groups, fmt), trim)
     if form is not None:
         if form not in FORMS:
             raise InvalidArgumentError(
                 f"checkerfree.layers.resize_conv.form must be None or one of {FORMS}, "
                 f"got {form!r}")
+        if form == "chunked":  # memory, not time: only when asked, never in the timed choice
+            return _transposed(x, weight, bias, s, pads, dil, groups, trim, geometry, True,
+                               fmt)
         name = form if form in forms else "transposed"
     elif not benchmark or len(forms) == 1 or torch.jit.is_tracing() or \
             torch.compiler.is_compiling():

@@ -1,0 +1,201 @@
+"""The transposed form of the fused resize-convolution as one autograd node, and its kernel cache.
+
+``y = conv_transpose(x, W(w))`` with the tied kernel ``W(w)`` (:mod:`checkerfree.layers.
+_tied_kernel`). Left to autograd this is two nodes: the kernel's build and the convolution, each
+with its own backward call, saved tensors and gradient hand-over. :class:`_FusedTransposed`
+is one: forward builds ``W`` without recording it and runs the convolution; backward is the
+convolution's own backward (``aten.convolution_backward``, exactly what ``ConvTranspose``
+runs) for ``x``, ``W`` and the bias, then the adjoint of the build for ``w``. With
+``create_graph`` the backward rebuilds ``W`` from the saved ``w`` under autograd, so second
+derivatives (gradient penalties) see its dependence on ``w``.
+
+Without autograd the kernel is cached per weight (:func:`cached_kernel`): rebuilt only when the
+weight's storage, in-place version counter (``tensor._version``) or the geometry changes, so an
+``eval()`` loop pays for it once. Entries die with their weight (weak references).
+
+>>> import torch, torch.nn.functional as F
+>>> from checkerfree.layers.resize_conv import tied_transposed_kernel, _kron_matrix
+>>> w = torch.randn(3, 2, 3, requires_grad=True)
+>>> x = torch.randn(1, 2, 5, requires_grad=True)
+>>> spec = Spec(_kron_matrix((3,), (2,), (1,), (1,), w.device, w.dtype), 1, (4,), (2,), (1,),
+...             (0,))
+>>> y = fused_transposed(x, w, None, spec)
+>>> ref = F.conv_transpose1d(x, tied_transposed_kernel(w, 2, 1)[0], stride=2, padding=1)
+>>> bool(torch.allclose(y, ref, atol=1e-6)), y.shape
+(True, torch.Size([1, 3, 10]))
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+
+from checkerfree.layers._tied_kernel import _to_kernel, _to_weight, tied_kernel
+
+__all__ = ["Spec", "cached_kernel", "chunked_transposed", "fused_transposed"]
+
+_CONV_TRANSPOSE = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
+
+
+class Spec(NamedTuple):
+    """Everything but the tensors: the 0/1 matrix, groups, kernel size, and the call's geometry."""
+
+    matrix: torch.Tensor
+    groups: int
+    big: tuple
+    stride: tuple
+    padding: tuple
+    output_padding: tuple
+
+
+def _convolve(x, kernel, bias, spec):
+    return _CONV_TRANSPOSE[x.dim() - 2](x, kernel, bias, stride=spec.stride,
+                                        padding=spec.padding,
+                                        output_padding=spec.output_padding, groups=spec.groups)
+
+
+class _FusedTransposed(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, weight, bias, spec):
+        kernel = _to_kernel(weight, spec.matrix, spec.groups, spec.big)
+        ctx.save_for_backward(x, weight, kernel)
+        ctx.spec, ctx.has_bias = spec, bias is not None
+        return _convolve(x, kernel, bias, spec)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, weight, kernel = ctx.saved_tensors
+        spec = ctx.spec
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        if torch.is_grad_enabled():  # create_graph: the kernel's dependence on w must be seen
+            kernel = tied_kernel(weight, spec.matrix, spec.groups, spec.big)
+        dims = x.dim() - 2
+        gx, gk, gb = torch.ops.aten.convolution_backward(
+            grad, x, kernel, [kernel.shape[1] * spec.groups] if ctx.has_bias else None,
+            list(spec.stride), list(spec.padding), [1] * dims, True, list(spec.output_padding),
+            spec.groups, [need_x, need_w, need_b])
+        gw = _to_weight(gk.contiguous(), spec.matrix, spec.groups, tuple(weight.shape[2:])) \
+            if need_w else None
+        return gx, gw, gb, None
+
+
+#: Blocks of the chunked form: its temporaries are about ``1 / _CHUNKS`` of the output's size.
+_CHUNKS = 4
+
+
+def _blocks(n: int, out: int, groups: int) -> list[tuple[slice, slice]]:
+    """``(batch, output channel)`` slices, about :data:`_CHUNKS` of them: the batch first, then
+    output channels of each sample when the batch is smaller (not across groups)."""
+    if n >= _CHUNKS or groups > 1:
+        step = -(-n // _CHUNKS)
+        return [(slice(i, min(n, i + step)), slice(None)) for i in range(0, n, step)]
+    step = max(1, -(-out // -(-_CHUNKS // n)))
+    return [(slice(i, i + 1), slice(j, min(out, j + step)))
+            for i in range(n) for j in range(0, out, step)]
+
+
+def _chunked_forward(x, kernel, bias, spec, memory_format):
+    out = kernel.shape[1] * spec.groups
+    lengths = [(n - 1) * st - 2 * p + k - 1 + op + 1 for n, st, p, k, op in
+               zip(x.shape[2:], spec.stride, spec.padding, spec.big, spec.output_padding,
+                   strict=True)]
+    y = torch.empty((x.shape[0], out, *lengths), dtype=x.dtype, device=x.device,
+                    memory_format=memory_format)
+    for rows, cols in _blocks(x.shape[0], out, spec.groups):
+        part = _convolve(x[rows], kernel[:, cols], None if bias is None else bias[cols], spec)
+        y[rows, cols] = part
+        del part  # before the next block allocates its own
+    return y
+
+
+class _ChunkedTransposed(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, weight, bias, spec, memory_format):
+        kernel = _to_kernel(weight, spec.matrix, spec.groups, spec.big)
+        ctx.save_for_backward(x, weight, kernel)
+        ctx.spec, ctx.has_bias = spec, bias is not None
+        return _chunked_forward(x, kernel, bias, spec, memory_format)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, weight, kernel = ctx.saved_tensors
+        spec = ctx.spec
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        if torch.is_grad_enabled():  # create_graph: the kernel's dependence on w must be seen
+            kernel = tied_kernel(weight, spec.matrix, spec.groups, spec.big)
+        dims = x.dim() - 2
+        out = kernel.shape[1] * spec.groups
+        gx = torch.zeros_like(x) if need_x else None
+        gk = torch.zeros_like(kernel) if need_w else None
+        gb = grad.new_zeros(out) if need_b else None
+        for rows, cols in _blocks(x.shape[0], out, spec.groups):
+            k = kernel[:, cols]
+            a, b, c = torch.ops.aten.convolution_backward(
+                grad[rows, cols], x[rows], k,
+                [k.shape[1] * spec.groups] if ctx.has_bias else None, list(spec.stride),
+                list(spec.padding), [1] * dims, True, list(spec.output_padding), spec.groups,
+                [need_x, need_w, need_b])
+            if need_x:
+                gx[rows] += a  # channel blocks of one sample each add their share
+            if need_w:
+                gk[:, cols] += b
+            if need_b:
+                gb[cols] += c
+            del a, b, c  # before the next block allocates its own
+        gw = _to_weight(gk, spec.matrix, spec.groups, tuple(weight.shape[2:])) \
+            if need_w else None
+        return gx, gw, gb, None, None
+
+
+_CACHE: dict = {}
+
+
+def cached_kernel(weight: torch.Tensor, spec: Spec) -> torch.Tensor:
+    """The tied kernel of ``weight``, built once per (storage, version, geometry); no autograd."""
+    key = (id(weight), weight.data_ptr(), weight._version, weight.dtype, weight.device,
+           tuple(weight.shape), spec.groups, spec.big, id(spec.matrix))
+    hit = _CACHE.get(key)
+    if hit is not None and hit[0]() is weight:
+        return hit[1]
+    for old in [k for k in _CACHE if k[0] == id(weight)]:  # a stale version of this weight
+        del _CACHE[old]
+    kernel = _to_kernel(weight, spec.matrix, spec.groups, spec.big)
+    ident = id(weight)
+    ref = weakref.ref(weight, lambda _r: [_CACHE.pop(k, None) for k in list(_CACHE)
+                                          if k[0] == ident])
+    _CACHE[key] = (ref, kernel)
+    return kernel
+
+
+def chunked_transposed(x, weight, bias, spec: Spec,
+                       memory_format=torch.contiguous_format) -> torch.Tensor:
+    """:func:`fused_transposed` by blocks of the batch (or of one sample's output channels).
+
+    Each block's ``conv_transpose`` and its temporaries are about ``1 / _CHUNKS`` of the
+    output, written into one preallocated output; backward goes by the same blocks. The
+    least memory of the fused forms (output plus about a quarter of it, forward or backward)
+    for a few more calls and one more copy of the output.
+    """
+    if torch.jit.is_tracing() or torch.compiler.is_compiling():
+        return fused_transposed(x, weight, bias, spec)
+    if torch.is_grad_enabled() and any(t is not None and t.requires_grad
+                                       for t in (x, weight, bias)):
+        return _ChunkedTransposed.apply(x, weight, bias, spec, memory_format)
+    return _chunked_forward(x, cached_kernel(weight, spec), bias, spec, memory_format)
+
+
+def fused_transposed(x, weight, bias, spec: Spec) -> torch.Tensor:
+    """``conv_transpose(x, tied kernel of weight, bias)`` with ``spec``'s geometry.
+
+    One autograd node when gradients are wanted; the cached kernel when not; plain operations
+    under tracing or compiling, which every exporter and compiler understands.
+    """
+    if torch.jit.is_tracing() or torch.compiler.is_compiling():
+        return _convolve(x, tied_kernel(weight, spec.matrix, spec.groups, spec.big), bias, spec)
+    if torch.is_grad_enabled() and any(t is not None and t.requires_grad
+                                       for t in (x, weight, bias)):
+        return _FusedTransposed.apply(x, weight, bias, spec)
+    return _convolve(x, cached_kernel(weight, spec), bias, spec)

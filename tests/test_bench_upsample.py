@@ -1,0 +1,47 @@
+"""Smoke tests of benchmarks/upsample.py: its memory accounting, one tiny run, its tables."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+import upsample
+
+
+def test_cpu_peak_counts_temporaries_inside_an_operation():
+    # 4 MiB made and freed inside one call, then 1 MiB kept: the peak is the 4 MiB (plus the
+    # kept one only if it was made first), never just what is live at the end.
+    mib = 2**20
+
+    def fn():
+        t = torch.empty(mib, dtype=torch.uint8)
+        torch.empty(4 * mib, dtype=torch.uint8).fill_(1)  # a temporary, freed at once
+        return t
+
+    peak = upsample._cpu_peak(fn)
+    assert 5 * mib <= peak < 5 * mib + mib // 2
+
+
+def test_tiny_run_summary_and_tables():
+    shapes = [(2, 2, 4, 6)]
+    doc = {"meta": {"device": "cpu", "threads": 1, "torch": torch.__version__,
+                    "dtype": "float32", "channels_last": False, "repeats": 1,
+                    "statistic": "fastest of 1 interleaved runs"},
+           **upsample.run(torch.device("cpu"), 1, shapes)}
+    rows = {r["contender"]: r for r in doc["rows"]}
+    assert set(rows) == set(upsample.CONTENDERS)
+    # The naive path holds the upsampled tensor, its gradient and the output: more than the
+    # chunked fused form, which never holds two outputs at once.
+    assert rows["resize_chunked"]["peak_bytes"] < rows["naive"]["peak_bytes"]
+    assert rows["naive"]["saved_bytes"] > rows["resize_fused"]["saved_bytes"]
+    s = doc["summary"]
+    assert s["conv_t"]["train_vs_conv_t"] == 1.0 and s["naive"]["peak_vs_naive"] == 1.0
+    doc["variants"] = {"bfloat16": {"meta": {**doc["meta"], "dtype": "bfloat16"},
+                                    **upsample.run(torch.device("cpu"), 1, shapes,
+                                                   torch.bfloat16)}}
+    text = upsample.markdown(doc)
+    assert "| (2, 2, 4, 6) |" in text and "bfloat16 (bfloat16, 1 shape)" in text
+    assert "Targets:" in text
