@@ -131,6 +131,78 @@ def bench_tensors(size: int, batch: int, repeat: int) -> dict:
     }
 
 
+#: Stages of the engine's path, each the cumulative time of the functions named (module file
+#: ending, function name): what ``--stages`` reports per file, on one thread.
+STAGES = {
+    "decode (Pillow)": [("PIL/ImageFile.py", "load")],
+    "to float32 CHW": [("checkerfree/io.py", "_pixels"), ("checkerfree/io.py", "_chw")],
+    "finite checks": [("checkerfree/finite.py", "check_finite")],
+    "batch copy": [("checkerfree/score/batch.py", "_stack")],
+    "crop + periodic + rfft": [("checkerfree/score/lattice.py", "period_bins")],
+    "lattice_excess": [("checkerfree/score/lattice.py", "lattice_excess")],
+    "period search (auto)": [("checkerfree/score/periods.py", "find_periods")],
+    "hotspot": [("checkerfree/score/heatmap.py", "heat_power"),
+                ("checkerfree/score/heatmap.py", "hotspot")],
+    "strongest channel": [("checkerfree/score/batch.py", "_strongest_channel")],
+    "explain + rows": [("checkerfree/score/checkerboard.py", "_explain"),
+                       ("checkerfree/score/checkerboard.py", "to_rows")],
+}
+
+
+def bench_stages(count: int, size: int, repeat: int, periods=PERIODS) -> dict:
+    """CPU milliseconds per file of each stage of decode + score, one thread, by cProfile.
+
+    The scorer's own path (``ImageScorer.decode`` then ``score_decoded``, the calls the
+    engine makes) runs ``repeat`` times under :mod:`cProfile` with ``torch.set_num_threads(1)``;
+    a stage is the cumulative time of its functions (:data:`STAGES`, a function called inside
+    another stage's counts in both only if listed in both: none is), ``total`` the whole
+    path, ``other`` what no stage names (Python glue, the score's own arithmetic).
+    """
+    import cProfile
+    import pstats
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            paths = _write_pngs(folder, _photos(size, count))
+            scorer = ImageScorer(periods=periods, batch_size=8)
+            scorer.score_decoded([scorer.decode(p) for p in paths])  # warm-up
+            profile = cProfile.Profile(timer=time.thread_time)
+            profile.enable()
+            for _ in range(repeat):
+                scorer.score_decoded([scorer.decode(p) for p in paths])
+            profile.disable()
+    finally:
+        torch.set_num_threads(threads)
+    stats = pstats.Stats(profile).stats
+    per_file = 1e3 / (count * repeat)
+
+    def cumulative(names):
+        return sum(cum for (file, _, fn), (_, _, _, cum, _) in stats.items()
+                   if any(file.endswith(end) and fn == name for end, name in names))
+
+    out = {name: per_file * cumulative(names) for name, names in STAGES.items()}
+    decode = per_file * cumulative([("checkerfree/score/batch.py", "decode")])
+    score = per_file * cumulative([("checkerfree/score/batch.py", "score_decoded")])
+    out["total"] = decode + score
+    out["other"] = out["total"] - sum(v for k, v in out.items() if k != "total")
+    return {"periods": list(periods) if not isinstance(periods, str) else periods,
+            "files": count, "size": size, "ms_per_file": out,
+            "decode_ms_per_file": decode, "score_ms_per_file": score}
+
+
+def _write_pngs(folder: str, images: np.ndarray) -> list[str]:
+    from PIL import Image
+
+    paths = []
+    for k, image in enumerate(images):
+        path = Path(folder) / f"photo{k:03d}.png"
+        Image.fromarray(np.clip(image.transpose(1, 2, 0), 0, 255).astype(np.uint8)).save(path)
+        paths.append(str(path))
+    return paths
+
+
 def bench_files(count: int, size: int, repeat: int, ray: bool = False) -> dict:
     from PIL import Image
 
