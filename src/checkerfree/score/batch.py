@@ -70,7 +70,9 @@ class Decoded:
 
     ``kind`` is ``image``, ``audio`` or ``array``; ``spatial_dims`` the number of spatial axes
     of ``pixels``; ``threshold`` the one its ``flagged`` uses; ``info`` the
-    :class:`~checkerfree.io.ImageInfo` of images; ``source`` the input it came from.
+    :class:`~checkerfree.io.ImageInfo` of images; ``source`` the input it came from;
+    ``non_finite`` why ``pixels`` cannot be scored (NaN or inf), ``""`` when they were checked
+    and are finite, ``None`` when not checked yet (:meth:`ImageScorer.score_decoded` checks).
     """
 
     path: str
@@ -84,6 +86,7 @@ class Decoded:
     fields: dict = field(default_factory=dict, repr=False)
     parts: list[Decoded] | None = field(default=None, repr=False)
     source: str | None = field(default=None, repr=False)
+    non_finite: str | None = field(default=None, repr=False)
 
 
 def error_row(path: str, reason: str, info: ImageInfo | None = None,
@@ -124,6 +127,14 @@ def _non_finite(pixels: np.ndarray) -> str | None:
     except NonFiniteError as exc:
         return str(exc)
     return None
+
+
+def _stack(pixels: list[np.ndarray]) -> torch.Tensor:
+    """One batch tensor of same-shape items: one copy (none for a single item)."""
+    first = pixels[0]
+    if len(pixels) == 1 and first.flags.writeable and first.flags.c_contiguous:
+        return torch.from_numpy(first[None])  # torch warns on read-only (mapped) arrays
+    return torch.from_numpy(np.stack(pixels))
 
 
 def _info_fields(info: ImageInfo) -> dict:
@@ -245,12 +256,15 @@ class ImageScorer:
             info = ImageInfo(signal.format, signal.mode, signal.bit_depth,
                              tuple(signal.values.shape[1:]), signal.channels,
                              bool(signal.alpha_dropped))
+        # Checked here, once, in the decoding thread: score_decoded (the engine's one scoring
+        # thread, its bottleneck) then need not pass over the pixels again.
+        reason = _non_finite(signal.values)
         threshold = self.threshold
-        if threshold is None and _non_finite(signal.values) is None:
+        if threshold is None and reason is None:
             threshold = default_threshold(signal.kind, signal.values)
         return Decoded(signal.name, signal.values, info, file=opened, kind=signal.kind,
                        spatial_dims=signal.spatial_dims, threshold=threshold, fields=fields,
-                       source=source)
+                       source=source, non_finite=reason or "")
 
     def score_decoded(self, items: Sequence[Decoded]) -> list[dict]:
         """Rows for decoded inputs, in their order (an input's ``parts`` in theirs); items of
@@ -260,7 +274,10 @@ class ImageScorer:
         rows: list[dict | None] = [None] * len(items)
         groups: dict[tuple, list[int]] = {}
         for i, item in enumerate(items):
-            error = item.error if item.error is not None else _non_finite(item.pixels)
+            error = item.error
+            if error is None:
+                error = (_non_finite(item.pixels) if item.non_finite is None
+                         else item.non_finite or None)
             if error is not None:
                 rows[i] = error_row(item.path, error, item.info, item.fields)
             else:
@@ -295,7 +312,7 @@ class ImageScorer:
         from checkerfree.score.units import lattice_frequencies
 
         first = items[0]
-        batch = torch.from_numpy(np.stack([item.pixels for item in items])).to(self.device)
+        batch = _stack([item.pixels for item in items]).to(self.device)
         heat = None
         with torch.no_grad():
             result = checkerboard_score(batch, periods=self.periods, threshold=first.threshold,
