@@ -45,13 +45,27 @@ def score_files(
     workers: int | None = None,
     chunk_size: int | None = None,
     on_row: Callable[[dict], None] | None = None,
+    processes: int = 1,
 ) -> Iterator[dict]:
     """Yield one row per path, in input order, decoding ``workers`` files at a time.
 
     ``chunk_size`` (default: four batches) is how many files are decoded and then scored
     together; same-shape images inside a chunk share scoring calls. ``on_row`` is called
-    with each row as it is yielded (a progress bar).
+    with each row as it is yielded (a progress bar). ``processes`` above 1 scores in that
+    many worker processes, each decoding with ``workers`` threads (default 1 there) and
+    scoring on its own core (:mod:`checkerfree.engines.processes`): the same rows.
     """
+    if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
+        raise InvalidArgumentError(f"processes must be a positive int, got {processes!r}")
+    if processes > 1:
+        from checkerfree.engines.processes import score_files_processes
+
+        return score_files_processes(paths, scorer, processes=processes, threads=workers,
+                                     chunk_size=chunk_size, on_row=on_row)
+    return _score_files(paths, scorer, workers, chunk_size, on_row)
+
+
+def _score_files(paths, scorer, workers, chunk_size, on_row) -> Iterator[dict]:
     workers = default_workers() if workers is None else workers
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise InvalidArgumentError(f"workers must be a positive int, got {workers!r}")
