@@ -369,8 +369,8 @@ def _markdown(result: dict) -> str:
                   "cProfile with `torch.set_num_threads(1)`, thread CPU time; a stage is the "
                   "cumulative time of its functions (`STAGES`), `other` the rest (Python glue "
                   "and the score's own arithmetic)."
-                  + (f" Before: the same script on `{st['baseline']}` (the tree before this "
-                     "work), run alternately with after, in subprocesses, "
+                  + (f" Before: the same script on the `src` of `{st['baseline']}` (the tree "
+                     "before this work), run alternately with after, in subprocesses, "
                      f"{st['rounds']} rounds, the smallest per stage." if before else ""), ""]
     lines += ["Tensors: `checkerboard_score(hotspot=False)` against the numpy per-image loop of "
               "the same quantity (max diff: their largest disagreement, grey levels). Files: "
@@ -430,11 +430,21 @@ def _append_doc(path: Path, section: str) -> None:
 
 def bench_stage_pair(baseline: str, count: int, size: int, repeat: int, rounds: int) -> dict:
     """:func:`bench_stages` of this tree and of another checkerfree source tree ``baseline``
-    (a checkout of an earlier commit's ``src``), in alternating subprocesses, ``rounds``
-    each, the smallest time per stage kept: the before/after table of ``docs/performance.md``.
+    (a folder holding ``checkerfree``, or a git commit of this repository, whose ``src`` is
+    extracted to a temporary folder), in alternating subprocesses, ``rounds`` each, the
+    smallest time per stage kept: the before/after table of ``docs/performance.md``.
     """
     import subprocess
 
+    if not Path(baseline).is_dir():
+        with tempfile.TemporaryDirectory() as folder:
+            root = Path(__file__).resolve().parents[1]
+            archive = subprocess.run(["git", "-C", str(root), "archive", baseline, "src"],
+                                     check=True, capture_output=True).stdout
+            subprocess.run(["tar", "-x", "-C", folder], input=archive, check=True)
+            result = bench_stage_pair(str(Path(folder) / "src"), count, size, repeat, rounds)
+        result["baseline"] = baseline
+        return result
     here = str(Path(__import__("checkerfree").__file__).resolve().parents[1])
     script = str(Path(__file__).resolve())
     args = [sys.executable, script, "--stages-only", "--files", str(count), "--size", str(size),
@@ -458,8 +468,9 @@ def main(argv=None) -> int:
     parser.add_argument("--doc", metavar="FILE", help="append the Score section to FILE")
     parser.add_argument("--ray", action="store_true", help="also time the Ray engine (local)")
     parser.add_argument("--baseline", metavar="SRC",
-                        help="also time each stage with the checkerfree of SRC (an earlier "
-                        "commit's src folder), alternating with this one: before/after")
+                        help="also time each stage with the checkerfree of SRC (a src folder, "
+                        "or a git commit of this repository), alternating with this one: "
+                        "before/after")
     parser.add_argument("--stages-only", action="store_true",
                         help="print only the per-stage JSON (used by --baseline)")
     parser.add_argument("--files", type=int, default=16, help=argparse.SUPPRESS)
