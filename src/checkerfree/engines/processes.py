@@ -34,6 +34,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from typing import Self
 
 from checkerfree.errors import InvalidArgumentError
 from checkerfree.score.batch import ImageScorer, error_row
@@ -111,7 +112,7 @@ class ScoringPool:
         self._start = (scorer, threads or 1, max(1, cpus // processes))
         self._pool: ProcessPoolExecutor | None = None
 
-    def __enter__(self) -> ScoringPool:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:
