@@ -172,3 +172,24 @@ def test_gather_full_reads_the_full_spectrum_from_its_half(shape, seed, dtype):
     expected = full[(Ellipsis, *np.ix_(*[i.numpy() for i in index]))]
     tol = 1e-4 if dtype == torch.float32 else 1e-10
     np.testing.assert_allclose(got, expected, rtol=tol, atol=tol * np.abs(full).max())
+
+
+def test_stage_profile_cuts_the_path_without_double_counting():
+    """The stage table of ``benchmarks/score.py``: every stage is found, none is counted twice (the
+    rest, ``other``, is not negative), and decode plus score make the total."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(
+        "bench_score", Path(__file__).resolve().parents[1] / "benchmarks" / "score.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    found = bench.bench_stages(2, 64, 1)
+    ms = found["ms_per_file"]
+    assert set(bench.STAGES) <= set(ms)
+    for stage in ("decode (Pillow)", "to float32 CHW", "crop + periodic + rfft", "hotspot",
+                  "lattice_excess", "finite checks"):
+        assert ms[stage] > 0, stage
+    assert ms["other"] >= 0
+    assert ms["total"] == pytest.approx(found["decode_ms_per_file"] + found["score_ms_per_file"])
+    assert ms["period search (auto)"] == 0 and ms["strongest channel"] == 0

@@ -323,7 +323,7 @@ def _gather_full(half: torch.Tensor, index: list[torch.Tensor], n: tuple[int, ..
     gather of flat offsets (each value moved as one 8-byte integer for complex64) and a
     sign flip of the mirrored imaginary parts: the same values as ``index_select`` per axis
     and a ``where`` between the direct and mirrored copies, without the slow complex
-    ``index_select`` along the last axis (``benchmarks/score.py --stages``).
+    ``index_select`` along the last axis (``benchmarks/score.py``, the stage table).
     """
     d = len(n)
     lead = half.shape[:-d]
