@@ -175,8 +175,8 @@ def test_gather_full_reads_the_full_spectrum_from_its_half(shape, seed, dtype):
 
 
 def test_stage_profile_cuts_the_path_without_double_counting():
-    """The stage table of ``benchmarks/score.py``: every stage is found, none is counted twice (the
-    rest, ``other``, is not negative), and decode plus score make the total."""
+    """The stage table of ``benchmarks/score.py``: every stage is found, none is counted
+    twice (the rest, ``other``, is not negative), and decode plus score make the total."""
     import importlib.util
     from pathlib import Path
 
