@@ -367,7 +367,8 @@ def _markdown(result: dict) -> str:
             + " after |"
         lines += [head, "|---|" + ("---|" if before else "") + "---|"]
         for stage, value in st["after"].items():
-            if stage in ("total", "decode_ms", "score_ms") or (value < 0.005 and not (before and before[stage] >= 0.005)):
+            unused = value < 0.005 and not (before and before[stage] >= 0.005)
+            if stage in ("total", "decode_ms", "score_ms") or unused:
                 continue
             lines.append(f"| {stage} |" + (f" {before[stage]:.2f} |" if before else "")
                          + f" {value:.2f} |")
