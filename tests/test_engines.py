@@ -193,3 +193,26 @@ def test_stage_profile_cuts_the_path_without_double_counting():
     assert ms["other"] >= 0
     assert ms["total"] == pytest.approx(found["decode_ms_per_file"] + found["score_ms_per_file"])
     assert ms["period search (auto)"] == 0 and ms["strongest channel"] == 0
+
+
+def test_strongest_channel_of_a_batch_equals_each_channel_scored_alone():
+    """Reference: checkerboard_score of each channel of each item on its own; the rows of a
+    batch of multi-channel signals score all their channels in one call."""
+    g = np.random.default_rng(5)
+    t = np.arange(4096)
+    items = []
+    for i in range(3):
+        noise = 0.05 * g.standard_normal((3, t.size))
+        # A period-4 pulse train whose strongest channel moves with the item.
+        gains = np.roll([0.02, 0.05, 0.1], i)[:, None]
+        values = (noise + gains * (t % 4 == 0)).astype(np.float32)
+        items.append(Decoded(f"s{i}", values, kind="audio", spatial_dims=1, threshold=0.002,
+                             fields={"sample_rate": 8000}))
+    rows = ImageScorer(periods=(2, 4)).score_decoded(items)
+    for item, row in zip(items, rows):
+        alone = [float(checkerboard_score(torch.from_numpy(c)[None, None], periods=(2, 4),
+                                          threshold=0.002, spatial_dims=1,
+                                          hotspot=False).score) for c in item.pixels]
+        assert row["channel"] == int(np.argmax(alone))
+        assert row["channel_score"] == pytest.approx(max(alone), rel=1e-6)
+    assert [row["channel"] for row in rows] == [2, 0, 1]

@@ -326,6 +326,7 @@ class ImageScorer:
                 heat = checkerboard_heatmap(batch, periods=measured,
                                             window=max(16.0, float(max(measured))),
                                             threshold=result.threshold)
+        strongest = self._strongest_channels(items)
         rows = []
         for k, (item, scored) in enumerate(zip(items, result.to_rows())):
             row = dict.fromkeys(ROW_KEYS)
@@ -334,8 +335,8 @@ class ImageScorer:
             if item.kind == "audio":
                 periods = [int(s) for s in row["periods"]]
                 row["frequencies"] = lattice_frequencies(periods, item.fields["sample_rate"])
-            if item.kind != "image" and item.pixels.shape[0] > 1:
-                row["channel"], row["channel_score"] = self._strongest_channel(item)
+            if strongest is not None:
+                row["channel"], row["channel_score"] = strongest[k]
             if heat is not None:
                 try:
                     row["heatmap"] = self._write_overlay(item, heat[k].cpu().numpy(), result, k)
@@ -343,6 +344,29 @@ class ImageScorer:
                     row["error"] = f"heat map not written: {exc}"
             rows.append(row)
         return rows
+
+    def _strongest_channels(self, items: list[Decoded]) -> list[tuple[int, float]] | None:
+        """:meth:`_strongest_channel` of each same-shape item (None for images and one
+        channel). Given periods: every channel of every item in one scoring call (items are
+        scored independently, so the values are those of one call per item); ``"auto"``
+        picks its periods from the whole batch it is given, so one call per item there."""
+        first = items[0]
+        if first.kind == "image" or first.pixels.shape[0] < 2:
+            return None
+        if isinstance(self.periods, str):
+            return [self._strongest_channel(item) for item in items]
+        from checkerfree.score.checkerboard import checkerboard_score
+
+        channels = first.pixels.shape[0]
+        stacked = _stack([item.pixels for item in items])
+        flat = stacked.reshape(len(items) * channels, 1, *stacked.shape[2:]).to(self.device)
+        with torch.no_grad():
+            scores = checkerboard_score(flat, periods=self.periods, hotspot=False,
+                                        threshold=first.threshold,
+                                        spatial_dims=first.spatial_dims).score
+        scores = scores.reshape(len(items), channels).cpu()
+        best = scores.argmax(-1).tolist()
+        return [(b, float(scores[k, b])) for k, b in enumerate(best)]
 
     def _strongest_channel(self, item: Decoded) -> tuple[int, float]:
         """The channel whose own score is largest, and that score (audio and arrays only:
