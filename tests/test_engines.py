@@ -104,6 +104,11 @@ def test_a_dying_worker_fails_its_own_chunk_only(files, tmp_path):
     assert [r["path"] for r in rows] == paths
     assert rows[2]["error"] == "scoring process died (killed or out of memory)"
     assert rows[:2] + rows[3:] == ImageScorer()(good)
+    # The command's rows carry their input (mark_source); a dead worker's rows too.
+    marked = _guarded(lambda: list(score_files(paths[1:3], _Dying(mark_source=True),
+                                               processes=2, chunk_size=1)))
+    assert [row["_source"] for row in marked] == paths[1:3]
+    assert marked[1]["error"].startswith("scoring process died")
 
 
 def test_process_arguments_are_typed_errors():

@@ -10,7 +10,9 @@ per process are in flight, so memory stays bounded and rows come back in input o
 
 Workers are started with ``spawn`` (a forked child of a process whose torch has started
 its thread pool can deadlock), which costs an import of torch per process: a fixed start-up
-(``benchmarks/score.py``: the processes row) paid once per call. A worker that dies (killed,
+(``benchmarks/score.py``: the processes row) paid once per call, and, as for any
+``spawn`` pool, a script that calls it must guard its own top level with
+``if __name__ == "__main__":`` (each worker imports the script's main module). A worker that dies (killed,
 out of memory) gives its chunk's inputs an error row each; the chunks in flight with it are
 run again, one at a time, in a new pool, and the others go on there.
 
@@ -177,6 +179,9 @@ class ScoringPool:
                         continue
                     rows = [error_row(p, "scoring process died (killed or out of memory)")
                             for p in chunk]
+                    if self._start[0].mark_source:  # as the scorer's own rows have it
+                        for row, p in zip(rows, chunk):
+                            row["_source"] = p
                 if not ahead or ahead[0][1] is not None:
                     following = next(queued, None)
                     if following is not None:
