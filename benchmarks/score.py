@@ -131,17 +131,86 @@ def bench_tensors(size: int, batch: int, repeat: int) -> dict:
     }
 
 
-def bench_files(count: int, size: int, repeat: int, ray: bool = False) -> dict:
+#: Stages of the engine's path, each the cumulative time of the functions named (module file
+#: ending, function name): what ``--stages`` reports per file, on one thread.
+STAGES = {
+    "decode (Pillow)": [("PIL/ImageFile.py", "load")],
+    "to float32 CHW": [("checkerfree/io.py", "_pixels"), ("checkerfree/io.py", "_chw"),
+                       ("~", "<built-in method numpy.ascontiguousarray>")],
+    "finite checks": [("checkerfree/finite.py", "check_finite")],
+    "batch copy": [("numpy/_core/shape_base.py", "stack")],
+    "crop + periodic + rfft": [("checkerfree/score/lattice.py", "period_bins")],
+    "lattice_excess": [("checkerfree/score/lattice.py", "lattice_excess")],
+    "period search (auto)": [("checkerfree/score/periods.py", "find_periods")],
+    "hotspot": [("checkerfree/score/heatmap.py", "heat_power"),
+                ("checkerfree/score/heatmap.py", "hotspot")],
+    "strongest channel": [("checkerfree/score/batch.py", "_strongest_channel")],
+    "explain + rows": [("checkerfree/score/checkerboard.py", "_explain"),
+                       ("checkerfree/score/checkerboard.py", "to_rows")],
+}
+
+
+def bench_stages(count: int, size: int, repeat: int, periods=PERIODS) -> dict:
+    """CPU milliseconds per file of each stage of decode + score, one thread, by cProfile.
+
+    The scorer's own path (``ImageScorer.decode`` then ``score_decoded``, the calls the
+    engine makes) runs ``repeat`` times under :mod:`cProfile` with ``torch.set_num_threads(1)``;
+    a stage is the cumulative time of its functions (:data:`STAGES`; none calls another
+    stage's), ``total`` the whole path, ``other`` what no stage names (Python glue, the
+    score's own arithmetic). The stages name functions of this tree and of the one before it
+    (``--baseline``), so that both are cut alike.
+    """
+    import cProfile
+    import pstats
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            paths = _write_pngs(folder, _photos(size, count))
+            scorer = ImageScorer(periods=periods, batch_size=8)
+            scorer.score_decoded([scorer.decode(p) for p in paths])  # warm-up
+            profile = cProfile.Profile(timer=time.thread_time)
+            profile.enable()
+            for _ in range(repeat):
+                scorer.score_decoded([scorer.decode(p) for p in paths])
+            profile.disable()
+    finally:
+        torch.set_num_threads(threads)
+    stats = pstats.Stats(profile).stats
+    per_file = 1e3 / (count * repeat)
+
+    def cumulative(names):
+        return sum(cum for (file, _, fn), (_, _, _, cum, _) in stats.items()
+                   if any(file.endswith(end) and fn == name for end, name in names))
+
+    out = {name: per_file * cumulative(names) for name, names in STAGES.items()}
+    decode = per_file * cumulative([("checkerfree/score/batch.py", "decode")])
+    score = per_file * cumulative([("checkerfree/score/batch.py", "score_decoded")])
+    out["total"] = decode + score
+    out["other"] = out["total"] - sum(v for k, v in out.items() if k != "total")
+    return {"periods": list(periods) if not isinstance(periods, str) else periods,
+            "files": count, "size": size, "ms_per_file": out,
+            "decode_ms_per_file": decode, "score_ms_per_file": score}
+
+
+def _write_pngs(folder: str, images: np.ndarray) -> list[str]:
     from PIL import Image
+
+    paths = []
+    for k, image in enumerate(images):
+        path = Path(folder) / f"photo{k:03d}.png"
+        Image.fromarray(np.clip(image.transpose(1, 2, 0), 0, 255).astype(np.uint8)).save(path)
+        paths.append(str(path))
+    return paths
+
+
+def bench_files(count: int, size: int, repeat: int, ray: bool = False) -> dict:
+    from checkerfree.engines.processes import ScoringPool
 
     workers = default_workers()
     with tempfile.TemporaryDirectory() as folder:
-        images = _photos(size, count)
-        paths = []
-        for k, image in enumerate(images):
-            path = Path(folder) / f"photo{k:03d}.png"
-            Image.fromarray(np.clip(image.transpose(1, 2, 0), 0, 255).astype(np.uint8)).save(path)
-            paths.append(str(path))
+        paths = _write_pngs(folder, _photos(size, count))
         scorer = ImageScorer(periods=PERIODS, batch_size=8)
 
         def decode_only(threads=workers):
@@ -157,15 +226,31 @@ def bench_files(count: int, size: int, repeat: int, ray: bool = False) -> dict:
         def score_only():  # the same batches, already decoded: the engine's lower bound
             scorer.score_decoded(decoded)
 
-        decode_only()
-        # Contenders interleaved, each run `repeat` times, the fastest kept: a machine whose
-        # load drifts during the run shifts them alike.
-        times: dict[str, list[float]] = {}
-        contenders = {"decode": decode_only, "score": score_only, "engine": engine,
-                      "decode_1": lambda: decode_only(1), "engine_1": lambda: engine(1)}
-        for _ in range(repeat):
-            for name, fn in contenders.items():
-                times.setdefault(name, []).append(_best(fn, 1))
+        # Worker processes (one decoding thread and one torch thread each), started once
+        # outside the timing: their start-up is a fixed cost per run, reported apart.
+        started = time.perf_counter()
+        pool = ScoringPool(scorer, workers, threads=1)
+        pool.start()
+        startup = time.perf_counter() - started
+
+        def processes():
+            rows = list(pool.score_files(paths))
+            assert all(row["error"] is None for row in rows)
+
+        try:
+            decode_only()
+            processes()  # warm-up: each worker's first batch plans its FFTs
+            # Contenders interleaved, each run `repeat` times, the fastest kept: a machine
+            # whose load drifts during the run shifts them alike.
+            times: dict[str, list[float]] = {}
+            contenders = {"decode": decode_only, "score": score_only, "engine": engine,
+                          "processes": processes, "decode_1": lambda: decode_only(1),
+                          "engine_1": lambda: engine(1)}
+            for _ in range(repeat):
+                for name, fn in contenders.items():
+                    times.setdefault(name, []).append(_best(fn, 1))
+        finally:
+            pool.close()
         best = {name: min(values) for name, values in times.items()}
         # CPU seconds per file of each stage (all threads of the process): what an engine
         # that keeps every core busy pays, whatever else loads the machine meanwhile.
@@ -179,7 +264,10 @@ def bench_files(count: int, size: int, repeat: int, ray: bool = False) -> dict:
             "engine_files_per_s": count / best["engine"],
             "decode_only_files_per_s": count / best["decode"],
             "score_only_files_per_s": count / best["score"],
+            "processes_files_per_s": count / best["processes"],
+            "processes_startup_s": startup,
             "ratio": best["decode"] / best["engine"],
+            "processes_ratio": best["decode"] / best["processes"],
             "ratio_to_slower_stage": min(best["engine"], max(best["decode"], best["score"]))
             / best["engine"],
             "decode_cpu_ms_per_file": 1e3 * cpu["decode"],
@@ -188,6 +276,7 @@ def bench_files(count: int, size: int, repeat: int, ray: bool = False) -> dict:
             "engine_1_worker_files_per_s": count / best["engine_1"],
             "decode_only_1_worker_files_per_s": count / best["decode_1"],
             "engine_scaling": best["engine_1"] / best["engine"],
+            "processes_scaling": best["engine_1"] / best["processes"],
             "decode_scaling": best["decode_1"] / best["decode"],
         }
         if ray:
@@ -228,27 +317,71 @@ def _markdown(result: dict) -> str:
             f"{row['speedup']:.1f}x | {row['max_abs_diff_grey_levels']:.1e} |")
     f = result["files"]
     met = "met" if f["cpu_bound_ratio"] >= 0.8 else "**not met**"
+    n = f["workers"]
     lines += ["", "| files | engine files/s | decode-only files/s | ratio (target >= 0.8x) "
               "| score-only files/s | engine / slower stage |",
               "|---|---|---|---|---|---|",
-              f"| {f['files']} PNG RGB {f['size']}², {f['workers']} threads | "
+              f"| {f['files']} PNG RGB {f['size']}², {n} threads | "
               f"{f['engine_files_per_s']:.1f} | {f['decode_only_files_per_s']:.1f} | "
               f"{f['ratio']:.2f}x | {f['score_only_files_per_s']:.1f} | "
               f"{f['ratio_to_slower_stage']:.2f}x |", "",
-              "| workers | engine files/s | decode-only files/s |", "|---|---|---|",
-              f"| 1 | {f['engine_1_worker_files_per_s']:.1f} | "
-              f"{f['decode_only_1_worker_files_per_s']:.1f} |",
-              f"| {f['workers']} | {f['engine_files_per_s']:.1f} | "
-              f"{f['decode_only_files_per_s']:.1f} |",
-              f"| scaling | {f['engine_scaling']:.2f}x | {f['decode_scaling']:.2f}x |", "",
-              f"CPU per file: decoding {f['decode_cpu_ms_per_file']:.1f} ms, scoring with the "
-              f"hotspot {f['score_cpu_ms_per_file']:.1f} ms; an engine that keeps every core "
-              f"busy runs at decode / (decode + score) = **{f['cpu_bound_ratio']:.2f}x** of "
-              "decode-only, on any number of cores (the wall-clock ratio above also carries "
-              "whatever else loads the machine).", ""]
+              "| engine (`checkerfree score`) | files/s | decode-only files/s, same cores | ratio "
+              "| scaling from 1 |", "|---|---|---|---|---|",
+              f"| 1 decoding thread, 1 scoring thread (`--workers 1`) | "
+              f"{f['engine_1_worker_files_per_s']:.1f} | "
+              f"{f['decode_only_1_worker_files_per_s']:.1f} | "
+              f"{f['engine_1_worker_files_per_s'] / f['decode_only_1_worker_files_per_s']:.2f}x"
+              " | 1.00x |",
+              f"| {n} decoding threads, 1 scoring thread (`--workers {n}`) | "
+              f"{f['engine_files_per_s']:.1f} | {f['decode_only_files_per_s']:.1f} | "
+              f"{f['ratio']:.2f}x | {f['engine_scaling']:.2f}x |",
+              f"| {n} processes, 1 decoding + 1 torch thread each (`--processes {n}`) | "
+              f"{f['processes_files_per_s']:.1f} | {f['decode_only_files_per_s']:.1f} | "
+              f"{f['processes_ratio']:.2f}x | {f['processes_scaling']:.2f}x |"]
     if "ray_files_per_s" in f:
-        lines += [f"Ray (local, {f['workers']} actors, started once outside the timing in "
-                  f"{f['ray_startup_s']:.1f} s): {f['ray_files_per_s']:.1f} files/s.", ""]
+        lines.append(f"| Ray, local, {n} actors (`--engine ray --workers {n}`) | "
+                     f"{f['ray_files_per_s']:.1f} | {f['decode_only_files_per_s']:.1f} | "
+                     f"{f['ray_files_per_s'] / f['decode_only_files_per_s']:.2f}x | "
+                     f"{f['ray_files_per_s'] / f['engine_1_worker_files_per_s']:.2f}x |")
+    lines += ["", "Ratio: engine files/s over decode-only files/s. Start-up, paid once per "
+              f"run and kept out of the timing: worker processes {f['processes_startup_s']:.1f} s"
+              + (f", Ray {f['ray_startup_s']:.1f} s" if "ray_startup_s" in f else "") + ".", ""]
+    st = result.get("stages")
+    if st:
+        after = st["after"]
+        bound = after["decode_ms"] / (after["decode_ms"] + after["score_ms"])
+        met = "met" if bound >= 0.8 else "**not met**"
+        lines += [f"CPU per file on one thread (the stage table, after): decoding "
+                  f"{after['decode_ms']:.1f} ms, scoring with the hotspot "
+                  f"{after['score_ms']:.1f} ms; an engine that keeps every core busy runs at "
+                  f"most at decode / (decode + score) = **{bound:.2f}x** of decode-only, on "
+                  "any number of cores. With torch's "
+                  f"{result['torch_threads']} intra-op threads the same scoring costs "
+                  f"{f['score_cpu_ms_per_file']:.1f} ms of process CPU time (decoding "
+                  f"{f['decode_cpu_ms_per_file']:.1f} ms): the threads' waiting counts too, "
+                  "on a busy machine most of all.", ""]
+    st = result.get("stages")
+    if st:
+        before = st.get("before")
+        head = "| stage (CPU ms per file, 1 thread) |" + (" before |" if before else "") \
+            + " after |"
+        lines += [head, "|---|" + ("---|" if before else "") + "---|"]
+        for stage, value in st["after"].items():
+            unused = value < 0.005 and not (before and before[stage] >= 0.005)
+            if stage in ("total", "decode_ms", "score_ms") or unused:
+                continue
+            lines.append(f"| {stage} |" + (f" {before[stage]:.2f} |" if before else "")
+                         + f" {value:.2f} |")
+        lines.append("| **total** |" + (f" **{before['total']:.2f}** |" if before else "")
+                     + f" **{st['after']['total']:.2f}** |")
+        lines += ["", f"Stages: `bench_stages` ({st['files']} PNG RGB {st['size']}², periods "
+                  "(2, 4, 8), hotspot on): `ImageScorer.decode` then `score_decoded` under "
+                  "cProfile with `torch.set_num_threads(1)`, thread CPU time; a stage is the "
+                  "cumulative time of its functions (`STAGES`), `other` the rest (Python glue "
+                  "and the score's own arithmetic)."
+                  + (f" Before: the same script on the `src` of `{st['baseline']}` (the tree "
+                     "before this work), run alternately with after, in subprocesses, "
+                     f"{st['rounds']} rounds, the smallest per stage." if before else ""), ""]
     lines += ["Tensors: `checkerboard_score(hotspot=False)` against the numpy per-image loop of "
               "the same quantity (max diff: their largest disagreement, grey levels). Files: "
               "the engine with the hotspot, against decoding alone with the same threads, and "
@@ -272,17 +405,25 @@ def _markdown(result: dict) -> str:
               "largest one, the neighbourhoods of all bins are slices of one gathered block "
               "of the periodic spectrum (its smooth part from one `rfftn` of the border image) "
               "with one batched inverse DFT and one `einsum` for any number of weightings "
-              "(the overlays need 2 per period and 1 for the hotspot).", "",
-              f"Files: the >= 0.8x target is {met} here. On this shared 2-core machine the "
-              "scoring stage with the hotspot costs more CPU than decoding a 512² PNG "
-              "(score-only files/s above), so the engine is bound by it; decoding and torch "
-              "share the same 2 cores, so a second worker helps only as far as a core is idle "
-              "(the scaling row). With more cores the decode threads scale until the one "
-              "scoring thread saturates (torch's intra-op threads then speed up its FFTs, "
-              "sub-linearly); beyond, `--engine ray` runs one scorer per actor and should "
-              "scale with actors up to the cores, less its fixed start-up (the Ray line, when "
-              "measured with `--ray`). On a GPU (`ImageScorer(device=\"cuda\")`) the scoring "
-              "stage leaves the CPU to decoding.", ""]
+              "(the overlays need 2 per period and 1 for the hotspot). That gather reads the "
+              "full spectrum from its half by conjugate symmetry as one flat `index_select` "
+              "(each complex64 value moved as one 8-byte word), the same values as the former "
+              "complex `index_select` per axis and `where`, at a third of its time.", "",
+              f"Files: the >= 0.8x target is {met} here, and no engine can meet it on CPU "
+              "while scoring a file costs more than decoding it: every engine above is bound "
+              "by the CPU the two stages need together, decode / (decode + score). The "
+              "hotspot is most of the scoring (the stage table; its algorithm and cost are "
+              "the heat map's, `docs/score.md`); decode, conversion, checks, batching, the "
+              "lattice score and the rows together cost a few ms per file. Plan for more "
+              "cores: `--processes N` runs N scorers (one torch thread, one decoding thread "
+              "each, pixels never leave their process), so throughput grows with cores as "
+              "decode-only does and the ratio stays at the CPU-bound ratio; the threads "
+              "engine has one scoring thread and stops scaling once that thread is busy "
+              "(torch's intra-op threads add little on these FFT sizes). `--engine ray` runs "
+              "the same scorer per actor across machines, at a start-up cost. The ratio "
+              "itself moves only with the scoring's cost: a cheaper hotspot, or scoring on a "
+              "GPU (`ImageScorer(device=\"cuda\")`, not measured here: no GPU on this "
+              "machine), which leaves the CPU to decoding.", ""]
     return "\n".join(lines)
 
 
@@ -297,17 +438,65 @@ def _append_doc(path: Path, section: str) -> None:
     path.write_text(text.rstrip("\n") + "\n\n" + section)
 
 
+def bench_stage_pair(baseline: str, count: int, size: int, repeat: int, rounds: int) -> dict:
+    """:func:`bench_stages` of this tree and of another checkerfree source tree ``baseline``
+    (a folder holding ``checkerfree``, or a git commit of this repository, whose ``src`` is
+    extracted to a temporary folder), in alternating subprocesses, ``rounds`` each, the
+    smallest time per stage kept: the before/after table of ``docs/performance.md``.
+    """
+    import subprocess
+
+    if not Path(baseline).is_dir():
+        with tempfile.TemporaryDirectory() as folder:
+            root = Path(__file__).resolve().parents[1]
+            archive = subprocess.run(["git", "-C", str(root), "archive", baseline, "src"],
+                                     check=True, capture_output=True).stdout
+            subprocess.run(["tar", "-x", "-C", folder], input=archive, check=True)
+            result = bench_stage_pair(str(Path(folder) / "src"), count, size, repeat, rounds)
+        result["baseline"] = baseline
+        return result
+    here = str(Path(__import__("checkerfree").__file__).resolve().parents[1])
+    script = str(Path(__file__).resolve())
+    args = [sys.executable, script, "--stages-only", "--files", str(count), "--size", str(size),
+            "--repeat", str(repeat)]
+    runs: dict[str, list[dict]] = {"before": [], "after": []}
+    for _ in range(rounds):
+        for name, src in (("before", baseline), ("after", here)):
+            env = dict(os.environ, PYTHONPATH=src)
+            out = subprocess.run(args, env=env, check=True, capture_output=True, text=True)
+            found = json.loads(out.stdout)
+            runs[name].append({**found["ms_per_file"], "decode_ms": found["decode_ms_per_file"],
+                               "score_ms": found["score_ms_per_file"]})
+    best = {name: {stage: min(run[stage] for run in found) for stage in found[0]}
+            for name, found in runs.items()}
+    return {"files": count, "size": size, "repeat": repeat, "rounds": rounds,
+            "baseline": baseline, **best}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.add_argument("--quick", action="store_true", help="fewer images and repeats")
     parser.add_argument("--doc", metavar="FILE", help="append the Score section to FILE")
     parser.add_argument("--ray", action="store_true", help="also time the Ray engine (local)")
+    parser.add_argument("--baseline", metavar="SRC",
+                        help="also time each stage with the checkerfree of SRC (a src folder, "
+                        "or a git commit of this repository), alternating with this one: "
+                        "before/after")
+    parser.add_argument("--stages-only", action="store_true",
+                        help="print only the per-stage JSON (used by --baseline)")
+    parser.add_argument("--files", type=int, default=16, help=argparse.SUPPRESS)
+    parser.add_argument("--size", type=int, default=512, help=argparse.SUPPRESS)
+    parser.add_argument("--repeat", type=int, default=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.stages_only:
+        json.dump(bench_stages(args.files, args.size, args.repeat), sys.stdout)
+        return 0
     repeat = 1 if args.quick else 3
     result = {
         "command": "python benchmarks/score.py" + (" --quick" if args.quick else "")
-        + (" --ray" if args.ray else ""),
+        + (" --ray" if args.ray else "")
+        + (f" --baseline {args.baseline}" if args.baseline else ""),
         "machine": f"{platform.machine()}, {len(os.sched_getaffinity(0))} CPUs",
         "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
         "load": os.getloadavg()[0],
@@ -315,6 +504,15 @@ def main(argv=None) -> int:
                     bench_tensors(1024, 2 if args.quick else 4, repeat)],
         "files": bench_files(16 if args.quick else 40, 512, repeat, ray=args.ray),
     }
+    if args.baseline:
+        result["stages"] = bench_stage_pair(args.baseline, 16, 512, 1 if args.quick else 2,
+                                            2 if args.quick else 3)
+    else:
+        found = bench_stages(16, 512, 1 if args.quick else 2)
+        result["stages"] = {"files": 16, "size": 512,
+                            "after": {**found["ms_per_file"],
+                                      "decode_ms": found["decode_ms_per_file"],
+                                      "score_ms": found["score_ms_per_file"]}}
     if args.doc:
         _append_doc(Path(args.doc), _markdown(result))
     if args.json:

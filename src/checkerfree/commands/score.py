@@ -99,7 +99,11 @@ def register(sub) -> None:
                    help="also write all rows to FILE: .parquet (extra 'ray'), .json or .csv")
     p.add_argument("--force", action="store_true", help="overwrite --out and --heatmap files")
     p.add_argument("--workers", type=_positive(int), metavar="N",
-                   help="decoding threads (local) or scoring actors (ray); default: CPUs")
+                   help="decoding threads (local; per process with --processes) or scoring "
+                   "actors (ray); default: CPUs (1 per process with --processes)")
+    p.add_argument("--processes", type=_positive(int), default=1, metavar="N",
+                   help="local engine: score in N worker processes, one core each "
+                   "(default 1: one scoring thread)")
     p.add_argument("--batch-size", type=_positive(int), default=8, metavar="N",
                    help="images of one size scored together (default 8)")
     p.add_argument("--threshold", type=_positive(float), metavar="LEVELS",
@@ -138,6 +142,9 @@ def run(args: argparse.Namespace) -> int:
     if "-" in args.paths and args.engine == "ray":
         raise InvalidArgumentError("'-' (standard input) needs --engine local: Ray workers "
                                    "cannot read this process's standard input")
+    if "-" in args.paths and args.processes > 1:
+        raise InvalidArgumentError("'-' (standard input) needs --processes 1: worker "
+                                   "processes cannot read this process's standard input")
     # '-' is standard input, even where a folder of that name exists.
     entries = [entry for path in args.paths
                for entry in ([("-", None)] if path == "-" else
@@ -254,7 +261,7 @@ def _run_local(inputs, scorer, args) -> list[dict]:
     from checkerfree.progress import Progress
 
     with Progress(len(inputs), enabled=args.progress) as progress:
-        return list(score_files(inputs, scorer, workers=args.workers,
+        return list(score_files(inputs, scorer, workers=args.workers, processes=args.processes,
                                 on_row=lambda _row: progress.advance()))
 
 

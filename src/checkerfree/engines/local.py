@@ -2,8 +2,10 @@
 
 Pillow releases the GIL while it decompresses, so threads decode in parallel without the
 cost of sending pixels between processes; the scoring (torch, also GIL-free in its kernels)
-runs in the calling thread on one chunk while the threads decode the next. At most two
-chunks are decoded ahead, so memory stays bounded however many files there are.
+runs in the calling thread on one chunk (a batch) while the threads decode the next ones.
+At most ``max(2, 2 * workers / chunk_size)`` chunks are decoded ahead, so memory stays
+bounded however many files there are. With ``processes`` the scoring itself runs on several
+cores (:mod:`checkerfree.engines.processes`).
 
 >>> import tempfile, pathlib, numpy as np
 >>> from PIL import Image
@@ -45,24 +47,42 @@ def score_files(
     workers: int | None = None,
     chunk_size: int | None = None,
     on_row: Callable[[dict], None] | None = None,
+    processes: int = 1,
 ) -> Iterator[dict]:
     """Yield one row per path, in input order, decoding ``workers`` files at a time.
 
-    ``chunk_size`` (default: four batches) is how many files are decoded and then scored
+    ``chunk_size`` (default: one batch) is how many files are decoded and then scored
     together; same-shape images inside a chunk share scoring calls. ``on_row`` is called
-    with each row as it is yielded (a progress bar).
+    with each row as it is yielded (a progress bar). ``processes`` above 1 scores in that
+    many worker processes, each decoding with ``workers`` threads (default 1 there) and
+    scoring on its own core (:mod:`checkerfree.engines.processes`): the same rows.
     """
+    if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
+        raise InvalidArgumentError(f"processes must be a positive int, got {processes!r}")
+    if processes > 1:
+        from checkerfree.engines.processes import score_files_processes
+
+        return score_files_processes(paths, scorer, processes=processes, threads=workers,
+                                     chunk_size=chunk_size, on_row=on_row)
+    return _score_files(paths, scorer, workers, chunk_size, on_row)
+
+
+def _score_files(paths, scorer, workers, chunk_size, on_row) -> Iterator[dict]:
     workers = default_workers() if workers is None else workers
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise InvalidArgumentError(f"workers must be a positive int, got {workers!r}")
-    chunk_size = chunk_size or max(4 * scorer.batch_size, 2 * workers)
+    # One batch per chunk, so scoring starts as soon as the first batch is decoded (with
+    # four batches per chunk a 16-file folder was decoded whole, then scored: no overlap);
+    # enough chunks ahead to keep every decoding thread busy twice over.
+    chunk_size = chunk_size or scorer.batch_size
+    depth = max(2, -(-2 * workers // chunk_size))
     paths = [os.fspath(p) for p in paths]
     chunks = [paths[i : i + chunk_size] for i in range(0, len(paths), chunk_size)]
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="checkerfree-decode")
     try:
         ahead: deque = deque()
         queued = iter(chunks)
-        for chunk in _take(queued, 2):
+        for chunk in _take(queued, depth):
             ahead.append([pool.submit(scorer.decode, p) for p in chunk])
         while ahead:
             futures = ahead.popleft()

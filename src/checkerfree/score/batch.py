@@ -70,7 +70,9 @@ class Decoded:
 
     ``kind`` is ``image``, ``audio`` or ``array``; ``spatial_dims`` the number of spatial axes
     of ``pixels``; ``threshold`` the one its ``flagged`` uses; ``info`` the
-    :class:`~checkerfree.io.ImageInfo` of images; ``source`` the input it came from.
+    :class:`~checkerfree.io.ImageInfo` of images; ``source`` the input it came from;
+    ``non_finite`` why ``pixels`` cannot be scored (NaN or inf), ``""`` when they were checked
+    and are finite, ``None`` when not checked yet (:meth:`ImageScorer.score_decoded` checks).
     """
 
     path: str
@@ -84,6 +86,7 @@ class Decoded:
     fields: dict = field(default_factory=dict, repr=False)
     parts: list[Decoded] | None = field(default=None, repr=False)
     source: str | None = field(default=None, repr=False)
+    non_finite: str | None = field(default=None, repr=False)
 
 
 def error_row(path: str, reason: str, info: ImageInfo | None = None,
@@ -124,6 +127,14 @@ def _non_finite(pixels: np.ndarray) -> str | None:
     except NonFiniteError as exc:
         return str(exc)
     return None
+
+
+def _stack(pixels: list[np.ndarray]) -> torch.Tensor:
+    """One batch tensor of same-shape items: one copy (none for a single item)."""
+    first = pixels[0]
+    if len(pixels) == 1 and first.flags.writeable and first.flags.c_contiguous:
+        return torch.from_numpy(first[None])  # torch warns on read-only (mapped) arrays
+    return torch.from_numpy(np.stack(pixels))
 
 
 def _info_fields(info: ImageInfo) -> dict:
@@ -245,12 +256,15 @@ class ImageScorer:
             info = ImageInfo(signal.format, signal.mode, signal.bit_depth,
                              tuple(signal.values.shape[1:]), signal.channels,
                              bool(signal.alpha_dropped))
+        # Checked here, once, in the decoding thread: score_decoded (the engine's one scoring
+        # thread, its bottleneck) then need not pass over the pixels again.
+        reason = _non_finite(signal.values)
         threshold = self.threshold
-        if threshold is None and _non_finite(signal.values) is None:
+        if threshold is None and reason is None:
             threshold = default_threshold(signal.kind, signal.values)
         return Decoded(signal.name, signal.values, info, file=opened, kind=signal.kind,
                        spatial_dims=signal.spatial_dims, threshold=threshold, fields=fields,
-                       source=source)
+                       source=source, non_finite=reason or "")
 
     def score_decoded(self, items: Sequence[Decoded]) -> list[dict]:
         """Rows for decoded inputs, in their order (an input's ``parts`` in theirs); items of
@@ -260,7 +274,10 @@ class ImageScorer:
         rows: list[dict | None] = [None] * len(items)
         groups: dict[tuple, list[int]] = {}
         for i, item in enumerate(items):
-            error = item.error if item.error is not None else _non_finite(item.pixels)
+            error = item.error
+            if error is None:
+                error = (_non_finite(item.pixels) if item.non_finite is None
+                         else item.non_finite or None)
             if error is not None:
                 rows[i] = error_row(item.path, error, item.info, item.fields)
             else:
@@ -295,7 +312,7 @@ class ImageScorer:
         from checkerfree.score.units import lattice_frequencies
 
         first = items[0]
-        batch = torch.from_numpy(np.stack([item.pixels for item in items])).to(self.device)
+        batch = _stack([item.pixels for item in items]).to(self.device)
         heat = None
         with torch.no_grad():
             result = checkerboard_score(batch, periods=self.periods, threshold=first.threshold,
@@ -309,6 +326,7 @@ class ImageScorer:
                 heat = checkerboard_heatmap(batch, periods=measured,
                                             window=max(16.0, float(max(measured))),
                                             threshold=result.threshold)
+        strongest = self._strongest_channels(items)
         rows = []
         for k, (item, scored) in enumerate(zip(items, result.to_rows())):
             row = dict.fromkeys(ROW_KEYS)
@@ -317,8 +335,8 @@ class ImageScorer:
             if item.kind == "audio":
                 periods = [int(s) for s in row["periods"]]
                 row["frequencies"] = lattice_frequencies(periods, item.fields["sample_rate"])
-            if item.kind != "image" and item.pixels.shape[0] > 1:
-                row["channel"], row["channel_score"] = self._strongest_channel(item)
+            if strongest is not None:
+                row["channel"], row["channel_score"] = strongest[k]
             if heat is not None:
                 try:
                     row["heatmap"] = self._write_overlay(item, heat[k].cpu().numpy(), result, k)
@@ -326,6 +344,29 @@ class ImageScorer:
                     row["error"] = f"heat map not written: {exc}"
             rows.append(row)
         return rows
+
+    def _strongest_channels(self, items: list[Decoded]) -> list[tuple[int, float]] | None:
+        """:meth:`_strongest_channel` of each same-shape item (None for images and one
+        channel). Given periods: every channel of every item in one scoring call (items are
+        scored independently, so the values are those of one call per item); ``"auto"``
+        picks its periods from the whole batch it is given, so one call per item there."""
+        first = items[0]
+        if first.kind == "image" or first.pixels.shape[0] < 2:
+            return None
+        if isinstance(self.periods, str):
+            return [self._strongest_channel(item) for item in items]
+        from checkerfree.score.checkerboard import checkerboard_score
+
+        channels = first.pixels.shape[0]
+        stacked = _stack([item.pixels for item in items])
+        flat = stacked.reshape(len(items) * channels, 1, *stacked.shape[2:]).to(self.device)
+        with torch.no_grad():
+            scores = checkerboard_score(flat, periods=self.periods, hotspot=False,
+                                        threshold=first.threshold,
+                                        spatial_dims=first.spatial_dims).score
+        scores = scores.reshape(len(items), channels).cpu()
+        best = scores.argmax(-1).tolist()
+        return [(b, float(scores[k, b])) for k, b in enumerate(best)]
 
     def _strongest_channel(self, item: Decoded) -> tuple[int, float]:
         """The channel whose own score is largest, and that score (audio and arrays only:
