@@ -54,7 +54,8 @@ from checkerfree.score.heatmap import amplitude, heat_power, hotspot as find_hot
 from checkerfree.errors import InvalidArgumentError, InvalidTypeError
 from checkerfree.score.lattice import lattice_excess, period_bins
 from checkerfree.score.layout import as_batch, check_periods
-from checkerfree.score.periods import find_periods, max_search_period, search_significance
+from checkerfree.score.periods import (find_periods, leak_floor, max_search_period,
+                                       search_significance)
 
 __all__ = [
     "ScoreResult",
@@ -263,7 +264,9 @@ def checkerboard_score(
     window = check_window(window)
     hotspot = check_flag(hotspot, "hotspot")
     check_finite(x, "x", batched=x.ndim == d + 2)
+    auto = isinstance(periods, str)
     periods, required, searched = resolve_periods(periods, xb, d)
+    found = {s for s in periods if s not in FIXED_PERIODS} if auto else set()
     values, axes, significance, spectra, floors, excesses, lattices = {}, {}, {}, {}, {}, {}, {}
     powers = []  # every intermediate the result is made of, checked at once for overflow
     shared: dict = {}  # one rfftn per crop shape, shared by the periods that crop alike
@@ -278,15 +281,14 @@ def checkerboard_score(
         axes[s] = amplitude(torch.stack(per_axis, -1))
         total = excess.sum(-1)
         values[s] = amplitude(total)
-        # Two z-scores, the larger kept: the plain sum (best when the floor is even) and the
-        # whitened sum of P_b / F_b - 1 (best when a few high-floor bins, the low frequencies
-        # of a busy image, would swamp the plain sum's spread). Var(P_b) = F_b^2 for a complex
-        # bin, and conjugate pairs are counted twice: the spreads are sqrt(2 sum F^2), sqrt(2K).
-        tiny = torch.finfo(floor.dtype).tiny
-        spread = _chance_spread(floor)
-        plain = total / spread.clamp_min(tiny)
-        whitened = (excess / floor.clamp_min(tiny)).sum(-1) / math.sqrt(2 * excess.shape[-1])
-        significance[s] = torch.maximum(plain, whitened)
+        spread, significance[s] = _significance(excess, floor)
+        if s in found:
+            # A found period counts only a peak sharp to its bins: the floor is at least the
+            # mean of the bins next to each (periods.leak_floor; a text page's line harmonics).
+            with torch.no_grad():
+                near = torch.maximum(floor, leak_floor(spectra[s], s, coords).to(floor.dtype))
+                significance[s] = torch.minimum(significance[s],
+                                                _significance(excess + floor - near, near)[1])
         powers += [excess, floor, spread]
     # NaN compares false, so an overflowed power would read 0 ("clean"): refuse it instead.
     check_power(powers, xb, "the lattice power of x")
@@ -316,6 +318,22 @@ def checkerboard_score(
         spots = torch.zeros(xb.shape[0], d, dtype=torch.long, device=xb.device)
     return ScoreResult(score, values, axes, significance, flagged, spots, threshold,
                        dominant.to(xb.device), reasons, dict(required), searched)
+
+
+def _significance(excess: torch.Tensor, floor: torch.Tensor):
+    """``(spread, z)``: the chance spread of the sum and the significance (ScoreResult).
+
+    Two z-scores, the larger kept: the plain sum (best when the floor is even) and the
+    whitened sum of ``P_b / F_b - 1`` (best when a few high-floor bins, the low frequencies
+    of a busy image, would swamp the plain sum's spread). ``Var(P_b) = F_b^2`` for a complex
+    bin, and conjugate pairs are counted twice: the spreads are ``sqrt(2 sum F^2)``,
+    ``sqrt(2K)``.
+    """
+    tiny = torch.finfo(floor.dtype).tiny
+    spread = _chance_spread(floor)
+    plain = excess.sum(-1) / spread.clamp_min(tiny)
+    whitened = (excess / floor.clamp_min(tiny)).sum(-1) / math.sqrt(2 * excess.shape[-1])
+    return spread, torch.maximum(plain, whitened)
 
 
 def _explain(periods, values, sig, need, flags, significant, pool, decide, excesses, lattices,
