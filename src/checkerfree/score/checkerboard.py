@@ -54,8 +54,8 @@ from checkerfree.score.heatmap import amplitude, heat_power, hotspot as find_hot
 from checkerfree.errors import InvalidArgumentError, InvalidTypeError
 from checkerfree.score.lattice import lattice_excess, period_bins
 from checkerfree.score.layout import as_batch, check_periods
-from checkerfree.score.periods import (find_periods, leak_floor, max_search_period,
-                                       search_significance)
+from checkerfree.score.periods import (find_periods, found_significance, lattice_lines,
+                                       leak_floor, max_search_period, search_significance)
 
 __all__ = [
     "ScoreResult",
@@ -283,12 +283,13 @@ def checkerboard_score(
         values[s] = amplitude(total)
         spread, significance[s] = _significance(excess, floor)
         if s in found:
-            # A found period counts only a peak sharp to its bins: the floor is at least the
-            # mean of the bins next to each (periods.leak_floor; a text page's line harmonics).
+            # A found period counts only a peak sharp to its bins (the floor is raised where
+            # the bins next to each are high: a text page's line harmonics) and in more than
+            # one direction (a lattice, not lines of text): periods.found_significance.
             with torch.no_grad():
-                near = torch.maximum(floor, leak_floor(spectra[s], s, coords).to(floor.dtype))
-                significance[s] = torch.minimum(significance[s],
-                                                _significance(excess + floor - near, near)[1])
+                near = leak_floor(spectra[s], s, coords).to(floor.dtype)
+                strict = found_significance(excess + floor, floor, near, lattice_lines(coords, s))
+                significance[s] = torch.minimum(significance[s], strict)
         powers += [excess, floor, spread]
     # NaN compares false, so an overflowed power would read 0 ("clean"): refuse it instead.
     check_power(powers, xb, "the lattice power of x")
@@ -377,7 +378,10 @@ def _explain(periods, values, sig, need, flags, significant, pool, decide, exces
                 reason += (f"; period {lp} reads {_value(lv)} but its significance {_z(lz)} "
                            f"<= {ln:.1f}")
         # With no significant period the excess is noise: its per-axis split would be too.
-        dominant.append(_dominant(chosen, excesses, lattices, i, d)
+        # Periods of the deciding one's family only: a strong pattern also leaks into the
+        # lattices of nearby periods (17 and 19 beside 18), whose lcm means nothing.
+        family = [p for p in chosen if s % p == 0 or p % s == 0]
+        dominant.append(_dominant(family, excesses, lattices, i, d)
                         if bool(significant[i].any()) else [s] * d)
         reasons.append(reason)
     return torch.tensor(dominant, dtype=torch.long).reshape(-1, d), reasons

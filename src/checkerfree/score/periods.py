@@ -49,7 +49,7 @@ from checkerfree.score.lattice import PeriodicBins, periodic_spectrum
 from checkerfree.score.layout import as_batch
 
 __all__ = ["find_periods", "search_periods", "max_search_period", "search_significance",
-           "leak_floor", "CANDIDATE_Z", "SEARCH_BINS"]
+           "leak_floor", "lattice_lines", "found_significance", "CANDIDATE_Z", "SEARCH_BINS"]
 
 #: A searched period becomes a candidate for the exact measurement above this z-score
 #: (the largest of ~100 broadband z-scores is about 3).
@@ -58,7 +58,6 @@ CANDIDATE_Z = 4.0
 #: Most spectrum bins the search reads per item, all periods together (``sum_s (2 s)**d``).
 SEARCH_BINS = 1 << 24
 
-LEAK_RADIUS = 1
 
 # Floor box half-size by the number of free axes (as the score's floor), and the half-size
 # of the block left out around the bin (a frequency between two bins leaks into both).
@@ -319,9 +318,74 @@ def leak_floor(bins: PeriodicBins, s: int, coords: torch.Tensor) -> torch.Tensor
     """
     n = bins.n
     d = len(n)
-    r = LEAK_RADIUS
-    offsets = torch.tensor([o for o in itertools.product(range(-r, r + 1), repeat=d) if any(o)],
+    offsets = torch.tensor([o for o in itertools.product((-1, 0, 1), repeat=d) if any(o)],
                            dtype=torch.long, device=coords.device)
     lattice = coords * torch.tensor([m // s for m in n], device=coords.device)
     values = bins.gather(lattice[:, None, :] + offsets[None])
     return (values.real**2 + values.imag**2).mean(1).mean(-1)
+
+
+def lattice_lines(coords: torch.Tensor, s: int) -> torch.Tensor:
+    """Which line through the zero frequency each lattice bin lies on, ``(K,)`` ids.
+
+    Bin ``k`` (coordinates taken in ``(-s/2, s/2]``) is the frequency ``k / s``; the
+    harmonics ``c k / s`` of one frequency lie on one line, the direction ``k / gcd(k)`` up
+    to sign. A structure that varies along one direction only (lines of text, ruled paper,
+    one set of stripes) puts its energy on one line; a lattice of period ``s`` in two or
+    three dimensions (a checkerboard, a patch grid, an upsampler's sub-kernels) on several.
+
+    >>> import torch
+    >>> ids = lattice_lines(torch.tensor([[1, 0], [2, 0], [0, 1], [1, 1], [5, 5]]), 6).tolist()
+    >>> ids[0] == ids[1], ids[3] == ids[4], len(set(ids))
+    (True, True, 3)
+    """
+    signed = torch.where(coords > s // 2, coords - s, coords)
+    g = signed[:, 0].abs()
+    for a in range(1, signed.shape[1]):
+        g = torch.gcd(g, signed[:, a])
+    direction = signed // g.clamp_min(1)[:, None]
+    # One sign per line: the first non-zero coordinate positive.
+    first = direction.gather(1, (direction != 0).long().argmax(1, keepdim=True))
+    direction = direction * torch.where(first < 0, -1, 1)
+    return torch.unique(direction, dim=0, return_inverse=True)[1]
+
+
+def found_significance(power: torch.Tensor, floor: torch.Tensor, near: torch.Tensor,
+                       lines: torch.Tensor) -> torch.Tensor:
+    """The significance ``(N,)`` a found period flags with (see ``docs/score.md``).
+
+    ``power``, ``floor`` ``(N, K)``: the lattice bins' power and floor
+    (:func:`~checkerfree.score.lattice.lattice_excess`), ``near`` their
+    :func:`leak_floor`, ``lines`` their :func:`lattice_lines`. Each bin's floor is raised
+    to ``max(F_b, near_b)`` (only a peak sharp to the bin counts), and the line through zero
+    that holds the most excess is left out: what remains must be significant on its own, as
+    the score's significance (the larger of the plain and the whitened z). A one-directional
+    structure (lines of text) is then no lattice; a 2-D or 3-D lattice keeps its other
+    lines. In 1-D every bin is on the one line, and none is left out.
+
+    >>> import torch
+    >>> lines = torch.tensor([0, 0, 1, 1])
+    >>> floor = torch.ones(1, 4)
+    >>> one_line = torch.tensor([[50.0, 50.0, 1.0, 1.0]])
+    >>> round(float(found_significance(one_line, floor, floor, lines)), 3)
+    0.0
+    >>> bool(found_significance(torch.full((1, 4), 50.0), floor, floor, lines) > 20)
+    True
+    >>> bool(found_significance(one_line, floor, floor, torch.zeros(4, dtype=torch.long)) > 20)
+    True
+    """
+    raised = torch.maximum(floor, near)
+    excess = power - raised
+    groups = int(lines.max()) + 1 if lines.numel() else 0
+    per_line = torch.zeros(excess.shape[0], groups, dtype=excess.dtype, device=excess.device)
+    per_line.index_add_(1, lines, excess)
+    best = per_line.argmax(-1)
+    keep = (lines[None, :] != best[:, None]).to(excess.dtype)
+    if groups < 2:
+        keep = torch.ones_like(keep)
+    tiny = torch.finfo(raised.dtype).tiny
+    count = keep.sum(-1)
+    plain = (excess * keep).sum(-1) / torch.sqrt(2 * (keep * raised**2).sum(-1)).clamp_min(tiny)
+    whitened = (keep * excess / raised.clamp_min(tiny)).sum(-1) / torch.sqrt(2 * count).clamp_min(1)
+    z = torch.maximum(plain, whitened)
+    return torch.where(count > 0, z, torch.zeros_like(z))
