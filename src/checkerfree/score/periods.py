@@ -232,6 +232,15 @@ def search_periods(x: torch.Tensor, spatial_dims: int | None = None) -> tuple[li
     if not periods:
         return periods, torch.zeros(xb.shape[0], 0, dtype=torch.float64, device=xb.device)
     white = _whitened(xb, d)
+    if d == 1:
+        # A signal's axis is long (480000 samples in 10 s of audio): a dense (periods, m)
+        # matrix would take gigabytes, while the harmonics of all periods are ~top^2 bins.
+        index, owner = _harmonic_bins(n[0], top)
+        total = torch.zeros(white.shape[0], len(periods), dtype=white.dtype, device=white.device)
+        total.index_add_(1, owner.to(white.device), white[:, index.to(white.device)])
+        sizes = torch.bincount(owner, minlength=len(periods)).to(torch.float64)
+        z = total / torch.sqrt((sizes - 1).clamp_min(1)).to(total.device)
+        return periods, z
     # The chosen bins are a product of one set per axis, so their sum is separable:
     # sum_{i in A_0, j in A_1} R[i, j] = u_0' R u_1, for every period at once (R = 0 at the
     # zero bin, the one product that is no harmonic).
@@ -253,16 +262,29 @@ def search_periods(x: torch.Tensor, spatial_dims: int | None = None) -> tuple[li
 
 
 @functools.lru_cache(maxsize=64)
+def _harmonic_bins(m: int, top: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """For each period ``2 .. top``, the bins of an axis of ``m`` nearest its harmonics
+    ``k m / s`` (both neighbours between bins): ``(index, owner)``, the bins of all periods
+    one after the other and the row (period - 2) each belongs to. Shared: never written."""
+    period = torch.arange(2, top + 1, dtype=torch.long)
+    owner = torch.repeat_interleave(period - 2, period)          # row of each (s, k) pair
+    start = torch.cumsum(period, 0) - period
+    k = torch.arange(len(owner), dtype=torch.long) - start[owner]
+    position = k.to(torch.float64) * m / period[owner].to(torch.float64)
+    low = torch.floor(position + 1e-9)
+    between = (position - low).abs() >= 1e-9
+    low = low.long()
+    index = torch.cat([low, low[between] + 1]) % m
+    return index, torch.cat([owner, owner[between]])
+
+
+@functools.lru_cache(maxsize=64)
 def _harmonic_vectors(m: int, top: int) -> torch.Tensor:
-    """``(top - 1, m)``: for each period ``2 .. top``, ones at the bins of an axis of ``m``
-    nearest its harmonics ``k m / s`` (both neighbours between bins). Shared: never written."""
+    """``(top - 1, m)``: :func:`_harmonic_bins` as one row of counts per period (a bin that
+    two harmonics share counts twice). Shared: never written."""
+    index, owner = _harmonic_bins(m, top)
     u = torch.zeros(top - 1, m, dtype=torch.float64)
-    for row, s in enumerate(range(2, top + 1)):
-        position = torch.arange(s, dtype=torch.float64) * m / s
-        low = torch.floor(position + 1e-9)
-        whole = (position - low).abs() < 1e-9
-        index = torch.cat([low.long(), (low.long() + 1)[~whole]]) % m
-        u[row].index_add_(0, index, torch.ones(len(index), dtype=torch.float64))
+    u.index_put_((owner, index), torch.ones(len(index), dtype=torch.float64), accumulate=True)
     return u
 
 
