@@ -370,3 +370,13 @@ def test_auto_finds_any_random_period(s, kind, seed):
     r = checkerboard_score(x, periods="auto", hotspot=False)
     assert r.flagged.item(), r.reason[0]
     assert r.period[0].tolist() == [s, s], r.reason[0]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 40), st.integers(0, 20), st.integers(0, 10**6))
+def test_search_window_sum_is_the_brute_force_circular_sum(m, r, seed):
+    from checkerfree.score.periods import _window_sum
+
+    x = torch.rand(2, m, 3, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    want = sum(torch.roll(x, o, 1) for o in range(-r, r + 1))
+    torch.testing.assert_close(_window_sum(x, 1, r), want)

@@ -99,7 +99,9 @@ class ScoreResult:
       up to the clamping at zero;
     - ``significance`` ``{s: (N,)}``: the excess in standard deviations of the floor's
       fluctuation (a peak-over-neighbours z-score, the larger of the plain and the whitened
-      sum; a few units at most on noise);
+      sum; a few units at most on noise); for a period ``"auto"`` found, the smaller of that
+      and :func:`~checkerfree.score.periods.found_significance` (its peak sharp to the bins,
+      in more than one direction);
     - ``required`` ``{s: float}``: the significance period ``s`` needs to flag:
       :data:`MIN_SIGNIFICANCE` for given periods and :data:`FIXED_PERIODS`, more for periods
       that ``"auto"`` picked from ``searched`` ones (:func:`~checkerfree.score.periods.search_significance`);
@@ -240,7 +242,10 @@ def checkerboard_score(
     ``periods="auto"`` searches every period from 2 to a quarter of the shortest axis
     (:mod:`checkerfree.score.periods`: one spectrum, harmonic sums) and measures
     :data:`FIXED_PERIODS` plus the best few found; a found period flags only above the
-    look-elsewhere corrected significance (:func:`resolve_periods`).
+    look-elsewhere corrected significance (:func:`resolve_periods`), measured with its floor
+    raised to the mean of each bin's neighbours and without the line through zero that
+    holds most of its excess (:func:`~checkerfree.score.periods.found_significance`: the
+    harmonics of text lines are no lattice).
 
     ``threshold`` is a number ``>= 0`` in the input's units (``None``: :data:`DEFAULT_THRESHOLD`;
     ``inf`` flags nothing; NaN is refused). Non-finite input is never a measurement: a NaN or
