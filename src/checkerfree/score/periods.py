@@ -15,7 +15,9 @@ period. The search instead reads one spectrum of the whole signal per item:
    bins nearest the lattice frequencies ``k / s`` (``k`` not all zero; on each axis the
    nearest bin when ``k n / s`` is a whole number, both neighbours when it is not),
    divided by the square root of their number: a z-score. A multiple of the true period
-   adds noise bins, so its z-score is lower and the fundamental ranks first.
+   adds noise bins, so its z-score is lower and the fundamental ranks first. The bins on
+   the lattices of the periods measured anyway (2, 4, 8) count for none: a strong period-8
+   pattern would lift 16, 24, 32 into the candidates. One bin adds at most :data:`R_CAP`.
 
 The periods whose z-score exceeds :data:`CANDIDATE_Z` (at most ``count`` per item, best
 first) are then measured exactly. ``max_period`` is a quarter of the shortest spatial axis,
@@ -70,6 +72,11 @@ SEARCH_BINS = 1 << 24
 # of the block left out around the bin (a frequency between two bins leaks into both).
 _RADIUS = {1: 16, 2: 3, 3: 2}
 _GAP = 1
+
+#: Most one bin adds to a harmonic sum (``R`` is clipped there). Noise exceeds 25 in one bin
+#: of ``e**26 = 2e11``; a strong peak (a tone of period 8) would otherwise lift every long
+#: period with a harmonic next to it into the candidates.
+R_CAP = 25.0
 
 
 def max_search_period(spatial: tuple[int, ...]) -> int:
@@ -226,11 +233,14 @@ def _window_sum(x: torch.Tensor, axis: int, r: int) -> torch.Tensor:
         [torch.zeros_like(c.narrow(axis, 0, 1)), c.narrow(axis, 0, m - 1)], axis)
 
 
-def search_periods(x: torch.Tensor, spatial_dims: int | None = None) -> tuple[list[int], torch.Tensor]:
+def search_periods(x: torch.Tensor, spatial_dims: int | None = None,
+                   exclude: tuple[int, ...] = ()) -> tuple[list[int], torch.Tensor]:
     """Harmonic z-score of every period ``2 .. max_search_period`` for each item.
 
     Returns ``(periods, z)``: the searched periods and ``z`` ``(N, len(periods))`` float64
     (the module doc). Layout as :func:`~checkerfree.score.checkerboard.checkerboard_score`.
+    The bins on the lattices of the ``exclude`` periods (measured anyway) count for no
+    period.
 
     >>> import torch
     >>> t = torch.arange(400.0)
@@ -244,7 +254,7 @@ def search_periods(x: torch.Tensor, spatial_dims: int | None = None) -> tuple[li
     periods = list(range(2, top + 1))
     if not periods:
         return periods, torch.zeros(xb.shape[0], 0, dtype=torch.float64, device=xb.device)
-    white = _whitened(xb, d)
+    white = _whitened(xb, d).clamp_max(R_CAP)
     if d == 1:
         # A signal's axis is long (480000 samples in 10 s of audio): a dense (periods, m)
         # matrix would take gigabytes, while the harmonics of all periods are ~top^2 bins.
@@ -252,8 +262,7 @@ def search_periods(x: torch.Tensor, spatial_dims: int | None = None) -> tuple[li
         total = torch.zeros(white.shape[0], len(periods), dtype=white.dtype, device=white.device)
         total.index_add_(1, owner.to(white.device), white[:, index.to(white.device)])
         sizes = torch.bincount(owner, minlength=len(periods)).to(torch.float64)
-        z = total / torch.sqrt((sizes - 1).clamp_min(1)).to(total.device)
-        return periods, z
+        return periods, _excluded_z(total, sizes.to(total.device), periods, exclude)
     # The chosen bins are a product of one set per axis, so their sum is separable:
     # sum_{i in A_0, j in A_1} R[i, j] = u_0' R u_1, for every period at once (R = 0 at the
     # zero bin, the one product that is no harmonic).
@@ -270,8 +279,32 @@ def search_periods(x: torch.Tensor, spatial_dims: int | None = None) -> tuple[li
             total = torch.einsum("pm,nm...->np...", u, total)
         else:
             total = torch.einsum("pm,npm...->np...", u, total)
-    z = total / torch.sqrt((sizes - 1).clamp_min(1)).to(total.device)
-    return periods, z
+    return periods, _excluded_z(total, sizes.to(total.device), periods, exclude)
+
+
+def _excluded_z(total: torch.Tensor, sizes: torch.Tensor, periods: list[int],
+                exclude: tuple[int, ...]) -> torch.Tensor:
+    """z-scores over each period's harmonics off the lattices of the ``exclude`` periods.
+
+    The lattice of ``s`` holds that of ``g = gcd(s, e)``: without this a strong period-8
+    pattern (measured anyway) would lift 16, 24 and 32 into the candidates' places. The
+    union of the lattices ``g_i`` is taken out by inclusion-exclusion (two lattices meet
+    in the lattice of the gcd); ``g = 1`` is the zero bin (``R = 0``, one bin).
+    """
+    row = {p: i for i, p in enumerate(periods)}
+    new, count = total.clone(), sizes.clone()
+    for i, s in enumerate(periods):
+        parts = sorted({math.gcd(s, e) for e in exclude if math.gcd(s, e) >= 2})
+        for size in range(1, len(parts) + 1):
+            for subset in itertools.combinations(parts, size):
+                g = math.gcd(*subset)
+                sign = 1.0 if size % 2 else -1.0
+                if g >= 2:
+                    new[:, i] -= sign * total[:, row[g]]
+                    count[i] -= sign * sizes[row[g]]
+                else:  # the zero bin alone
+                    count[i] -= sign
+    return new / torch.sqrt((count - 1).clamp_min(1))
 
 
 @functools.lru_cache(maxsize=64)
@@ -319,7 +352,7 @@ def find_periods(
         raise InvalidTypeError(f"count must be an int >= 1, got {count!r}")
     if count < 1:
         raise InvalidArgumentError(f"count must be an int >= 1, got {count}")
-    periods, z = search_periods(x, spatial_dims)
+    periods, z = search_periods(x, spatial_dims, exclude=tuple(skip))
     found = []
     for row in z.tolist():
         ranked = sorted((-v, s) for s, v in zip(periods, row) if v > CANDIDATE_Z and s not in skip)
