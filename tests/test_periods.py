@@ -380,3 +380,19 @@ def test_search_window_sum_is_the_brute_force_circular_sum(m, r, seed):
     x = torch.rand(2, m, 3, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
     want = sum(torch.roll(x, o, 1) for o in range(-r, r + 1))
     torch.testing.assert_close(_window_sum(x, 1, r), want)
+
+
+def test_search_leaves_the_fixed_lattices_out():
+    # A strong period-8 pattern is on the lattices of 16, 24, 32 too: counted there, it
+    # would take the candidates' places; left out, those periods read noise.
+    from checkerfree.score.periods import CANDIDATE_Z
+
+    g = torch.Generator().manual_seed(5)
+    base = 100 + 8 * torch.randn(256, 256, generator=g, dtype=torch.float64)
+    x = eight_bit(base.numpy() + tile_pattern(8, 20, (256, 256), seed=5))
+    periods, full = search_periods(x)
+    _, left_out = search_periods(x, exclude=(2, 4, 8))
+    multiples = [periods.index(s) for s in (16, 24, 32)]
+    assert (full[0, multiples] > 5 * CANDIDATE_Z).all()
+    assert (left_out[0, multiples].abs() < CANDIDATE_Z).all()
+    assert not {16, 24, 32} & set(find_periods(x, skip=(2, 4, 8))[0])
