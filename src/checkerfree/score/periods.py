@@ -138,8 +138,13 @@ def _whitened(xb: torch.Tensor, d: int) -> torch.Tensor:
         # The bins whose zero coordinates are exactly the non-free axes.
         index = tuple(slice(1, None) if f else 0 for f in free)
         part = power[(slice(None),) + tuple(slice(None) if f else 0 for f in free)]
-        floor[(slice(None),) + index] = _box_mean(part, sum(free), _RADIUS[sum(free)])[
-            (slice(None),) + tuple(slice(1, None) for _ in range(sum(free)))]
+        mean, count = _box_mean(part, sum(free), _RADIUS[sum(free)])
+        # E[1 / F] = M / (M - 1) / E[P] for the mean F of M exponential powers (Jensen): the
+        # ratio is rescaled to mean 1 on noise, or the sum over the (2 s)^d bins of a long
+        # period would drift by sqrt((2 s)^d) / M standard deviations (6 for s = 125).
+        floor[(slice(None),) + index] = mean[
+            (slice(None),) + tuple(slice(1, None) for _ in range(sum(free)))] * (
+                count / max(count - 1, 1))
     tiny = torch.finfo(floor.dtype).tiny
     white = power / floor.clamp_min(tiny) - 1
     white.reshape(white.shape[0], -1)[:, 0] = 0  # the mean is no harmonic
@@ -199,9 +204,10 @@ def _search_power(xb: torch.Tensor, d: int) -> torch.Tensor:
     return torch.cat([half, tail], -1)
 
 
-def _box_mean(power: torch.Tensor, k: int, radius: int) -> torch.Tensor:
+def _box_mean(power: torch.Tensor, k: int, radius: int) -> tuple[torch.Tensor, int]:
     """Mean over a circular box of half-size ``radius`` on the last ``k`` axes, the block of
-    half-size :data:`_GAP` around the centre left out (radius capped at a third of an axis)."""
+    half-size :data:`_GAP` around the centre left out (radius capped at a third of an axis),
+    and the number of bins it averages."""
     out_sum = power
     in_sum = power
     count_out = count_in = 1
@@ -212,7 +218,7 @@ def _box_mean(power: torch.Tensor, k: int, radius: int) -> torch.Tensor:
         in_sum = _window_sum(in_sum, a, _GAP)
         count_out *= 2 * r + 1
         count_in *= 2 * _GAP + 1
-    return (out_sum - in_sum) / (count_out - count_in)
+    return (out_sum - in_sum) / (count_out - count_in), count_out - count_in
 
 
 def _window_sum(x: torch.Tensor, axis: int, r: int) -> torch.Tensor:
