@@ -396,3 +396,14 @@ def test_search_leaves_the_fixed_lattices_out():
     assert (full[0, multiples] > 5 * CANDIDATE_Z).all()
     assert (left_out[0, multiples].abs() < CANDIDATE_Z).all()
     assert not {16, 24, 32} & set(find_periods(x, skip=(2, 4, 8))[0])
+
+
+def test_search_z_is_unbiased_on_noise_at_every_period():
+    # The floor is a mean of M bins: without the M / (M - 1) correction the sum over the
+    # (2 s)^2 bins of a long period drifted by ~sqrt((2 s)^2) / M (+6 at period 125), and a
+    # wrong window sum had it at -19: either way far from a z-score.
+    g = torch.Generator().manual_seed(11)
+    periods, z = search_periods(torch.rand(4, 1, 512, 512, generator=g), exclude=(2, 4, 8))
+    long = [i for i, s in enumerate(periods) if s >= 64]
+    assert abs(float(z.mean())) < 0.3 and abs(float(z[:, long].mean())) < 0.5
+    assert 0.8 < float(z.std()) < 2.0
