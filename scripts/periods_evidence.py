@@ -83,12 +83,12 @@ def run() -> dict:
 def markdown(report: dict) -> str:
     p = report["page"]
     d = p["demodulated"]
-    lines = [f"`{report['command']}`:", "",
-             f"- page: line pitch {p['line_pitch_rows']:.2f} rows; bin (63, 0) "
-             f"{p['bin_over_line_floor']:.1f}x its line floor, power {p['bin']:.2f} against "
-             f"{p['neighbour_63_minus1']:.2f} at (63, -1); demodulated at 1/3: "
-             f"{d['1/3']['blank']:.2f} grey levels on blank paper, {d['1/3']['text']:.2f} on "
-             f"text (at 1/3.3: {d['1/3.3']['blank']:.2f}, {d['1/3.3']['text']:.2f})"]
+    page = (f"- page: line pitch {p['line_pitch_rows']:.2f} rows; bin (63, 0) "
+            f"{p['bin_over_line_floor']:.1f}x its line floor, power {p['bin']:.2f} against "
+            f"{p['neighbour_63_minus1']:.2f} at (63, -1); demodulated at 1/3: "
+            f"{d['1/3']['blank']:.2f} grey levels on blank paper, {d['1/3']['text']:.2f} on "
+            f"text (at 1/3.3: {d['1/3.3']['blank']:.2f}, {d['1/3.3']['text']:.2f})")
+    lines = [f"`{report['command']}`:", "", page]
     for name in ("page/png", "text/odd"):
         r = report[name]
         lines.append(f"- {name}, period {r['period']}: value {r['value']:.2f}, significance "
