@@ -162,7 +162,7 @@ def _search_power(xb: torch.Tensor, d: int) -> torch.Tensor:
     other half by the symmetry ``P(-xi) = P(xi)`` of a real signal's power.
 
     >>> import torch
-    >>> from checkerfree.score.lattice import PeriodicBins
+    >>> from checkerfree.score.lattice import periodic_spectrum
     >>> x = torch.rand(2, 3, 12, 9, dtype=torch.float64) * 255
     >>> full = periodic_spectrum(x, 2).abs().pow(2).mean(1)
     >>> fast = _search_power(x, 2)
