@@ -9,15 +9,23 @@ phase, 8-bit rounding) go on the as-shipped, grey and JPEG-50 images: detection 
 flagged, ``dominant`` the share whose reported period (``ScoreResult.period``) is the
 pattern's period on both axes.
 
+Beyond the calibration set: ``CROPS`` random crops (seeded, sides from 64 up) of each of the
+two pictures of text, ``page`` and ``text`` (ruled notebook paper), the content with
+periodic structure of its own; and the cost of ``"auto"`` against (2, 4, 8) on a 512x512 RGB
+photograph, with and without the hotspot, and on 10 s of 48 kHz audio: the fastest of
+``REPEATS`` (audio: a fifth) interleaved runs in one process, one thread, as a ratio.
+
     python benchmarks/periods.py            # markdown tables (docs/score.md)
     python benchmarks/periods.py --json     # one JSON document
     python benchmarks/periods.py --quick    # a few images, for a smoke run
+    python benchmarks/periods.py --timing   # only the cost of auto against (2, 4, 8)
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -34,6 +42,8 @@ PERIODS = (3, 5, 14, 16, 32)
 AMPLITUDES = (2, 4)
 KINDS = ("checker", "subkernel")
 QUICK = ["astronaut", "camera", "coffee", "grass", "gravel", "brick"]
+CROPS = 30
+REPEATS = 15
 
 
 def measure(image: np.ndarray, periods):
@@ -85,6 +95,8 @@ def run(quick: bool) -> dict:
                 })
     return {
         "command": "python benchmarks/periods.py" + (" --quick" if quick else ""),
+        "crops": crops(CROPS // 3 if quick else CROPS),
+        "timing": timing(REPEATS // 3 if quick else REPEATS),
         "images": names,
         "clean": {
             "n": len(clean),
@@ -100,6 +112,58 @@ def run(quick: bool) -> dict:
         "examples": examples(),
         "seconds": round(time.perf_counter() - started, 1),
     }
+
+
+def crops(count: int) -> dict:
+    """Random crops of the two pictures of text: how many each mode flags, and the reasons."""
+    rng = np.random.default_rng(1)
+    out = {}
+    for name in ("page", "text"):
+        image = calibration.load(name)
+        h, w = image.shape[:2]
+        flagged = {"fixed": 0, "auto": 0}
+        reasons = []
+        for _ in range(count):
+            ch, cw = int(rng.integers(64, h + 1)), int(rng.integers(64, w + 1))
+            top, left = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
+            crop = np.ascontiguousarray(image[top : top + ch, left : left + cw])
+            for mode, periods in (("fixed", (2, 4, 8)), ("auto", "auto")):
+                r = measure(crop, periods)
+                flagged[mode] += bool(r.flagged[0])
+                if mode == "auto" and bool(r.flagged[0]):
+                    reasons.append(f"{ch}x{cw}: {r.reason[0]}")
+        out[name] = {"n": count, **flagged, "reasons": reasons}
+    return out
+
+
+def timing(repeats: int) -> dict:
+    """Milliseconds per 512x512 RGB photograph, fastest of ``repeats`` interleaved runs."""
+    image = calibration.load("astronaut")
+    x = torch.from_numpy(image.astype(np.float32)).permute(2, 0, 1)[None]
+    out = {}
+    for hotspot in (False, True):
+        best = {"fixed": math.inf, "auto": math.inf}
+        for _ in range(repeats):
+            for mode, periods in (("fixed", (2, 4, 8)), ("auto", "auto")):
+                started = time.perf_counter()
+                checkerboard_score(x, periods, hotspot=hotspot)
+                best[mode] = min(best[mode], time.perf_counter() - started)
+        out["hotspot" if hotspot else "no_hotspot"] = {
+            "fixed_ms": round(best["fixed"] * 1e3, 1), "auto_ms": round(best["auto"] * 1e3, 1),
+            "ratio": round(best["auto"] / best["fixed"], 2)}
+    # 10 s of 48 kHz noise-like audio, no hotspot: 4094 periods searched.
+    g = torch.Generator().manual_seed(0)
+    audio = 0.1 * torch.randn(1, 1, 480000, generator=g)
+    best = {"fixed": math.inf, "auto": math.inf}
+    for _ in range(max(1, repeats // 5)):
+        for mode, periods in (("fixed", (2, 4, 8)), ("auto", "auto")):
+            started = time.perf_counter()
+            checkerboard_score(audio, periods, spatial_dims=1, hotspot=False, threshold=1e-4)
+            best[mode] = min(best[mode], time.perf_counter() - started)
+    out["audio_10s"] = {"fixed_ms": round(best["fixed"] * 1e3, 1),
+                        "auto_ms": round(best["auto"] * 1e3, 1),
+                        "ratio": round(best["auto"] / best["fixed"], 2)}
+    return out
 
 
 def examples() -> list[str]:
@@ -131,17 +195,42 @@ def markdown(report: dict) -> str:
         lines.append(f"| {row['period']} | {row['amplitude']} | {row['kind']} | {row['n']} | "
                      f"{row['fixed']:.0%} | {row['auto']:.0%} | {row['dominant']:.0%} |")
     lines.append("")
+    for name, row in report["crops"].items():
+        lines.append(f"Random crops of `{name}`: {row['n']}; flagged with (2, 4, 8): "
+                     f"{row['fixed']}, with `auto`: {row['auto']}.")
+    for name, row in report["crops"].items():
+        lines += [f"- `{name}` crop flagged by auto: {reason}" for reason in row["reasons"]]
+    lines.append("")
+    lines += timing_lines(report["timing"])
+    lines.append("")
     for alarm in c["alarms_auto"]:
         lines.append(f"- auto false alarm: {alarm}")
     lines += ["", "Reasons (`examples()`):", ""] + [f"- `{r}`" for r in report["examples"]]
     return "\n".join(lines)
 
 
+def timing_lines(timing: dict) -> list[str]:
+    out = []
+    for kind, row in timing.items():
+        what = ("10 s of 48 kHz audio" if kind == "audio_10s"
+                else f"a 512x512 RGB photograph ({kind.replace('_', ' ')})")
+        out.append(f"Cost on {what}: (2, 4, 8) {row['fixed_ms']} ms, auto {row['auto_ms']} ms, "
+                   f"ratio {row['ratio']:.2f} (fastest of interleaved runs, 1 thread).")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.add_argument("--quick", action="store_true", help="a few images only")
+    parser.add_argument("--timing", action="store_true", help="only the cost of auto")
     args = parser.parse_args(argv)
+    if args.timing:
+        torch.set_num_threads(1)
+        report = {"command": "python benchmarks/periods.py --timing", "timing": timing(REPEATS)}
+        print(json.dumps(report, indent=2) if args.json else "\n".join(
+            [f"`{report['command']}`:", ""] + timing_lines(report["timing"])))
+        return 0
     report = run(args.quick)
     print(json.dumps(report, indent=2) if args.json else markdown(report))
     return 0

@@ -67,3 +67,17 @@ def test_bad_arguments():
         CheckerboardScore(periods=(1,))
     with pytest.raises(InvalidTypeError):
         CheckerboardScore(periods=(2.5,))
+
+
+def test_auto_periods_mean_score_and_flagged_only():
+    batches = _batches()
+    metric = CheckerboardScore(periods="auto")
+    for b in batches:
+        metric.update(b)
+    got = metric.compute()
+    ref = checkerboard_score(torch.cat(batches), periods="auto", hotspot=False)
+    assert sorted(got) == ["flagged", "score"]
+    torch.testing.assert_close(got["score"], ref.score.mean().to(got["score"]))
+    assert got["flagged"].item() == pytest.approx(ref.flagged.double().mean().item())
+    with pytest.raises(InvalidTypeError, match="'auto'"):
+        CheckerboardScore(periods="Auto")

@@ -55,7 +55,8 @@ from checkerfree.score.hotspot import lattice_hotspot
 from checkerfree.errors import InvalidArgumentError, InvalidTypeError
 from checkerfree.score.lattice import lattice_excess, period_bins
 from checkerfree.score.layout import as_batch, check_periods
-from checkerfree.score.periods import find_periods, max_search_period, search_significance
+from checkerfree.score.periods import (find_periods, found_significance, lattice_lines,
+                                       leak_floor, max_search_period, search_significance)
 
 __all__ = [
     "ScoreResult",
@@ -99,7 +100,9 @@ class ScoreResult:
       up to the clamping at zero;
     - ``significance`` ``{s: (N,)}``: the excess in standard deviations of the floor's
       fluctuation (a peak-over-neighbours z-score, the larger of the plain and the whitened
-      sum; a few units at most on noise);
+      sum; a few units at most on noise); for a period ``"auto"`` found, the smaller of that
+      and :func:`~checkerfree.score.periods.found_significance` (its peak sharp to the bins,
+      in more than one direction);
     - ``required`` ``{s: float}``: the significance period ``s`` needs to flag:
       :data:`MIN_SIGNIFICANCE` for given periods and :data:`FIXED_PERIODS`, more for periods
       that ``"auto"`` picked from ``searched`` ones (:func:`~checkerfree.score.periods.search_significance`);
@@ -241,7 +244,10 @@ def checkerboard_score(
     ``periods="auto"`` searches every period from 2 to a quarter of the shortest axis
     (:mod:`checkerfree.score.periods`: one spectrum, harmonic sums) and measures
     :data:`FIXED_PERIODS` plus the best few found; a found period flags only above the
-    look-elsewhere corrected significance (:func:`resolve_periods`).
+    look-elsewhere corrected significance (:func:`resolve_periods`), measured with its floor
+    raised to the mean of each bin's neighbours and without the line through zero that
+    holds most of its excess (:func:`~checkerfree.score.periods.found_significance`: the
+    harmonics of text lines are no lattice).
 
     ``threshold`` is a number ``>= 0`` in the input's units (``None``: :data:`DEFAULT_THRESHOLD`;
     ``inf`` flags nothing; NaN is refused). Non-finite input is never a measurement: a NaN or
@@ -265,7 +271,9 @@ def checkerboard_score(
     window = check_window(window)
     hotspot = check_flag(hotspot, "hotspot")
     check_finite(x, "x", batched=x.ndim == d + 2)
+    auto = isinstance(periods, str)
     periods, required, searched = resolve_periods(periods, xb, d)
+    found = {s for s in periods if s not in FIXED_PERIODS} if auto else set()
     values, axes, significance, spectra, floors, excesses, lattices = {}, {}, {}, {}, {}, {}, {}
     powers = []  # every intermediate the result is made of, checked at once for overflow
     shared: dict = {}  # one rfftn per crop shape, shared by the periods that crop alike
@@ -280,15 +288,15 @@ def checkerboard_score(
         axes[s] = amplitude(torch.stack(per_axis, -1))
         total = excess.sum(-1)
         values[s] = amplitude(total)
-        # Two z-scores, the larger kept: the plain sum (best when the floor is even) and the
-        # whitened sum of P_b / F_b - 1 (best when a few high-floor bins, the low frequencies
-        # of a busy image, would swamp the plain sum's spread). Var(P_b) = F_b^2 for a complex
-        # bin, and conjugate pairs are counted twice: the spreads are sqrt(2 sum F^2), sqrt(2K).
-        tiny = torch.finfo(floor.dtype).tiny
-        spread = _chance_spread(floor)
-        plain = total / spread.clamp_min(tiny)
-        whitened = (excess / floor.clamp_min(tiny)).sum(-1) / math.sqrt(2 * excess.shape[-1])
-        significance[s] = torch.maximum(plain, whitened)
+        spread, significance[s] = _significance(excess, floor)
+        if s in found:
+            # A found period counts only a peak sharp to its bins (the floor is raised where
+            # the bins next to each are high: a text page's line harmonics) and in more than
+            # one direction (a lattice, not lines of text): periods.found_significance.
+            with torch.no_grad():
+                near = leak_floor(spectra[s], s, coords).to(floor.dtype)
+                strict = found_significance(excess + floor, floor, near, lattice_lines(coords, s))
+                significance[s] = torch.minimum(significance[s], strict)
         powers += [excess, floor, spread]
     # NaN compares false, so an overflowed power would read 0 ("clean"): refuse it instead.
     check_power(powers, xb, "the lattice power of x")
@@ -324,6 +332,22 @@ def checkerboard_score(
         spots = torch.zeros(xb.shape[0], d, dtype=torch.long, device=xb.device)
     return ScoreResult(score, values, axes, significance, flagged, spots, threshold,
                        dominant.to(xb.device), reasons, dict(required), searched)
+
+
+def _significance(excess: torch.Tensor, floor: torch.Tensor):
+    """``(spread, z)``: the chance spread of the sum and the significance (ScoreResult).
+
+    Two z-scores, the larger kept: the plain sum (best when the floor is even) and the
+    whitened sum of ``P_b / F_b - 1`` (best when a few high-floor bins, the low frequencies
+    of a busy image, would swamp the plain sum's spread). ``Var(P_b) = F_b^2`` for a complex
+    bin, and conjugate pairs are counted twice: the spreads are ``sqrt(2 sum F^2)``,
+    ``sqrt(2K)``.
+    """
+    tiny = torch.finfo(floor.dtype).tiny
+    spread = _chance_spread(floor)
+    plain = excess.sum(-1) / spread.clamp_min(tiny)
+    whitened = (excess / floor.clamp_min(tiny)).sum(-1) / math.sqrt(2 * excess.shape[-1])
+    return spread, torch.maximum(plain, whitened)
 
 
 def _explain(periods, values, sig, need, flags, significant, pool, decide, excesses, lattices,
@@ -367,7 +391,10 @@ def _explain(periods, values, sig, need, flags, significant, pool, decide, exces
                 reason += (f"; period {lp} reads {_value(lv)} but its significance {_z(lz)} "
                            f"<= {ln:.1f}")
         # With no significant period the excess is noise: its per-axis split would be too.
-        dominant.append(_dominant(chosen, excesses, lattices, i, d)
+        # Periods of the deciding one's family only: a strong pattern also leaks into the
+        # lattices of nearby periods (17 and 19 beside 18), whose lcm means nothing.
+        family = [p for p in chosen if s % p == 0 or p % s == 0]
+        dominant.append(_dominant(family, excesses, lattices, i, d)
                         if bool(significant[i].any()) else [s] * d)
         reasons.append(reason)
     return torch.tensor(dominant, dtype=torch.long).reshape(-1, d), reasons

@@ -3,6 +3,9 @@
 Needs torchmetrics (extra ``metrics``), imported here only: ``import checkerfree`` does not.
 States are sums (score, flagged count, per-period values, item count) reduced with ``sum``
 across processes, so ``compute()`` is the mean over every item seen, on one process or many.
+With ``periods="auto"`` the periods measured differ from item to item (each adds the ones
+its search finds), so there is no per-period mean: ``compute()`` gives ``score`` and
+``flagged`` only.
 
 >>> import torch
 >>> metric = CheckerboardScore(periods=(2,))
@@ -19,7 +22,7 @@ from collections.abc import Iterable
 import torch
 
 from checkerfree.arguments import check_threshold
-from checkerfree.errors import InvalidArgumentError, require
+from checkerfree.errors import InvalidArgumentError, InvalidTypeError, require
 from checkerfree.score.layout import check_periods
 from checkerfree.score.checkerboard import checkerboard_score
 
@@ -32,7 +35,8 @@ class CheckerboardScore(torchmetrics.Metric):
     """Mean checkerboard score, flagged fraction and per-period means over all updates.
 
     ``compute()`` returns ``{"score", "flagged", "period_<s>" ...}`` (scalars): the mean score
-    (grey levels for 0..255 inputs), the fraction of items flagged, and each period's mean.
+    (grey levels for 0..255 inputs), the fraction of items flagged, and each period's mean
+    (none with ``periods="auto"``: see the module doc).
     Keyword arguments other than those below go to ``torchmetrics.Metric``.
 
     >>> import torch
@@ -47,7 +51,7 @@ class CheckerboardScore(torchmetrics.Metric):
 
     def __init__(
         self,
-        periods: Iterable[int] | int = (2, 4, 8),
+        periods: Iterable[int] | int | str = (2, 4, 8),
         *,
         threshold: float | None = None,
         spatial_dims: int | None = None,
@@ -55,7 +59,13 @@ class CheckerboardScore(torchmetrics.Metric):
     ) -> None:
         super().__init__(**kwargs)
         # Checked here, not at the first update: a bad argument should fail where it is given.
-        self.periods = check_periods(periods, (math.inf,))
+        if isinstance(periods, str):
+            if periods != "auto":
+                raise InvalidTypeError(
+                    f"periods must be 'auto', an int or a sequence of ints, got {periods!r}")
+            self.periods = periods
+        else:
+            self.periods = check_periods(periods, (math.inf,))
         self.threshold = None if threshold is None else check_threshold(threshold)
         if spatial_dims is not None and (
             isinstance(spatial_dims, bool) or spatial_dims not in (1, 2, 3)
@@ -65,7 +75,8 @@ class CheckerboardScore(torchmetrics.Metric):
         zero = torch.tensor(0.0, dtype=torch.float64)
         self.add_state("score_sum", default=zero.clone(), dist_reduce_fx="sum")
         self.add_state("flagged_sum", default=zero.clone(), dist_reduce_fx="sum")
-        periods_zero = torch.zeros(len(periods), dtype=torch.float64)
+        listed = () if self.periods == "auto" else self.periods
+        periods_zero = torch.zeros(len(listed), dtype=torch.float64)
         self.add_state("period_sum", default=periods_zero, dist_reduce_fx="sum")
         self.add_state("total", default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
 
@@ -85,9 +96,10 @@ class CheckerboardScore(torchmetrics.Metric):
         )
         self.score_sum += result.score.sum().to(self.score_sum)
         self.flagged_sum += result.flagged.sum().to(self.flagged_sum)
-        self.period_sum += torch.stack(
-            [result.periods[s].sum() for s in self.periods]
-        ).to(self.period_sum)
+        if self.periods != "auto":
+            self.period_sum += torch.stack(
+                [result.periods[s].sum() for s in self.periods]
+            ).to(self.period_sum)
         self.total += result.score.shape[0]
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -114,6 +126,6 @@ class CheckerboardScore(torchmetrics.Metric):
         """Means over every item seen since the last ``reset()``."""
         count = self.total.clamp_min(1).to(self.score_sum)
         out = {"score": self.score_sum / count, "flagged": self.flagged_sum / count}
-        for i, s in enumerate(self.periods):
+        for i, s in enumerate(() if self.periods == "auto" else self.periods):
             out[f"period_{s}"] = self.period_sum[i] / count
         return out
