@@ -402,9 +402,7 @@ def _neighbour_offsets(
     # read 2-3 grey levels, not significant, at period 4).
     ranges = []
     for m, f in zip(n, free):
-        r = min(radius, (m - 1) // 2)
-        if s > 8:
-            r = min(r, max(1, (m // s) // 2))
+        r = min(radius, (m - 1) // 2, max(1, (m // s) // 2))
         ranges.append(range(-r, r + 1) if f else range(1))
     keep = []
     for o in itertools.product(*ranges):
@@ -429,8 +427,7 @@ def _excess_plan(n: tuple[int, ...], s: int, periods: tuple[int, ...], d: int, d
     """Bins to read for :func:`lattice_excess`: the lattice, then every neighbourhood.
 
     Returns ``(coords, all_bins, groups)``: ``all_bins`` ``(K + sum K_g M_g, d)`` coordinates,
-    ``groups`` a list of ``(positions (K_g,), start, M_g, weights (K_g, M_g))`` into it: the
-    floor of a bin is its neighbours' power times the weights, summed. Cached per geometry.
+    ``groups`` a list of ``(positions (K_g,), start, M_g)`` into it. Cached per geometry.
     """
     key = (n, s, periods, d, str(device))
     plan = _PLANS.get(key)
@@ -443,26 +440,10 @@ def _excess_plan(n: tuple[int, ...], s: int, periods: tuple[int, ...], d: int, d
     for pattern in sorted({tuple(row) for row in free.tolist()}):
         group = (free == torch.tensor(pattern, device=device)).all(-1)
         offsets = _neighbour_offsets(n, s, pattern, device)
-        around = bins[group][:, None, :] + offsets[None]
-        # Each floor is cut symmetrically about its bin so that no neighbour is nearer to
-        # zero frequency than half the lattice spacing (on any axis it spans): on short axes
-        # (64 samples, period 4: the stripe bin (16, 0) and its line of radius 16) those are
-        # the content's steep low frequencies, whose mean is many times the power at the
-        # bin, and the period's sum of P_b - F_b went negative and cancelled real peaks
-        # (issue 11). Symmetric, so a smooth slope does not tilt the floor; only the bins
-        # nearest zero are cut (a cap for all bins scattered period 8 on 64x64 outputs). At
-        # 512 samples nothing is cut for periods 2, 4, 8.
-        size = torch.tensor(n, device=device)
-        centre = bins[group]
-        reach = torch.minimum(centre % size, (-centre) % size) - (size // s + 1) // 2
-        spans = torch.tensor(pattern, device=device)
-        near = ((offsets.abs()[None] > reach[:, None]) & spans).any(-1)
-        near &= ~near.all(-1, keepdim=True)  # nothing left: the whole box, as before
-        weight = (~near).to(torch.float64)
-        weight = weight / weight.sum(-1, keepdim=True)
-        groups.append((group.nonzero().squeeze(-1), start, len(offsets), weight))
-        parts.append(around.reshape(-1, d))
-        start += around.shape[0] * around.shape[1]
+        around = (bins[group][:, None, :] + offsets[None]).reshape(-1, d)
+        groups.append((group.nonzero().squeeze(-1), start, len(offsets)))
+        parts.append(around)
+        start += len(around)
     plan = coords, torch.cat(parts), groups
     if len(_PLANS) > 256:
         _PLANS.clear()
@@ -519,7 +500,7 @@ def lattice_excess(
     k = len(coords)
     lattice = power[:, :k]
     floor = torch.empty_like(lattice)
-    for positions, start, m, weight in groups:
+    for positions, start, m in groups:
         around = power[:, start : start + len(positions) * m].reshape(-1, len(positions), m)
-        floor[:, positions] = (around * weight.to(around.dtype)).sum(-1)
+        floor[:, positions] = around.mean(-1)
     return lattice - floor, floor, coords
