@@ -402,7 +402,9 @@ def _neighbour_offsets(
     # read 2-3 grey levels, not significant, at period 4).
     ranges = []
     for m, f in zip(n, free):
-        r = min(radius, (m - 1) // 2, max(1, (m // s) // 2))
+        r = min(radius, (m - 1) // 2)
+        if s > 8:
+            r = min(r, max(1, (m // s) // 2))
         ranges.append(range(-r, r + 1) if f else range(1))
     keep = []
     for o in itertools.product(*ranges):
