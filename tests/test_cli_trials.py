@@ -69,11 +69,44 @@ def test_ctrl_c_with_worker_processes_is_one_line_130(tmp_path):
     time.sleep(1.0)
     os.killpg(proc.pid, signal.SIGINT)
     out, err = proc.communicate(timeout=120)
-    assert (proc.returncode, out, err) == (130, b"", b"checkerfree: interrupted\n")
-    for pid in workers:  # the workers were stopped, not left behind
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            continue
-        state = Path(f"/proc/{pid}/stat").read_text().split()[2]
-        assert state == "Z", f"worker {pid} still running"
+    assert (proc.returncode, out, err) == (130, b"", b"checkerfree: interrupted\n"), err[-2000:]
+    # The workers were stopped, not left behind (the resource tracker may take a moment
+    # after its parent's exit, so each gets a few seconds).
+    for pid in workers:
+        for _ in range(100):
+            try:
+                state = Path(f"/proc/{pid}/stat").read_text().split()[2]
+            except (FileNotFoundError, ProcessLookupError):
+                break
+            if state == "Z":
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError(f"worker {pid} still running 10 s after the interrupt")
+
+
+@pytest.mark.parametrize("paths", ["cb.png", b"cb.png", Path("cb.png")])
+def test_processes_refuse_one_path_given_as_paths(paths):
+    # A str is iterable: before the fix "cb.png" was scored as files "c", "b", ".", ...
+    from checkerfree.engines.processes import score_files_processes
+    from checkerfree.errors import InvalidTypeError
+
+    with pytest.raises(InvalidTypeError, match="paths must be an iterable of paths"):
+        score_files_processes(paths, ImageScorer(periods=2), processes=2)
+
+
+def test_processes_refuse_a_path_that_is_not_one():
+    from checkerfree.errors import InvalidTypeError
+
+    with pytest.raises(InvalidTypeError, match="each path must be a str, bytes or os.PathLike, "
+                                                "got int 3"):
+        ScoringPool.check(["a.png", 3])
+    assert ScoringPool.check(["a.png", Path("b.png")]) == ["a.png", "b.png"]
+
+
+def test_scoring_pool_wants_an_image_scorer():
+    from checkerfree.errors import InvalidTypeError
+
+    with pytest.raises(InvalidTypeError, match="scorer must be a checkerfree.score.batch."
+                                                "ImageScorer, got NoneType"):
+        ScoringPool(None, 2)

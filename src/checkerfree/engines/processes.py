@@ -44,7 +44,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Self
 
-from checkerfree.errors import InvalidArgumentError, LimitError
+from checkerfree.errors import InvalidArgumentError, InvalidTypeError, LimitError
 from checkerfree.score.batch import ImageScorer, error_row
 
 __all__ = ["MAX_PROCESSES", "ScoringPool", "score_files_processes"]
@@ -109,6 +109,9 @@ class ScoringPool:
 
     def __init__(self, scorer: ImageScorer, processes: int, *, threads: int | None = None,
                  chunk_size: int | None = None):
+        if not isinstance(scorer, ImageScorer):
+            raise InvalidTypeError(f"scorer must be a checkerfree.score.batch.ImageScorer, got "
+                                   f"{type(scorer).__name__}")
         for name, value in (("processes", processes), ("threads", threads),
                             ("chunk_size", chunk_size)):
             if value is None and name != "processes":
@@ -167,7 +170,22 @@ class ScoringPool:
 
     @staticmethod
     def check(paths: Iterable[str | os.PathLike]) -> list[str]:
-        """The paths as strings; standard input (``-``) refused."""
+        """The paths as strings; standard input (``-``) refused.
+
+        >>> ScoringPool.check("a.png")
+        Traceback (most recent call last):
+        ...
+        checkerfree.errors.InvalidTypeError: paths must be an iterable of paths (a list of str or os.PathLike), got str 'a.png'
+        """
+        # A lone str is iterable too: its characters would each be scored as a file.
+        if isinstance(paths, (str, bytes, os.PathLike)):
+            raise InvalidTypeError(f"paths must be an iterable of paths (a list of str or "
+                                   f"os.PathLike), got {type(paths).__name__} {paths!r}")
+        paths = list(paths)
+        for p in paths:
+            if not isinstance(p, (str, bytes, os.PathLike)):
+                raise InvalidTypeError(f"each path must be a str, bytes or os.PathLike, got "
+                                       f"{type(p).__name__} {p!r}")
         paths = [os.fspath(p) for p in paths]
         if "-" in paths:
             raise InvalidArgumentError(
