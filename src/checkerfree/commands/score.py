@@ -7,7 +7,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from checkerfree.errors import InvalidArgumentError, require
+from checkerfree.errors import InvalidArgumentError, LimitError, require
 
 HELP = "checkerboard score of images, audio, arrays and volumes (files, folders, -)"
 
@@ -142,6 +142,11 @@ def run(args: argparse.Namespace) -> int:
     if "-" in args.paths and args.engine == "ray":
         raise InvalidArgumentError("'-' (standard input) needs --engine local: Ray workers "
                                    "cannot read this process's standard input")
+    from checkerfree.engines.processes import MAX_PROCESSES
+
+    if args.processes > MAX_PROCESSES:
+        raise LimitError(f"--processes must be at most {MAX_PROCESSES} (MAX_PROCESSES), "
+                         f"got {args.processes}")
     if "-" in args.paths and args.processes > 1:
         raise InvalidArgumentError("'-' (standard input) needs --processes 1: worker "
                                    "processes cannot read this process's standard input")

@@ -14,7 +14,11 @@ its thread pool can deadlock), which costs an import of torch per process: a fix
 ``spawn`` pool, a script that calls it must guard its own top level with
 ``if __name__ == "__main__":`` (each worker imports the script's main module). A worker that dies (killed,
 out of memory) gives its chunk's inputs an error row each; the chunks in flight with it are
-run again, one at a time, in a new pool, and the others go on there.
+run again, one at a time, in a new pool, and the others go on there. Workers start with
+SIGINT ignored: a Ctrl-C at the terminal reaches the whole process group, and is this
+process's to handle (exit 130, one line), not each worker's (a traceback per worker, often
+from inside its import of torch); the pool's shutdown then stops them. At most
+``MAX_PROCESSES`` workers.
 
 >>> import tempfile, pathlib, numpy as np
 >>> from PIL import Image
@@ -32,16 +36,22 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Self
 
-from checkerfree.errors import InvalidArgumentError
+from checkerfree.errors import InvalidArgumentError, InvalidTypeError, LimitError
 from checkerfree.score.batch import ImageScorer, error_row
 
-__all__ = ["ScoringPool", "score_files_processes"]
+__all__ = ["MAX_PROCESSES", "ScoringPool", "score_files_processes"]
+
+# Each worker imports torch (a few hundred MB): far beyond any machine's cores, a typo
+# (--processes 100000) would start one per chunk until memory runs out.
+MAX_PROCESSES = 256
 
 # The scorer and thread counts of this worker process, set once by _start.
 _WORKER: dict = {}
@@ -99,12 +109,18 @@ class ScoringPool:
 
     def __init__(self, scorer: ImageScorer, processes: int, *, threads: int | None = None,
                  chunk_size: int | None = None):
+        if not isinstance(scorer, ImageScorer):
+            raise InvalidTypeError(f"scorer must be a checkerfree.score.batch.ImageScorer, got "
+                                   f"{type(scorer).__name__}")
         for name, value in (("processes", processes), ("threads", threads),
                             ("chunk_size", chunk_size)):
             if value is None and name != "processes":
                 continue
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise InvalidArgumentError(f"{name} must be a positive int, got {value!r}")
+        if processes > MAX_PROCESSES:
+            raise LimitError(f"processes must be at most {MAX_PROCESSES} (MAX_PROCESSES), "
+                             f"got {processes}")
         self.processes = processes
         self.chunk_size = chunk_size or 2 * scorer.batch_size
         try:
@@ -128,8 +144,7 @@ class ScoringPool:
 
     def start(self) -> None:
         """Start the workers now (else at the first chunk): each imports torch once."""
-        pool = self._executor()
-        list(pool.map(_ready, range(self.processes)))
+        list(self._submit_all(_ready, range(self.processes)))
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
@@ -138,9 +153,39 @@ class ScoringPool:
                 mp_context=multiprocessing.get_context("spawn"))
         return self._pool
 
+    def _submit(self, fn, arg):
+        """Submit one task; a worker process it starts inherits an ignored SIGINT."""
+        if threading.current_thread() is not threading.main_thread():
+            return self._executor().submit(fn, arg)
+        # An ignored signal stays ignored across exec (a blocked one does not survive the
+        # workers' import of torch). A Ctrl-C within these microseconds is lost.
+        handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            return self._executor().submit(fn, arg)
+        finally:
+            signal.signal(signal.SIGINT, handler)
+
+    def _submit_all(self, fn, args):
+        return [future.result() for future in [self._submit(fn, a) for a in args]]
+
     @staticmethod
     def check(paths: Iterable[str | os.PathLike]) -> list[str]:
-        """The paths as strings; standard input (``-``) refused."""
+        """The paths as strings; standard input (``-``) refused.
+
+        >>> ScoringPool.check("a.png")
+        Traceback (most recent call last):
+        ...
+        checkerfree.errors.InvalidTypeError: paths must be an iterable of paths (a list of str or os.PathLike), got str 'a.png'
+        """
+        # A lone str is iterable too: its characters would each be scored as a file.
+        if isinstance(paths, (str, bytes, os.PathLike)):
+            raise InvalidTypeError(f"paths must be an iterable of paths (a list of str or "
+                                   f"os.PathLike), got {type(paths).__name__} {paths!r}")
+        paths = list(paths)
+        for p in paths:
+            if not isinstance(p, (str, bytes, os.PathLike)):
+                raise InvalidTypeError(f"each path must be a str, bytes or os.PathLike, got "
+                                       f"{type(p).__name__} {p!r}")
         paths = [os.fspath(p) for p in paths]
         if "-" in paths:
             raise InvalidArgumentError(
@@ -163,11 +208,11 @@ class ScoringPool:
                 chunk = next(queued, None)
                 if chunk is None:
                     break
-                ahead.append((chunk, self._executor().submit(_score_chunk, chunk), False))
+                ahead.append((chunk, self._submit(_score_chunk, chunk), False))
             while ahead:
                 chunk, future, suspect = ahead.popleft()
                 if future is None:
-                    future = self._executor().submit(_score_chunk, chunk)
+                    future = self._submit(_score_chunk, chunk)
                 try:
                     rows = future.result()
                 except BrokenProcessPool:
@@ -186,7 +231,7 @@ class ScoringPool:
                     following = next(queued, None)
                     if following is not None:
                         ahead.append((following,
-                                      self._executor().submit(_score_chunk, following), False))
+                                      self._submit(_score_chunk, following), False))
                 for row in rows:
                     if on_row is not None:
                         on_row(row)
