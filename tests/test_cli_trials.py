@@ -110,3 +110,48 @@ def test_scoring_pool_wants_an_image_scorer():
     with pytest.raises(InvalidTypeError, match="scorer must be a checkerfree.score.batch."
                                                 "ImageScorer, got NoneType"):
         ScoringPool(None, 2)
+
+
+def test_local_engine_refuses_a_lone_path_string():
+    """One process: a str is refused up front, not scored character by character."""
+    from checkerfree.engines.local import score_files
+    from checkerfree.errors import InvalidTypeError
+    from checkerfree.score.batch import ImageScorer
+
+    with pytest.raises(InvalidTypeError, match="iterable of paths"):
+        score_files("cb.png", ImageScorer())
+
+
+def test_summary_counts_read_singular_and_plural():
+    from checkerfree.report.score_table import summary_lines
+
+    one = {"images": 1, "scored": 1, "failed": 0, "flagged": 0, "threshold": 0.55,
+           "mean_score": 0.1, "max_score": 0.1}
+    assert summary_lines([{"kind": "image"}], one)[0].startswith("1 image: ")
+    assert summary_lines([{"kind": "image"}] * 2, {**one, "images": 2})[0].startswith("2 images: ")
+    assert summary_lines([{"kind": "audio"}], one)[0].startswith("1 input: ")
+
+
+def test_non_finite_array_row_names_the_array(tmp_path):
+    import numpy as np
+
+    from checkerfree.score.batch import ImageScorer
+
+    x = np.zeros((16, 16), np.float32)
+    x[3, 4] = np.nan
+    np.save(tmp_path / "nan.npy", x)
+    scorer = ImageScorer()
+    row = scorer.score_decoded([scorer.decode(str(tmp_path / "nan.npy"))])[0]
+    assert "the array has 1 non-finite value" in row["error"], row
+
+
+def test_reason_never_prints_negative_zero():
+    from checkerfree.score.checkerboard import _z
+
+    assert _z(-0.04) == "0.0" and _z(-0.06) == "-0.1" and _z(2.25) == "2.2"
+
+
+def test_stdin_overlay_name_does_not_start_with_a_dash():
+    from checkerfree.score.overlay import overlay_name
+
+    assert overlay_name("-").startswith("stdin-") and overlay_name("--x.png").startswith("x-")

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 from checkerfree.score.batch import ImageScorer
-from checkerfree.errors import InvalidArgumentError
+from checkerfree.errors import InvalidArgumentError, InvalidTypeError
 
 __all__ = ["score_files", "default_workers"]
 
@@ -59,6 +59,10 @@ def score_files(
     """
     if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
         raise InvalidArgumentError(f"processes must be a positive int, got {processes!r}")
+    # A lone str is iterable too: its characters would each be scored as a file.
+    if isinstance(paths, (str, bytes, os.PathLike)):
+        raise InvalidTypeError(f"paths must be an iterable of paths (a list of str or "
+                               f"os.PathLike), got {type(paths).__name__} {paths!r}")
     if processes > 1:
         from checkerfree.engines.processes import score_files_processes
 

@@ -79,6 +79,15 @@ def plain_table(rows: Sequence[dict], periods: Sequence[int]) -> str:
     return "\n".join(lines)
 
 
+def _count(n: int, noun: str) -> str:
+    """``"1 image"``, ``"2 images"``.
+
+    >>> _count(1, "image"), _count(0, "input")
+    ('1 image', '0 inputs')
+    """
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def summary_lines(rows: Sequence[dict], summary: dict) -> list[str]:
     """The summary under the table, and a note when alpha channels were ignored."""
     mean = summary["mean_score"]
@@ -86,13 +95,13 @@ def summary_lines(rows: Sequence[dict], summary: dict) -> list[str]:
         # Audio (full scale) and arrays (own units) have thresholds of their own, and a mean
         # across units means nothing: the rows carry theirs.
         lines = [
-            f"{summary['images']} inputs: {summary['scored']} scored, {summary['failed']} "
+            f"{_count(summary['images'], 'input')}: {summary['scored']} scored, {summary['failed']} "
             f"failed, {summary['flagged']} flagged (each against the threshold of its kind, "
             "in its own units: grey levels, full scale, the array's units)"
         ]
     else:
         lines = [
-            f"{summary['images']} images: {summary['scored']} scored, {summary['failed']} "
+            f"{_count(summary['images'], 'image')}: {summary['scored']} scored, {summary['failed']} "
             f"failed, {summary['flagged']} flagged (threshold {summary['threshold']:g} grey "
             "levels)"
             + ("" if mean is None else f"; mean score {mean:.2f}, max {summary['max_score']:.2f}")

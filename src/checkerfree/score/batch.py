@@ -117,13 +117,14 @@ def _signal_fields(signal) -> dict:
     return fields
 
 
-def _non_finite(pixels: np.ndarray) -> str | None:
+def _non_finite(pixels: np.ndarray, kind: str = "image") -> str | None:
     """The reason an item's pixels cannot be scored (NaN or inf), or None when all are finite.
 
-    Checked per item before batching, so one NaN image is its own error row, not its batch's.
+    Checked per item before batching, so one NaN image is its own error row, not its batch's;
+    the message names the item's ``kind`` (``"the array has 1 non-finite value ..."``).
     """
     try:
-        check_finite(torch.from_numpy(np.asarray(pixels)), "the image")
+        check_finite(torch.from_numpy(np.asarray(pixels)), f"the {kind or 'input'}")
     except NonFiniteError as exc:
         return str(exc)
     return None
@@ -258,7 +259,7 @@ class ImageScorer:
                              bool(signal.alpha_dropped))
         # Checked here, once, in the decoding thread: score_decoded (the engine's one scoring
         # thread, its bottleneck) then need not pass over the pixels again.
-        reason = _non_finite(signal.values)
+        reason = _non_finite(signal.values, signal.kind)
         threshold = self.threshold
         if threshold is None and reason is None:
             threshold = default_threshold(signal.kind, signal.values)
@@ -276,7 +277,7 @@ class ImageScorer:
         for i, item in enumerate(items):
             error = item.error
             if error is None:
-                error = (_non_finite(item.pixels) if item.non_finite is None
+                error = (_non_finite(item.pixels, item.kind) if item.non_finite is None
                          else item.non_finite or None)
             if error is not None:
                 rows[i] = error_row(item.path, error, item.info, item.fields)

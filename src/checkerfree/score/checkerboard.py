@@ -412,7 +412,8 @@ def _value(v: float) -> str:
 
 def _z(z: float) -> str:
     """A significance for reading: one decimal, or 3 digits when huge (a noiseless image)."""
-    return f"{z:.1f}" if abs(z) < 1e4 else f"{z:.3g}"
+    # round() + 0.0: a z of -0.04 reads "0.0", not "-0.0".
+    return f"{round(z, 1) + 0.0:.1f}" if abs(z) < 1e4 else f"{z:.3g}"
 
 
 def _dominant(chosen: list[int], excesses, lattices, i: int, d: int) -> list[int]:

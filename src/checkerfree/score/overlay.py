@@ -178,4 +178,6 @@ def overlay_name(path: str | os.PathLike) -> str:
     """
     absolute = os.path.normpath(os.path.abspath(os.fspath(path)))
     digest = hashlib.sha1(absolute.encode("utf-8", "surrogateescape")).hexdigest()[:8]
-    return f"{Path(absolute).stem}-{digest}.png"
+    # A stem that starts with "-" (standard input is "-") would read as an option to rm/ls.
+    stem = Path(absolute).stem.lstrip("-") or "stdin"
+    return f"{stem}-{digest}.png"
