@@ -155,3 +155,19 @@ def test_stdin_overlay_name_does_not_start_with_a_dash():
     from checkerfree.score.overlay import overlay_name
 
     assert overlay_name("-").startswith("stdin-") and overlay_name("--x.png").startswith("x-")
+
+
+def test_cli_threshold_accepts_what_the_library_accepts(tmp_path, capsys):
+    """0 (flag every significant peak) and inf are accepted, as check_threshold does; -1, NaN
+    and text are one-line errors with exit 2."""
+    image = tmp_path / "cb.png"
+    i, j = np.meshgrid(np.arange(64), np.arange(64), indexing="ij")
+    Image.fromarray((128 + 4 * (-1.0) ** (i + j)).astype(np.uint8)).save(image)
+    assert main(["score", str(image), "--threshold", "0", "--json"]) == 0
+    assert '"flagged": true' in capsys.readouterr().out
+    for bad in ("-1", "nan", "abc"):
+        with pytest.raises(SystemExit) as exc:
+            main(["score", str(image), "--threshold", bad])
+        assert exc.value.code == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "threshold" in err[0], err

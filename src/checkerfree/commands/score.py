@@ -62,6 +62,22 @@ def _positive(kind):
     return parse
 
 
+def _threshold(text: str) -> float:
+    """``--threshold``: what the library accepts (a number >= 0; inf flags nothing; not NaN)."""
+    from checkerfree.arguments import check_threshold
+    from checkerfree.errors import InvalidArgumentError
+
+    try:
+        return check_threshold(float(text))
+    except ValueError as exc:  # float() and InvalidArgumentError (a ValueError) alike
+        message = str(exc) if isinstance(exc, InvalidArgumentError) else \
+            f"expected a number, got {text!r}"
+        raise argparse.ArgumentTypeError(message) from None
+
+
+_threshold.__name__ = "float"
+
+
 def _period(text: str) -> int | str:
     if text == "auto":
         return text
@@ -106,8 +122,9 @@ def register(sub) -> None:
                    "(default 1: one scoring thread)")
     p.add_argument("--batch-size", type=_positive(int), default=8, metavar="N",
                    help="images of one size scored together (default 8)")
-    p.add_argument("--threshold", type=_positive(float), metavar="LEVELS",
-                   help="flag above this value, in each input's units (default: per kind: "
+    p.add_argument("--threshold", type=_threshold, metavar="LEVELS",
+                   help="flag above this value (>= 0; 0 flags every significant peak), in "
+                   "each input's units (default: per kind: "
                    "0.55 grey levels, 0.55/255 full scale, 0.55/255 of an array's range)")
     p.add_argument("--max-pixels", type=_positive(int), metavar="N",
                    help="refuse images with more pixels (decompression bombs; default 8192^2)")
