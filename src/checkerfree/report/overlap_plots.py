@@ -66,6 +66,7 @@ def plot_overlap_1d(layers, size: int = 6):
     2
     """
     plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
     specs, _ = coerce_layers(layers, dims=1)
     if not isinstance(size, int) or size < 1:
         raise InvalidArgumentError(f"size must be a positive integer, got {size!r}")
@@ -100,6 +101,9 @@ def plot_overlap_1d(layers, size: int = 6):
             bottom += heights
         counts = bottom.astype(np.int64)
         ax.set_xlim(-0.6, out - 0.4)
+        # Positions and counts are integers: no 2.5 or 0.5 ticks.
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel("count")
         ax.set_title(f"after layer {index} ({spec.describe()})", fontsize=10)
     axes[-1].set_xlabel("output position (colour = input position that painted it)")
