@@ -43,7 +43,7 @@ from checkerfree.errors import InputFileError, InvalidArgumentError, NonFiniteEr
 from checkerfree.files import write_atomic
 from checkerfree.finite import check_finite
 from checkerfree.io import DEFAULT_MAX_PIXELS, ImageInfo
-from checkerfree.score.layout import check_periods
+from checkerfree.score.layout import check_period_request
 
 __all__ = ["ROW_KEYS", "Decoded", "ImageScorer", "error_row"]
 
@@ -176,16 +176,8 @@ class ImageScorer:
         spatial_dims: int | None = None,
         mark_source: bool = False,
     ):
-        if isinstance(periods, str):
-            # "auto" is resolved per image (checkerboard_score); here only the spelling.
-            if periods != "auto":
-                from checkerfree.errors import InvalidTypeError
-
-                raise InvalidTypeError(
-                    f"periods must be 'auto', an int or a sequence of ints, got {periods!r}")
-            self.periods = periods
-        else:
-            self.periods = check_periods(periods, (math.inf,))
+        # "auto" is resolved per image (checkerboard_score); here only the spelling.
+        self.periods = check_period_request(periods)
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise InvalidArgumentError(f"batch_size must be a positive int, got {batch_size!r}")
         self.heatmap_dir = None if heatmap_dir is None else Path(heatmap_dir)

@@ -18,6 +18,7 @@ torch.Size([1, 3, 32, 32])
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 import torch
@@ -79,6 +80,28 @@ def as_batch(x: torch.Tensor, spatial_dims: int | None = None) -> tuple[torch.Te
     elif x.dtype in (torch.float16, torch.bfloat16):
         x = x.to(torch.float32)
     return x, spatial_dims
+
+
+def check_period_request(periods) -> tuple[int, ...] | str:
+    """``"auto"`` as given, or the periods checked (:func:`check_periods`, any size).
+
+    For constructors that take ``periods`` before any input is seen (``ImageScorer``,
+    ``CheckerboardScore``): "auto" is resolved per input later, so only its spelling is
+    checked here.
+
+    >>> check_period_request("auto"), check_period_request([4, 2, 2])
+    ('auto', (2, 4))
+    >>> check_period_request("Auto")
+    Traceback (most recent call last):
+    ...
+    checkerfree.errors.InvalidTypeError: periods must be 'auto', an int or a sequence of ints, got 'Auto'
+    """
+    if isinstance(periods, str):
+        if periods != "auto":
+            raise InvalidTypeError(
+                f"periods must be 'auto', an int or a sequence of ints, got {periods!r}")
+        return periods
+    return check_periods(periods, (math.inf,))
 
 
 def check_periods(periods: Iterable[int] | int, spatial: tuple[int, ...]) -> tuple[int, ...]:

@@ -16,14 +16,13 @@ its search finds), so there is no per-period mean: ``compute()`` gives ``score``
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 
 import torch
 
 from checkerfree.arguments import check_threshold
-from checkerfree.errors import InvalidArgumentError, InvalidTypeError, require
-from checkerfree.score.layout import check_periods
+from checkerfree.errors import InvalidArgumentError, require
+from checkerfree.score.layout import check_period_request
 from checkerfree.score.checkerboard import checkerboard_score
 
 torchmetrics = require("torchmetrics", "metrics")
@@ -59,13 +58,7 @@ class CheckerboardScore(torchmetrics.Metric):
     ) -> None:
         super().__init__(**kwargs)
         # Checked here, not at the first update: a bad argument should fail where it is given.
-        if isinstance(periods, str):
-            if periods != "auto":
-                raise InvalidTypeError(
-                    f"periods must be 'auto', an int or a sequence of ints, got {periods!r}")
-            self.periods = periods
-        else:
-            self.periods = check_periods(periods, (math.inf,))
+        self.periods = check_period_request(periods)
         self.threshold = None if threshold is None else check_threshold(threshold)
         if spatial_dims is not None and (
             isinstance(spatial_dims, bool) or spatial_dims not in (1, 2, 3)
