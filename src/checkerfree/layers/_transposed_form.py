@@ -57,21 +57,34 @@ def _convolve(x, kernel, bias, spec):
                                         output_padding=spec.output_padding, groups=spec.groups)
 
 
+def _save(ctx, x, weight, bias, spec) -> torch.Tensor:
+    """Build the tied kernel and keep what the backward needs; returns the kernel."""
+    kernel = _to_kernel(weight, spec.matrix, spec.groups, spec.big)
+    ctx.save_for_backward(x, weight, kernel)
+    ctx.spec, ctx.has_bias = spec, bias is not None
+    return kernel
+
+
+def _restore(ctx):
+    """``(x, weight, kernel, spec)`` for a backward; under ``create_graph`` the kernel is
+    rebuilt by autograd ops, so that its dependence on the weight is seen."""
+    x, weight, kernel = ctx.saved_tensors
+    spec = ctx.spec
+    if torch.is_grad_enabled():
+        kernel = tied_kernel(weight, spec.matrix, spec.groups, spec.big)
+    return x, weight, kernel, spec
+
+
 class _FusedTransposed(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, weight, bias, spec):
-        kernel = _to_kernel(weight, spec.matrix, spec.groups, spec.big)
-        ctx.save_for_backward(x, weight, kernel)
-        ctx.spec, ctx.has_bias = spec, bias is not None
+        kernel = _save(ctx, x, weight, bias, spec)
         return _convolve(x, kernel, bias, spec)
 
     @staticmethod
     def backward(ctx, grad):
-        x, weight, kernel = ctx.saved_tensors
-        spec = ctx.spec
+        x, weight, kernel, spec = _restore(ctx)
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
-        if torch.is_grad_enabled():  # create_graph: the kernel's dependence on w must be seen
-            kernel = tied_kernel(weight, spec.matrix, spec.groups, spec.big)
         dims = x.dim() - 2
         gx, gk, gb = torch.ops.aten.convolution_backward(
             grad, x, kernel, [kernel.shape[1] * spec.groups] if ctx.has_bias else None,
@@ -114,18 +127,13 @@ def _chunked_forward(x, kernel, bias, spec, memory_format):
 class _ChunkedTransposed(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, weight, bias, spec, memory_format):
-        kernel = _to_kernel(weight, spec.matrix, spec.groups, spec.big)
-        ctx.save_for_backward(x, weight, kernel)
-        ctx.spec, ctx.has_bias = spec, bias is not None
+        kernel = _save(ctx, x, weight, bias, spec)
         return _chunked_forward(x, kernel, bias, spec, memory_format)
 
     @staticmethod
     def backward(ctx, grad):
-        x, weight, kernel = ctx.saved_tensors
-        spec = ctx.spec
+        x, weight, kernel, spec = _restore(ctx)
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
-        if torch.is_grad_enabled():  # create_graph: the kernel's dependence on w must be seen
-            kernel = tied_kernel(weight, spec.matrix, spec.groups, spec.big)
         dims = x.dim() - 2
         out = kernel.shape[1] * spec.groups
         gx = torch.zeros_like(x) if need_x else None
