@@ -194,7 +194,7 @@ def resolve_periods(
     ``search_significance(MIN_SIGNIFICANCE, searched)``, the others :data:`MIN_SIGNIFICANCE`.
 
     >>> import torch
-    >>> xb = torch.rand(1, 1, 64, 64)
+    >>> xb = torch.rand(1, 1, 64, 64, generator=torch.Generator().manual_seed(0))
     >>> resolve_periods("auto", xb, 2)[0], resolve_periods((4, 2), xb, 2)
     ((2, 4, 8), ((2, 4), {2: 5.0, 4: 5.0}, 0))
     """
