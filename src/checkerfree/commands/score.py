@@ -291,10 +291,14 @@ def _run_ray(inputs, scorer_kwargs, args) -> list[dict]:
     require("ray", "ray")
     from checkerfree.engines.ray_engine import score_files_ray
 
+    from checkerfree.commands.native_stderr import held_native_stderr
+
     progress = sys.stderr.isatty() if args.progress is None else args.progress
-    return score_files_ray(inputs, scorer_kwargs, batch_size=args.batch_size,
-                           concurrency=args.workers, address=args.ray_address,
-                           progress=progress)
+    # Ray's C++ side logs to descriptor 2 (actor-restart E lines) on a run that succeeds.
+    with held_native_stderr():
+        return score_files_ray(inputs, scorer_kwargs, batch_size=args.batch_size,
+                               concurrency=args.workers, address=args.ray_address,
+                               progress=progress)
 
 
 def _check_out_suffix(out: str) -> None:

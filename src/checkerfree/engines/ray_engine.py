@@ -22,8 +22,9 @@ with ``heatmap_dir`` write there.
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from checkerfree.score.batch import ImageScorer
 from checkerfree.errors import InvalidArgumentError, require
@@ -57,9 +58,11 @@ def score_files_ray(
         return []
     started = False
     if not ray.is_initialized():
-        ray.init(address=address, include_dashboard=False, logging_level="WARNING",
+        # ERROR: Ray's start-up warnings (token authentication) are not about the scores.
+        ray.init(address=address, include_dashboard=False, logging_level="ERROR",
                  log_to_driver=False)
         started = True
+    restore_logging = _quiet_ray_data()
     try:
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = progress
@@ -81,6 +84,7 @@ def score_files_ray(
         for batch in dataset.iter_batches(batch_format="pyarrow", batch_size=None):
             rows.extend(batch.to_pylist())
     finally:
+        restore_logging()
         if started:
             ray.shutdown()
     rows.sort(key=lambda row: row["index"])
@@ -92,3 +96,23 @@ def score_files_ray(
         if isinstance(row.get("periods"), list):  # periods="auto": an Arrow map, as pairs
             row["periods"] = dict(row["periods"])
     return rows
+
+
+def _quiet_ray_data() -> Callable[[], None]:
+    """Raise Ray Data's console to ERROR; return what puts it back.
+
+    Its INFO and WARNING lines (the execution plan, the progress-bar notice) say how Ray ran
+    the job, not what was measured; the session's ``logs/ray-data`` files keep them, and
+    errors still reach the console.
+    """
+    consoles = [handler for handler in logging.getLogger("ray.data").handlers
+                if handler.name == "console" and handler.level < logging.ERROR]
+    levels = [handler.level for handler in consoles]
+    for handler in consoles:
+        handler.setLevel(logging.ERROR)
+
+    def restore() -> None:
+        for handler, level in zip(consoles, levels):
+            handler.setLevel(level)
+
+    return restore
