@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import subprocess
 import sys
 
@@ -96,6 +97,20 @@ def test_heatmap_files_and_overwrite_refusal(capsys, folders, tmp_path):
     assert err.count("\n") == 1 and "exists" in err and "--force" in err
     assert before == {p: p.stat().st_mtime_ns for p in maps.iterdir()}
     assert main(["score", str(good["grey8.png"]), "--heatmap", str(maps), "--force"]) == 0
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc")
+def test_heatmap_folder_that_cannot_be_made_is_refused_up_front(capsys, folders, monkeypatch):
+    # /proc passes the permission bits (even for root) yet no folder can be made in it.
+    _, good, _ = folders
+    scored = []
+    monkeypatch.setattr("checkerfree.commands.score._run_local",
+                        lambda *a: scored.append(a) or [])
+    assert main(["score", str(good["grey8.png"]), str(good["rgb.png"]),
+                 "--heatmap", "/proc/checkerfree-x"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and scored == []  # refused before any image was scored
+    assert err.count("\n") == 1 and "--heatmap /proc/checkerfree-x: cannot write there" in err
 
 
 def test_same_name_in_two_folders_gets_two_overlays(capsys, tmp_path, folders):

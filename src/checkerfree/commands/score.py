@@ -186,6 +186,8 @@ def run(args: argparse.Namespace) -> int:
         _plan_heatmaps(outputs, Path(args.heatmap),
                        [p for p, e in entries if e is None and not _other_kind(p)])
     outputs.check()
+    if args.heatmap is not None:
+        _probe_folder(Path(args.heatmap))
     # Each input is flagged in its own units; the summary names the image threshold.
     threshold = DEFAULT_THRESHOLD if args.threshold is None else args.threshold
     scorer_kwargs = dict(
@@ -323,6 +325,25 @@ def _plan_heatmaps(outputs, folder: Path, inputs: list[str]) -> None:
             raise InvalidArgumentError(f"{path} and {names[name]} would share an overlay name")
         names[name] = path
         outputs.add(folder / name)
+
+
+def _probe_folder(folder: Path) -> None:
+    """Refuse ``--heatmap DIR`` now if no file can be made there (not once per image later).
+
+    Permission bits are not enough: root may "write" /proc, where no folder can be made; so
+    the folder is made (it will hold the overlays) and a temporary file is opened in it.
+    """
+    import tempfile
+
+    from checkerfree.errors import OutputError
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder, prefix=".checkerfree-probe-"):
+            pass
+    except OSError as exc:
+        raise OutputError(f"--heatmap {folder}: cannot write there: "
+                          f"{exc.strerror or exc}") from None
 
 
 def _write_out(outputs, out: str, images, summary, periods) -> None:
