@@ -157,16 +157,20 @@ class ScoreResult:
         for i in range(len(score)):
             row = {
                 "score": float(score[i]),
-                "periods": {str(s): float(v[i]) for s, v in periods.items()},
+                "periods": {str(s): float(v[i]) for s, v in periods.items() if v[i] == v[i]},
                 "flagged": bool(flagged[i]),
                 "period": None if dominant is None else [int(c) for c in dominant[i]],
                 "reason": self.reason[i] if i < len(self.reason) else None,
                 "hotspot": [int(c) for c in hotspot[i]],
             }
             if detail:
-                row["axes"] = {str(s): [float(c) for c in v[i]] for s, v in axes.items()}
-                row["significance"] = {str(s): float(v[i]) for s, v in sig.items()}
-                row["required"] = {str(s): float(v) for s, v in self.required.items()}
+                # NaN: a period found on batch mates, not measured on this item (auto).
+                row["axes"] = {str(s): [float(c) for c in v[i]] for s, v in axes.items()
+                               if periods[s][i] == periods[s][i]}
+                row["significance"] = {str(s): float(v[i]) for s, v in sig.items()
+                                       if periods[s][i] == periods[s][i]}
+                row["required"] = {str(s): float(v) for s, v in self.required.items()
+                                   if periods[s][i] == periods[s][i]}
             rows.append(row)
         return rows
 
@@ -192,35 +196,66 @@ def resolve_periods(
     :data:`AUTO_CANDIDATES` periods found by :func:`~checkerfree.score.periods.find_periods`
     among ``2 .. max_search_period``, and their divisors; the found ones need
     ``search_significance(MIN_SIGNIFICANCE, searched)``, the others :data:`MIN_SIGNIFICANCE`.
+    Over a batch, the periods of all its items together; each item is scored at its own
+    (:func:`resolve_item_periods`).
 
     >>> import torch
     >>> xb = torch.rand(1, 1, 64, 64, generator=torch.Generator().manual_seed(0))
     >>> resolve_periods("auto", xb, 2)[0], resolve_periods((4, 2), xb, 2)
     ((2, 4, 8), ((2, 4), {2: 5.0, 4: 5.0}, 0))
     """
+    items = resolve_item_periods(periods, xb, d)
     spatial = tuple(xb.shape[2:])
-    if isinstance(periods, str):
-        if periods != "auto":
-            raise InvalidTypeError(
-                f"periods must be 'auto', an int or a sequence of ints, got {periods!r}"
-            )
-        fixed = tuple(s for s in FIXED_PERIODS if 2 * s <= min(spatial)) or FIXED_PERIODS[:1]
-        fixed = check_periods(fixed, spatial)
-        top = max_search_period(spatial)
-        searched = max(0, top - 1)
-        found: set[int] = set()
-        if searched:
-            for item in find_periods(xb, d, count=AUTO_CANDIDATES, skip=fixed):
-                found.update(item)
-            # With its divisors measured too, a found period's value is only what is new at
-            # that period (each bin counts for the smallest listed period that has it, as
-            # for 2, 4, 8): a photograph's period-5 lattice is not read again at 20.
-            found.update(p for s in list(found) for p in range(2, s) if s % p == 0)
+    measured = check_periods(sorted({s for item, _, _ in items for s in item}), spatial)
+    required = {s: need for _, item, _ in items for s, need in item.items()}
+    return measured, required, items[0][2]
+
+
+def resolve_item_periods(
+    periods, xb: torch.Tensor, d: int
+) -> list[tuple[tuple[int, ...], dict[int, float], int]]:
+    """:func:`resolve_periods` for each item on its own: ``[(periods, required, searched)]``.
+
+    Given periods are the same for every item. ``"auto"`` measures on each item the periods
+    found on it (and their divisors), never those found on its batch mates: a row does not
+    depend on the batch it was scored in.
+
+    >>> import torch
+    >>> i, j = torch.meshgrid(torch.arange(64), torch.arange(64), indexing="ij")
+    >>> g = torch.Generator().manual_seed(0)
+    >>> noise = 100 + 10 * torch.randn(2, 1, 64, 64, generator=g)
+    >>> noise[1, 0] += 4 * (-1.0) ** (i // 5 + j // 5)               # period 10 on item 1
+    >>> [item[0] for item in resolve_item_periods("auto", noise, 2)]
+    [(2, 4, 8), (2, 4, 5, 8, 10)]
+    """
+    spatial = tuple(xb.shape[2:])
+    n = xb.shape[0]
+    if isinstance(periods, _Chosen):
+        return [(periods.periods, dict(periods.required), periods.searched)] * max(n, 1)
+    if not isinstance(periods, str):
+        measured = check_periods(periods, spatial)
+        return [(measured, {s: MIN_SIGNIFICANCE for s in measured}, 0)] * max(n, 1)
+    if periods != "auto":
+        raise InvalidTypeError(
+            f"periods must be 'auto', an int or a sequence of ints, got {periods!r}"
+        )
+    fixed = tuple(s for s in FIXED_PERIODS if 2 * s <= min(spatial)) or FIXED_PERIODS[:1]
+    fixed = check_periods(fixed, spatial)
+    top = max_search_period(spatial)
+    searched = max(0, top - 1)
+    needed = search_significance(MIN_SIGNIFICANCE, searched) if searched else MIN_SIGNIFICANCE
+    found_per_item = (find_periods(xb, d, count=AUTO_CANDIDATES, skip=fixed)
+                      if searched and n else [[]] * max(n, 1))
+    items = []
+    for found in map(set, found_per_item):
+        # With its divisors measured too, a found period's value is only what is new at
+        # that period (each bin counts for the smallest listed period that has it, as
+        # for 2, 4, 8): a photograph's period-5 lattice is not read again at 20.
+        found.update(p for s in list(found) for p in range(2, s) if s % p == 0)
         measured = check_periods(fixed + tuple(found), spatial)
-        needed = search_significance(MIN_SIGNIFICANCE, searched) if searched else MIN_SIGNIFICANCE
-        return measured, {s: MIN_SIGNIFICANCE if s in fixed else needed for s in measured}, searched
-    measured = check_periods(periods, spatial)
-    return measured, {s: MIN_SIGNIFICANCE for s in measured}, 0
+        items.append((measured, {s: MIN_SIGNIFICANCE if s in fixed else needed
+                                 for s in measured}, searched))
+    return items
 
 
 def checkerboard_score(
@@ -271,7 +306,16 @@ def checkerboard_score(
     window = check_window(window)
     hotspot = check_flag(hotspot, "hotspot")
     check_finite(x, "x", batched=x.ndim == d + 2)
-    auto = isinstance(periods, str)
+    if isinstance(periods, str):
+        items = resolve_item_periods(periods, xb, d)
+        groups = _period_groups(items)
+        if len(groups) > 1:
+            # Each item at its own periods: one call per set of periods, rows put back.
+            return _gathered([(index, checkerboard_score(
+                xb[index], _Chosen(*items[index[0]]), threshold=threshold, spatial_dims=d,
+                window=window, hotspot=hotspot)) for index in groups])
+        periods = _Chosen(*items[0])
+    auto = isinstance(periods, _Chosen)
     periods, required, searched = resolve_periods(periods, xb, d)
     found = {s for s in periods if s not in FIXED_PERIODS} if auto else set()
     values, axes, significance, spectra, floors, excesses, lattices = {}, {}, {}, {}, {}, {}, {}
@@ -332,6 +376,65 @@ def checkerboard_score(
         spots = torch.zeros(xb.shape[0], d, dtype=torch.long, device=xb.device)
     return ScoreResult(score, values, axes, significance, flagged, spots, threshold,
                        dominant.to(xb.device), reasons, dict(required), searched)
+
+
+@dataclass(frozen=True)
+class _Chosen:
+    """The periods ``"auto"`` chose for some items (:func:`resolve_item_periods`), passed on
+    to the call that scores them."""
+
+    periods: tuple[int, ...]
+    required: dict[int, float]
+    searched: int
+
+
+def _period_groups(items: list[tuple]) -> list[list[int]]:
+    """The item indices of each distinct set of periods, in order of first appearance."""
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for i, (periods, _, _) in enumerate(items):
+        groups.setdefault(periods, []).append(i)
+    return list(groups.values())
+
+
+def _inverse(groups: list[list[int]], device) -> torch.Tensor:
+    """Where each item of the batch is in the groups' items laid end to end."""
+    order = torch.tensor([i for index in groups for i in index], dtype=torch.long)
+    inverse = torch.empty_like(order)
+    inverse[order] = torch.arange(len(order))
+    return inverse.to(device)
+
+
+def _gathered(parts: list[tuple[list[int], ScoreResult]]) -> ScoreResult:
+    """One result of the groups' results, items in batch order.
+
+    A period measured on some groups only is NaN for the items of the others (they were
+    not measured at it); :meth:`ScoreResult.to_rows` leaves it out of their rows.
+    """
+    results = [result for _, result in parts]
+    inverse = _inverse([index for index, _ in parts], results[0].score.device)
+
+    def joined(pieces: list[torch.Tensor]) -> torch.Tensor:
+        return torch.cat(pieces)[inverse]
+
+    def table(name: str) -> dict[int, torch.Tensor]:
+        keys = sorted({s for result in results for s in getattr(result, name)})
+        out = {}
+        for s in keys:
+            like = next(getattr(r, name)[s] for r in results if s in getattr(r, name))
+            out[s] = joined([getattr(r, name)[s] if s in getattr(r, name) else
+                             torch.full((len(index), *like.shape[1:]), math.nan,
+                                        dtype=like.dtype, device=like.device)
+                             for index, r in parts])
+        return out
+
+    reasons = [reason for result in results for reason in result.reason]
+    first = results[0]
+    return ScoreResult(
+        joined([r.score for r in results]), table("periods"), table("axes"),
+        table("significance"), joined([r.flagged for r in results]),
+        joined([r.hotspot for r in results]), first.threshold,
+        joined([r.period for r in results]), [reasons[k] for k in inverse.tolist()],
+        {s: v for r in results for s, v in sorted(r.required.items())}, first.searched)
 
 
 def _significance(excess: torch.Tensor, floor: torch.Tensor):
@@ -489,13 +592,23 @@ def checkerboard_loss(
         )
     xb, d = as_batch(x, spatial_dims)
     # "auto" picks the periods from the values (no gradient through the choice); the sum
-    # over the picked periods is differentiable as for given ones.
-    periods = resolve_periods(periods, xb, d)[0]
-    shared: dict = {}
-    per_item = sum(
-        4 * lattice_excess(period_bins(xb, s, d, shared), s, periods, d)[0].sum(-1).clamp_min(0)
-        for s in periods
-    )
+    # over the picked periods is differentiable as for given ones. Each item's own periods
+    # (resolve_item_periods): one sum per set of them, items put back in batch order.
+    items = resolve_item_periods(periods, xb, d)
+    groups = _period_groups(items)
+
+    def summed(xg: torch.Tensor, periods: tuple[int, ...]) -> torch.Tensor:
+        shared: dict = {}
+        return sum(
+            4 * lattice_excess(period_bins(xg, s, d, shared), s, periods, d)[0].sum(-1).clamp_min(0)
+            for s in periods
+        )
+
+    if len(groups) == 1:
+        per_item = summed(xb, items[0][0])
+    else:
+        per_item = torch.cat([summed(xb[index], items[index[0]][0]) for index in groups])[
+            _inverse(groups, xb.device)]
     if reduction == "none":
         return per_item
     return per_item.mean() if reduction == "mean" else per_item.sum()
