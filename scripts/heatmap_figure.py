@@ -4,8 +4,11 @@ Two clean photographs (scikit-image's camera and astronaut, in grey), a uniform 
 and a 64x64 local patch of a random period-4 sub-kernel on the camera, each at 2 and 8 grey
 levels peak to peak, rounded to 8 bits: every panel is the overlay the CLI writes (one fixed
 colour scale, the legend with the score), so they compare. A blue cross marks the score's
-``hotspot`` (the most coherent lattice pattern, ``checkerfree.score.hotspot``): it is always
-somewhere, and means something where a pattern is (the patches), not on a clean picture.
+``hotspot`` (the most coherent lattice pattern, ``checkerfree.score.hotspot``) on the panels
+whose decision has a significant period only: the hotspot is always somewhere, and means
+nothing where no pattern is (a clean picture; the local patches too, which the heat map shows
+but whose global significance stays below the required one). A hotspot of None or -1 (no
+pattern) draws no cross either.
 
     python scripts/heatmap_figure.py [--out docs/figures/heatmaps.png]
 """
@@ -62,8 +65,22 @@ def overlay(image: np.ndarray):
                               flagged=bool(result.flagged.item()),
                               period=max(deciding)[1] if deciding else None,
                               threshold=result.threshold)
-    _cross(picture, *result.hotspot[0].tolist())
+    spot = cross_at(result)
+    if spot is not None:
+        _cross(picture, *spot)
     return picture
+
+
+def cross_at(result) -> tuple[int, int] | None:
+    """Where the hotspot cross goes: the hotspot of the (one-item) ``result`` when some period
+    is significant (significance above the one it needs), else None."""
+    significant = any(result.significance[s][0].item()
+                      > result.required.get(s, MIN_SIGNIFICANCE) for s in result.periods)
+    hotspot = getattr(result, "hotspot", None)
+    if not significant or hotspot is None:
+        return None
+    spot = [int(c) for c in hotspot[0].tolist()]
+    return None if min(spot) < 0 else (spot[0], spot[1])
 
 
 def _cross(picture, row: int, col: int, arm: int = 6) -> None:

@@ -81,7 +81,7 @@ def test_colour_bar_in_the_legend_strip():
                               period=4, threshold=0.55)
     assert picture.size == (MIN_WIDTH, 30 + LEGEND_HEIGHT)   # a small picture, a legible legend
     rgb = np.asarray(picture).astype(int)
-    bar = rgb[30 + 37, 6 : MIN_WIDTH - 14]   # a row through the colour bar
+    bar = rgb[30 + 43, 8:158]   # a row through the colour bar (its unit to the right)
     values = np.linspace(0.0, FULL_SCALE, len(bar))
     expected = np.array([128 * (1 - OPACITY) + _reference_colour(v) * OPACITY for v in values])
     # The threshold's mark is a white column; elsewhere the bar is the scale over mid-grey.
@@ -96,6 +96,25 @@ def test_colour_bar_in_the_legend_strip():
         heatmap_overlay(grey, np.zeros((30, 99), np.float32))
     with pytest.raises(InvalidArgumentError):
         heatmap_overlay(grey, np.zeros((30, 100), np.float32), full_scale=0)
+
+
+def test_legend_of_a_128_pixel_picture_is_readable():
+    # Before: 240 wide, the key "local amplitude, grey levels; | threshold 0.55" ran to 6
+    # pixels from the right edge, and the "8+" tick label to 5.
+    grey = np.full((1, 128, 128), 120.0, dtype=np.float32)
+    picture = heatmap_overlay(grey, np.zeros((128, 128), np.float32), score=12.34,
+                              flagged=True, period=16, threshold=0.55)
+    strip = np.asarray(picture).astype(int)[128:]
+    width = strip.shape[1]
+    ink = (strip > 200).all(-1)          # text, ticks and marks: near white on the dark strip
+    ink[38:48] = False                   # the colour bar's rows (its threshold mark is white)
+    rows, cols = np.nonzero(ink)
+    assert cols.min() >= 6 and cols.max() <= width - 7, (cols.min(), cols.max(), width)
+    assert rows.max() <= strip.shape[0] - 3  # the tick labels are not cut at the bottom
+    # The second row holds two keys (amplitude, threshold) with a wide blank between them.
+    second = ink[19:34].any(0)
+    blank = max(len(run) for run in "".join("x" if c else " " for c in second).strip().split("x"))
+    assert blank >= 16, blank
 
 
 def test_hotspot_finds_a_local_patch_on_photographs():

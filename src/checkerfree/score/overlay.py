@@ -18,7 +18,7 @@ image's score, whether it is flagged and by which period.
 >>> heat = np.zeros((64, 300), dtype=np.float32); heat[0, 0] = 8.0
 >>> picture = heatmap_overlay(image, heat, score=0.2, flagged=False)
 >>> picture.size                              # the legend strip below the picture
-(300, 124)
+(300, 134)
 >>> rgb = np.asarray(picture)
 >>> rgb[0, 0].tolist(), rgb[63, 299].tolist()  # full scale: the darkest colour; zero: grey
 ([171, 20, 50], [100, 100, 100])
@@ -48,9 +48,14 @@ FULL_SCALE = 8.0
 #: Opacity of the heat map's colour over the grey picture, wherever the map is above zero.
 OPACITY = 0.8
 #: Height in pixels of the legend strip under the picture.
-LEGEND_HEIGHT = 60
-#: The narrowest overlay: a small picture gets a legend wide enough to read.
+LEGEND_HEIGHT = 70
+#: The narrowest overlay: a small picture (128 pixels wide) gets a legend wide enough to read,
+#: its two keys side by side with room between them (``_legend``).
 MIN_WIDTH = 240
+# The legend's font size, the blank it keeps along its edges, and the colour bar's rows.
+_FONT_SIZE = 12
+_MARGIN = 8
+_BAR_TOP, _BAR_BOTTOM = 38, 48
 _BACKGROUND = (32, 32, 32)
 _TEXT = (235, 235, 235)
 # ColorBrewer YlOrRd (9 classes, the five darker-than-pale anchors): pale yellow to dark red.
@@ -83,13 +88,17 @@ def _blend(grey: np.ndarray, heat: np.ndarray, full_scale: float, opacity: float
 
 def _legend(width: int, full_scale: float, opacity: float, score, flagged, period,
             threshold) -> np.ndarray:
-    """The legend strip ``(LEGEND_HEIGHT, width, 3)`` uint8: a colour bar and the score."""
+    """The legend strip ``(LEGEND_HEIGHT, width, 3)`` uint8: a colour bar and the score.
+
+    Two text rows (the score; what the bar shows on the left, the threshold's key on the
+    right) above the bar, its tick labels under it and its unit beside it, all at least
+    ``_MARGIN`` pixels from the edges, with room between the keys at :data:`MIN_WIDTH`.
+    """
     Image = require("PIL.Image", "image")
     ImageDraw = require("PIL.ImageDraw", "image")
     ImageFont = require("PIL.ImageFont", "image")
     strip = Image.new("RGB", (width, LEGEND_HEIGHT), _BACKGROUND)
-    draw = ImageDraw.Draw(strip)
-    font = ImageFont.load_default(size=11)
+    font = ImageFont.load_default(size=_FONT_SIZE)
     if score is None:
         words = "checkerboard amplitude"
     else:
@@ -97,32 +106,41 @@ def _legend(width: int, full_scale: float, opacity: float, score, flagged, perio
         if flagged is not None:
             words += (f", flagged (period {period})" if flagged and period is not None
                       else ", flagged" if flagged else ", not flagged")
-    draw.text((6, 2), words, fill=_TEXT, font=font)
-    left, right, top, bottom = 6, width - 14, 32, 42
+    unit = "grey levels"
+    draw = ImageDraw.Draw(strip)
+    unit_width = draw.textlength(unit, font=font)
+    # The bar ends before its unit, with room for the last tick's "8+" centred on its end.
+    left, right = _MARGIN, round(width - _MARGIN - unit_width - 14)
     # The bar: each column the colour of its value blended over mid-grey, as in the picture.
     values = np.linspace(0.0, full_scale, right - left)
     bar = _blend(np.full((1, len(values)), 128.0, np.float32), values[None], full_scale, opacity)
     bar[0, 0] = 128.0  # zero is not painted
     pixels = np.asarray(strip).copy()
-    pixels[top:bottom, left:right] = np.clip(bar + 0.5, 0, 255).astype(np.uint8)
+    pixels[_BAR_TOP:_BAR_BOTTOM, left:right] = np.clip(bar + 0.5, 0, 255).astype(np.uint8)
     strip = Image.fromarray(pixels)
     draw = ImageDraw.Draw(strip)
+    draw.text((_MARGIN, 3), words, fill=_TEXT, font=font)
+    draw.text((_MARGIN, 19), "local amplitude", fill=_TEXT, font=font)
+    draw.text((width - _MARGIN - unit_width, _BAR_TOP - 4), unit, fill=_TEXT, font=font)
     step = 2.0 if full_scale <= 10 else full_scale / 4
     tick = 0.0
     while tick <= full_scale + 1e-9:
         x = left + round(tick / full_scale * (right - left - 1))
-        draw.line([(x, bottom), (x, bottom + 3)], fill=_TEXT)
+        draw.line([(x, _BAR_BOTTOM), (x, _BAR_BOTTOM + 3)], fill=_TEXT)
         label = f"{tick:g}" + ("+" if tick >= full_scale else "")
-        draw.text((x - 3, bottom + 4), label, fill=_TEXT, font=font)
+        size = draw.textlength(label, font=font)
+        at = max(x - size / 2, _MARGIN / 2)
+        draw.text((at, _BAR_BOTTOM + 4), label, fill=_TEXT, font=font)
         tick += step
     if threshold is not None and 0 < threshold < full_scale:
         x = left + round(threshold / full_scale * (right - left - 1))
-        draw.line([(x, top - 3), (x, bottom - 1)], fill=(255, 255, 255), width=1)
+        draw.line([(x, _BAR_TOP - 3), (x, _BAR_BOTTOM - 1)], fill=(255, 255, 255), width=1)
     if threshold is not None:
-        key = f"local amplitude, grey levels; | threshold {threshold:g}"
-    else:
-        key = "local amplitude, grey levels"
-    draw.text((6, 16), key, fill=_TEXT, font=font)
+        # Its key on the right of the second row: the mark as drawn on the bar, then the value.
+        key = f"threshold {threshold:g}"
+        at = width - _MARGIN - draw.textlength(key, font=font)
+        draw.line([(at - 6, 21), (at - 6, 32)], fill=(255, 255, 255), width=1)
+        draw.text((at, 19), key, fill=_TEXT, font=font)
     return np.asarray(strip)
 
 
