@@ -61,6 +61,7 @@ table{border-collapse:collapse;font-size:.9em} td,th{border:1px solid #ddd;paddi
 th{background:#f4f4f4} .artifacts{color:#b00020;font-weight:bold} .clean{color:#1b7f3b;
 font-weight:bold} figure{display:inline-block;margin:.5em} img{max-width:100%;border:1px solid
 #eee} .culprit{background:#fff0f0} code{background:#f6f6f6;padding:0 .2em}
+.note{color:#555;font-size:.9em;max-width:45em}
 """
 
 
@@ -215,16 +216,31 @@ def _overlap_figure(site):
     return fig
 
 
-def _probe_table(p) -> str:
+#: Why a probe's table has no "added beyond input" column (``ProbeResult.added`` is None).
+_NO_ADDED = {
+    "Output": "No \u201cadded beyond input\u201d column: the model's input is no picture of the "
+              "output's kind (a generator's latent vector), so nothing of the output was in "
+              "it already: every value is the model's own.",
+    "Input gradient": "No \u201cadded beyond input\u201d column: the gradient is taken with "
+                      "respect to the input, not compared with it: every value is the "
+                      "gradient's own.",
+}
+
+
+def _probe_table(p, label: str = "Output") -> str:
     if p.verdict == "n/a":
         return f"<p>not measured: {html.escape(p.reason)}</p>"
-    rows = "".join(f"<tr><td>{s}</td><td>{v:.2f}</td>"
-                   f"<td>{'' if p.added is None else f'{p.added.get(s, 0):.2f}'}</td></tr>"
+    summary = (f"<p>verdict <span class='{p.verdict}'>{p.verdict}</span>; score {p.score:.2f} "
+               f"grey levels; {p.flagged_fraction:.0%} of {p.items} items flagged; inputs: "
+               f"{html.escape(', '.join(p.inputs))}{html.escape(decided_by(p))}</p>")
+    if p.added is None:
+        # An empty column would read as "nothing added"; say instead why there is none.
+        rows = "".join(f"<tr><td>{s}</td><td>{v:.2f}</td></tr>" for s, v in p.periods.items())
+        return (f"{summary}<table><tr><th>period</th><th>median value</th></tr>{rows}</table>"
+                f"<p class='note'>{html.escape(_NO_ADDED.get(label, _NO_ADDED['Output']))}</p>")
+    rows = "".join(f"<tr><td>{s}</td><td>{v:.2f}</td><td>{p.added.get(s, 0):.2f}</td></tr>"
                    for s, v in p.periods.items())
-    return (f"<p>verdict <span class='{p.verdict}'>{p.verdict}</span>; score {p.score:.2f} "
-            f"grey levels; {p.flagged_fraction:.0%} of {p.items} items flagged; inputs: "
-            f"{html.escape(', '.join(p.inputs))}{html.escape(decided_by(p))}</p>"
-            f"<table><tr><th>period</th>"
+    return (f"{summary}<table><tr><th>period</th>"
             f"<th>median value</th><th>added beyond input</th></tr>{rows}</table>")
 
 
@@ -285,7 +301,7 @@ def _section(report, directory: Path, prefix: str, outputs: OutputSet, written: 
              "<h3>Layers</h3>", _layer_table(report)]
     for label, probe in (("Output", report.forward), ("Input gradient", report.gradient)):
         parts.append(f"<h3>{label}</h3>")
-        parts.append(_probe_table(probe))
+        parts.append(_probe_table(probe, label))
         if probe.samples is not None and probe.samples.dim() >= 3:
             key = f"{prefix}{label.split()[-1].lower()}"
             figs = [(f"{key}_samples.png", _samples_figure(probe.samples, label, report.periods,
