@@ -51,3 +51,16 @@ def test_ray_cli_run_is_quiet(tmp_path):
     rows = json.loads(proc.stdout)["images"]
     assert [row["flagged"] for row in rows] == [True, None]
     assert rows[1]["error"] == "no such file"
+
+
+def test_ray_cli_bad_address_is_one_line(tmp_path, capfd):
+    pytest.importorskip("ray")
+    from checkerfree.cli import main
+
+    Image.fromarray(checkerboard()).save(tmp_path / "cb.png")
+    # Was a traceback (RuntimeError from ray.init); now our one line, exit 2.
+    assert main(["score", str(tmp_path / "cb.png"), "--engine", "ray",
+                 "--ray-address", "nosuchscheme://x"]) == 2
+    out, err = capfd.readouterr()
+    assert out == "" and err.count("\n") == 1
+    assert err.startswith("checkerfree score: error: cannot join Ray at 'nosuchscheme://x'")

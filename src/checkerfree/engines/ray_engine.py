@@ -59,8 +59,12 @@ def score_files_ray(
     started = False
     if not ray.is_initialized():
         # ERROR: Ray's start-up warnings (token authentication) are not about the scores.
-        ray.init(address=address, include_dashboard=False, logging_level="ERROR",
-                 log_to_driver=False)
+        try:
+            ray.init(address=address, include_dashboard=False, logging_level="ERROR",
+                     log_to_driver=False)
+        except (ConnectionError, RuntimeError, ValueError) as exc:  # a bad or dead address
+            where = "start a local Ray cluster" if address is None else f"join Ray at {address!r}"
+            raise InvalidArgumentError(f"cannot {where}: {str(exc).splitlines()[0]}") from exc
         started = True
     restore_logging = _quiet_ray_data()
     try:
