@@ -109,7 +109,7 @@ def test_the_cut_applies_to_small_inputs_only():
         _, floor, coords = lattice_excess(period_bins(x, s, 2), s, PERIODS, 2)
         power = _periodic_power(u, s)
         n, step = 512, 512 // s
-        k = [c for c in coords.tolist() if c[1] == 0][0]  # a stripe bin (k, 0)
+        k = next(c for c in coords.tolist() if c[1] == 0)  # a stripe bin (k, 0)
         centre = k[0] * step
         line = [power[(centre + o) % n, 0] for o in range(-16, 17) if o % step]
         position = coords.tolist().index(k)
