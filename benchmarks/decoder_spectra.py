@@ -10,9 +10,10 @@ twin's, it prints:
 - ``auto``: what ``periods="auto"`` (every period from 2 to 16) finds on the deconv outputs:
   the most common dominant period ``[rows, cols]``, and how many items have a significant
   period whose dominant period is outside 1, 2, 4, 8 (a lattice off our fixed periods);
-- ``cancelled``: deconv outputs with a significant period whose value is 0 (the stripe floor
-  cancelling a checkerboard peak, :mod:`per_kind`), and how many of them the per-kind value
-  reads above the default threshold.
+- ``cancelled``: deconv outputs with a significant period whose value is 0 (a stripe floor
+  cancelling a checkerboard peak, :mod:`per_kind`; 17 on BasicUNet seed 1 before the floors
+  of periods 4 and up stopped short of zero frequency, ``score.lattice._floor_weights``), and
+  how many of them the per-kind value reads above the default threshold.
 
     python benchmarks/decoder_spectra.py            # all networks, ~1 minute on one core
     python benchmarks/decoder_spectra.py --quick    # two seeds, six photographs

@@ -8,9 +8,13 @@ radius 16 along its own axis for a stripe bin, a box of radius 3 for a checkerbo
 small picture (64 pixels a side) the period-4 stripe bins sit 16 bins from zero frequency, so
 their line reaches the steep low frequencies of the content and ``F_b`` exceeds ``P_b``: the
 stripe kind's excess is negative by the floor's bias, not by a pattern, and cancels a real
-checkerboard peak in the sum (17 of 36 outputs of a random-init BasicUNet have a significant
-period whose value is 0.00: ``benchmarks/decoder_spectra.py``). The same cancellation is measured on 32^3 and 64^3
-volumes (docs/score.md, Volumes).
+checkerboard peak in the sum (17 of 36 outputs of a random-init BasicUNet had a significant
+period whose value was 0.00: ``benchmarks/decoder_spectra.py``). The library now stops the
+floors of periods 4 and up short of zero frequency
+(:func:`~checkerfree.score.lattice._floor_weights`), which removes that bias where it was
+measured (the decoder table reads the same with and without this variant); period 2 on axes
+shorter than 64 samples keeps its whole-axis line, and so its cancellation (32^3 volumes:
+``tests/test_per_kind.py``, SegResNet).
 
 Here a kind whose summed excess is negative counts as 0 instead of cancelling the others:
 ``value_s = 2 sqrt(sum_k max(E_{s,k}, 0))`` with ``E_{s,k} = sum_{b in k} (P_b - F_b)``, and the

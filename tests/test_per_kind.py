@@ -64,11 +64,14 @@ def test_kinds_add_up_to_the_library_value(seed, h, w):
 
 
 def test_a_checkerboard_next_to_steep_stripe_content_is_not_cancelled():
-    """The BasicUNet case: the period-4 stripe floor reaches the low frequencies and cancels.
+    """The BasicUNet case, now read by the library too: the period-4 stripe floor stops short
+    of zero frequency (score/lattice.py, _floor_weights).
 
-    The library reads (close to) 0 with a huge significance; the per-kind value reads the
-    pattern's true period-4 amplitude: 2 * RMS of its part on the period-4 lattice bins that
-    are not period-2 bins, by ``numpy.fft`` (the period-2 bin is period 2's value).
+    Before the cut the library read 0.0 here with a huge significance (its axis-0 stripe
+    kind at -6 to -21 from the content's steep low frequencies); the library and the
+    per-kind value now read the pattern's true period-4 amplitude: 2 * RMS of its part on the
+    period-4 lattice bins that are not period-2 bins, by ``numpy.fft`` (the period-2 bin is
+    period 2's value). The library is within the chance excess of the walk's own stripe bin.
     """
     rng = np.random.default_rng(0)
     n, amplitude = 64, 4.0
@@ -77,17 +80,17 @@ def test_a_checkerboard_next_to_steep_stripe_content_is_not_cancelled():
         x = _tensor(_walk_rows(rng, n) + pat + rng.normal(size=(n, n)))
         library = checkerboard_score(x, periods=(2, 4, 8), hotspot=False)
         assert library.significance[4].item() > 100 * MIN_SIGNIFICANCE
-        assert library.periods[4].item() < amplitude / 4  # the cancellation under test
         power = np.abs(np.fft.fft2(pat)) ** 2 / pat.size**2  # mean square per bin
         step = n // 4
         own = [(a, b) for a in range(0, n, step) for b in range(0, n, step)
                if (a, b) != (0, 0) and not (a % (2 * step) == 0 and b % (2 * step) == 0)]
         truth = 2 * np.sqrt(sum(power[a, b] for a, b in own))
         assert truth > 0.5 * amplitude
+        assert 0.8 * truth < library.periods[4].item() < 1.3 * truth  # not cancelled
         value = 2 * torch.sqrt(sum(e.clamp_min(0) for e in per_kind.kind_values(x)[4].values()))
-        assert abs(value.item() - truth) < 0.05 * truth
+        assert library.periods[4].item() - 1e-9 <= value.item() < 1.3 * truth
         assert per_kind.decision(x).item() >= value.item() - 1e-9  # the largest period decides
-        assert per_kind.kind_values(x)[4]["axis 0"].item() < 0  # the biased stripe floor
+        assert abs(per_kind.kind_values(x)[4]["axis 0"].item()) < 2  # the stripe floor's bias
 
 
 def _library_decision(x):

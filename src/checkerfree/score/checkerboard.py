@@ -12,7 +12,9 @@ Definition, for each item and each period ``s`` (see ``docs/score.md``):
    around ``b`` that share its zero coordinates (a box of radius 3 for a checkerboard bin
    ``(k, l)``, a line of radius 16 for a stripe bin ``(k, 0)``: axis-aligned edges put their
    energy on the frequency axes, so a stripe bin is compared with its own axis), lattice bins
-   left out: what the image has around ``b`` anyway. Broadband content (noise, texture, a
+   left out, and from period 4 on those nearer to zero frequency than half the lattice
+   spacing (:func:`~checkerfree.score.lattice.lattice_excess`): what the image has around
+   ``b`` anyway. Broadband content (noise, texture, a
    random-init decoder's hash) has ``P_b`` close to ``F_b``; a periodic pattern is a sharp
    peak on top of it;
 4. ``value_s = 2 * sqrt(max(sum_b (P_b - F_b), 0))``.
