@@ -137,3 +137,53 @@ def test_geometry_keeps_the_sample_count():
     for d, side in ((1, 4096), (2, 64), (3, 16)):
         q, k = box_geometry(2, d, 16.0)
         assert q**d == 64 and q * k * 2 == side
+
+
+def _calibration():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+    import calibration
+
+    return calibration
+
+
+def test_matched_filter_oracle_is_the_brute_force_correlation_peak():
+    """calibration.oracle_hotspot: the largest sum_ij y(u+i, v+j) t(i, j) by explicit sums,
+    snapped to the scan's grid of boxes (tops at 1 + 8p), is the box it returns."""
+    cal = _calibration()
+    rng = np.random.default_rng(3)
+    image = np.clip(np.round(rng.normal(120, 30, (97, 90))), 0, 255).astype(np.uint8)
+    template = rng.normal(size=(64, 64)) * 3
+    m = image.astype(np.float64)
+    y = 4 * m[1:-1, 1:-1] - m[:-2, 1:-1] - m[2:, 1:-1] - m[1:-1, :-2] - m[1:-1, 2:]
+    t = (4 * template[1:-1, 1:-1] - template[:-2, 1:-1] - template[2:, 1:-1]
+         - template[1:-1, :-2] - template[1:-1, 2:])
+    corr = np.array([[np.sum(y[u : u + 62, v : v + 62] * t) for v in range(y.shape[1] - 61)]
+                     for u in range(y.shape[0] - 61)])
+    u, v = np.unravel_index(int(corr.argmax()), corr.shape)
+    expected = []
+    for start, n in ((u, y.shape[0]), (v, y.shape[1])):
+        p = min(max(round((start - 1) / 8), 0), n // 8 - 8)
+        expected.append(32 + 8 * p)
+    assert cal.oracle_hotspot(image, template) == tuple(expected)
+
+
+@pytest.mark.parametrize("s", [2, 4, 8])
+def test_oracles_find_a_strong_pattern_in_busy_texture(s):
+    """8 grey levels, 64x64, on the grass texture: both oracles (they know the pattern) land
+    inside the window, wherever it is."""
+    skimage = pytest.importorskip("skimage.data")
+    cal = _calibration()
+    base = np.asarray(skimage.grass(), dtype=np.uint8)
+    rng = np.random.default_rng(s)
+    for _ in range(3):
+        top, left = (int(v) for v in rng.integers(0, base.shape[0] - 64, size=2))
+        window = cal.pattern("subkernel", s, 8.0, (64, 64), rng)
+        pat = np.zeros(base.shape)
+        pat[top : top + 64, left : left + 64] = window
+        image = cal.add(base, pat)
+        for row, col in (cal.oracle_hotspot(image, window),
+                         cal.whitened_oracle_hotspot(image, window, top, left, s)):
+            assert top <= row < top + 64 and left <= col < left + 64
