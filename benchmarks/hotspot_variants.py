@@ -7,16 +7,26 @@ which it lands inside the window, per amplitude, per period at 2 grey levels and
 JPEG-50 bases. Variants (all on the scan's Laplacian of the channel mean and its 8x8
 sub-boxes, ``checkerfree.score.hotspot``):
 
-- ``scan``: ``lattice_hotspot`` as it is;
+- ``scan``: ``lattice_hotspot`` as it is (each period's image-wide lattice shape projected
+  out of every sub-box, sub-boxes weighted by their mean power to the -1/2);
+- ``before``: the scan before those two (unweighted, nothing projected out);
 - ``global``: the input's own polyphase mean tile of the periods' common period (8 for the
   default periods; each of its phases' mean over the whole input) subtracted first, which
   zeroes the image-wide lattice (a JPEG block grid, a uniform pattern) and keeps 63/64 of a
   local one;
 - ``weighted``: each sub-box weighted by the inverse of its own mean power over its non-zero
-  bins in the coherent sum, ``R_b = |sum_j w_j c_bj|^2 / sum_j w_j^2 |c_bj|^2`` (still about
-  1 for incoherent content), so a sub-box of strong texture weighs little;
+  bins plus 0.03 of the mean over sub-boxes, in the coherent sum,
+  ``R_b = |sum_j w_j c_bj|^2 / sum_j w_j^2 |c_bj|^2`` (still about 1 for incoherent
+  content), so a sub-box of strong texture weighs little;
 - ``weighted-sqrt``: the same with ``w_j`` the inverse root mean power;
-- ``global+weighted``: both.
+- ``global+weighted``: both;
+- ``project``: each sub-box's lattice coefficients (of the common period, 8) less their
+  projection, a real multiple, on the input's mean sub-box coefficients (the image-wide
+  lattice's shape; a calm sub-box stays calm, unlike ``global``), unweighted;
+- ``project+weighted``, ``project+weighted-sqrt``, ``project+weighted-0.75``,
+  ``project+weighted-0.35``: with weights ``(mean power + 0.03 mean)**-e``, ``e`` 1, 1/2,
+  3/4, 0.35 (power after the projection);
+- ``project+weighted-sqrt+regular-R``: ``e = 1/2`` with ``R`` instead of 0.03.
 
     python benchmarks/hotspot_variants.py            # every calibration image (a few minutes)
     python benchmarks/hotspot_variants.py --quick    # calibration's --quick images
@@ -63,11 +73,12 @@ def remove_global(y: torch.Tensor, period: int) -> torch.Tensor:
 
 
 def weighted_scan(y: torch.Tensor, periods, q: int, step: int, power_exponent: float,
-                  project: bool = False):
+                  project: bool = False, weight_regular: float = _REGULAR):
     """``{s: z}`` as ``hotspot._scan`` (images), each sub-box weighted by ``mean power**-e``.
 
     ``project``: each sub-box's coefficients less their projection (a real multiple) on the
-    input's mean sub-box coefficients, the image-wide lattice's shape.
+    input's mean sub-box coefficients, the image-wide lattice's shape. ``weight_regular``:
+    the fraction of the mean sub-box power added to each before the power is taken.
     """
     cells = [m // step for m in y.shape[1:]]
     if min(cells) < q:
@@ -87,7 +98,7 @@ def weighted_scan(y: torch.Tensor, periods, q: int, step: int, power_exponent: f
     power_all[..., 0, 0] = 0
     mean_power = power_all.sum((3, 4)) / (step * step - 1)
     typical_power = mean_power.flatten(1).mean(1)[:, None, None]
-    w = (mean_power + _REGULAR * typical_power) ** -power_exponent
+    w = (mean_power + weight_regular * typical_power) ** -power_exponent
     w = w / w.flatten(1).mean(1)[:, None, None]
     lcm = math.lcm(*periods)
     r = step // lcm
@@ -113,7 +124,7 @@ def weighted_scan(y: torch.Tensor, periods, q: int, step: int, power_exponent: f
 
 
 def locate(x: torch.Tensor, glob: bool, exponent: float | None,
-           project: bool = False) -> tuple[int, int]:
+           project: bool = False, weight_regular: float = _REGULAR) -> tuple[int, int]:
     """The hotspot ``(row, col)`` of one image under a variant (``exponent`` None: ``_scan``)."""
     q, k = box_geometry(8, 2, 16.0)
     step = k * 8  # 8: the three default periods share the 8x8 sub-box
@@ -125,7 +136,7 @@ def locate(x: torch.Tensor, glob: bool, exponent: float | None,
 
         scans = _scan(y, PERIODS, 2, q, step)
     else:
-        scans = weighted_scan(y, PERIODS, q, step, exponent, project)
+        scans = weighted_scan(y, PERIODS, q, step, exponent, project, weight_regular)
     best, at = -math.inf, None
     for s in PERIODS:
         z = scans[s][0]
@@ -139,14 +150,19 @@ def locate(x: torch.Tensor, glob: bool, exponent: float | None,
 
 VARIANTS = {
     "scan": lambda x: tuple(lattice_hotspot(x, PERIODS, 2)[0][0].tolist()),
+    "before": lambda x: locate(x, False, 0.0),
     "global": lambda x: locate(x, True, None),
     "weighted": lambda x: locate(x, False, 1.0),
     "weighted-sqrt": lambda x: locate(x, False, 0.5),
     "global+weighted": lambda x: locate(x, True, 1.0),
-    "unweighted (check: = scan)": lambda x: locate(x, False, 0.0),
     "project": lambda x: locate(x, False, 0.0, True),
     "project+weighted-sqrt": lambda x: locate(x, False, 0.5, True),
     "project+weighted": lambda x: locate(x, False, 1.0, True),
+    "project+weighted-0.75": lambda x: locate(x, False, 0.75, True),
+    "project+weighted-0.35": lambda x: locate(x, False, 0.35, True),
+    "project+weighted-sqrt+regular-0.1": lambda x: locate(x, False, 0.5, True, 0.1),
+    "project+weighted-sqrt+regular-0.3": lambda x: locate(x, False, 0.5, True, 0.3),
+    "project+weighted-sqrt+regular-0.01": lambda x: locate(x, False, 0.5, True, 0.01),
 }
 
 
