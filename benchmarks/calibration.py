@@ -55,6 +55,7 @@ others) and, on the decoders, ``periods="auto"``.
     python benchmarks/calibration.py --audit    # only the audit's decision on models
     python benchmarks/calibration.py --periods 2,4,8   # or auto: passed to checkerboard_score
     python benchmarks/calibration.py --from-json run.json   # the tables of a saved --json run
+    python benchmarks/calibration.py --hotspot  # only the hotspot's local trials, and the oracles
 """
 
 from __future__ import annotations
@@ -562,21 +563,39 @@ def _rate(hits: list[bool]):
     return float(np.mean(hits)) if hits else None
 
 
+def scan_z(image: np.ndarray, periods) -> dict[int, float]:
+    """The coherence scan's largest ``z`` per period (``checkerfree.score.hotspot``), with
+    the periods grouped as ``lattice_hotspot`` scans them (the default 2, 4, 8: together)."""
+    from checkerfree.score.hotspot import _laplacian, _scan, box_geometry
+
+    y = _laplacian(as_tensor(image).float().mean(1), 2)
+    groups: dict[tuple[int, int], list[int]] = {}
+    for s in periods:
+        q, k = box_geometry(s, 2, WINDOW / 4)
+        groups.setdefault((q, k * s), []).append(s)
+    out = {}
+    for (q, step), group in groups.items():
+        scans = _scan(y, tuple(group), 2, q, step)
+        if scans is not None:
+            out.update({s: float(scans[s].max()) for s in group})
+    return out
+
+
 def run_hotspot(bases, clean, threshold: float, periods=None) -> dict:
-    """Hotspot accuracy on local 64x64 patterns: ours, the oracle, and conditioned rates.
+    """Hotspot accuracy on local 64x64 patterns: ours, the oracles, and conditioned rates.
 
-    Per trial: whether our hotspot (``checkerboard_score``'s) and the matched filter's
-    (:func:`oracle_hotspot`) land inside the window, whether the score flags the image (its
-    decision value above ``threshold``), and whether the scan's own largest ``z``
-    (``lattice_hotspot``) exceeds the largest ``z`` on the clean set (``z_detected``: the
-    scan sees something no clean image shows). Rates per amplitude, per period and
-    amplitude, and per base variant (png, grey, jpeg50, odd).
+    Per trial: whether our hotspot (``checkerboard_score``'s) and the two oracles'
+    (:func:`oracle_hotspot`, :func:`whitened_oracle_hotspot`) land inside the window, whether
+    the score flags the image (its decision value above ``threshold``), and whether the
+    scan's largest ``z`` of some period exceeds that period's largest ``z`` on the clean set
+    (``z_detected``: the scan sees a local lattice no clean image shows). Rates per
+    amplitude, per period and amplitude, and per base variant (png, grey, jpeg50, odd).
     """
-    from checkerfree.score.hotspot import lattice_hotspot
-
     scan_periods = periods if isinstance(periods, tuple) else PERIODS
-    clean_z = max(float(lattice_hotspot(as_tensor(im).float(), scan_periods, 2)[1][0])
-                  for _, im in clean)
+    clean_z: dict[int, float] = {}
+    for _, image in clean:
+        for s, z in scan_z(image, scan_periods).items():
+            clean_z[s] = max(clean_z.get(s, -math.inf), z)
     trials = []
     for base_name, s, a, top, left, window, patterned in hotspot_trials(
             bases, np.random.default_rng(HOTSPOT_SEED)):
@@ -584,14 +603,14 @@ def run_hotspot(bases, clean, threshold: float, periods=None) -> dict:
         row, col = result.hotspot[0].tolist()
         orow, ocol = oracle_hotspot(patterned, window)
         wrow, wcol = whitened_oracle_hotspot(patterned, window, top, left, s)
-        z = float(lattice_hotspot(as_tensor(patterned).float(), scan_periods, 2)[1][0])
+        z = scan_z(patterned, scan_periods)
         trials.append({
             "variant": base_name.split("/")[1], "period": s, "amplitude": a,
             "inside": top <= row < top + WINDOW and left <= col < left + WINDOW,
             "oracle": top <= orow < top + WINDOW and left <= ocol < left + WINDOW,
             "whitened_oracle": top <= wrow < top + WINDOW and left <= wcol < left + WINDOW,
             "flagged": decision_value(result) > threshold,
-            "z_detected": z > clean_z,
+            "z_detected": any(z[p] > clean_z[p] for p in z),
         })
 
     def summary(ts: list[dict]) -> dict:
@@ -616,13 +635,15 @@ def run_hotspot(bases, clean, threshold: float, periods=None) -> dict:
     by_variant = [{"variant": v, "amplitude": a,
                    **summary([t for t in trials if t["variant"] == v and t["amplitude"] == a])}
                   for v in variants for a in AMPLITUDES]
-    return {"seed": HOTSPOT_SEED, "clean_max_z": clean_z, "threshold": threshold,
+    return {"seed": HOTSPOT_SEED, "clean_max_z": {str(p): z for p, z in clean_z.items()},
+            "threshold": threshold,
             "hotspot_inside": {a: v["hotspot_inside"] for a, v in by_amplitude.items()},
             "by_amplitude": by_amplitude, "local": local, "by_variant": by_variant}
 
 
 def run_hotspot_only(quick: bool, periods=None) -> dict:
-    """``--hotspot``: the clean set (for the threshold) and the local trials, nothing else."""
+    """``--hotspot``: the clean set (for the threshold), the local trials, and the hotspot
+    rates of the audio and volume runs (:func:`run_audio`, :func:`run_volumes`)."""
     torch.set_num_threads(1)
     started = time.perf_counter()
     names = QUICK if quick else PHOTOS + TEXTURES
@@ -631,6 +652,9 @@ def run_hotspot_only(quick: bool, periods=None) -> dict:
     threshold = threshold_for(values, 0.05, 0.05)
     bases = [(n, im) for n, im in clean if n.split("/")[1] in ("png", "grey", "jpeg50", "odd")]
     out = run_hotspot(bases, clean, threshold, periods)
+    # The same scan on the signals' and volumes' local windows (their full runs' numbers).
+    for kind, runner in (("audio", run_audio), ("volumes", run_volumes)):
+        out[kind] = {a: v["hotspot_inside"] for a, v in runner(quick, periods)["by_amplitude"].items()}
     out["command"] = command_line(quick, periods) + " --hotspot"
     out["seconds"] = round(time.perf_counter() - started, 1)
     return out
@@ -642,8 +666,9 @@ def _cell(value) -> str:
 
 def hotspot_markdown(report: dict) -> str:
     """The hotspot tables for docs/score.md: ours beside the oracle, unconditioned and not."""
-    lines = [f"Clean set's largest scan `z`: {report['clean_max_z']:.2f}; score threshold "
-             f"{report['threshold']:.2f} grey levels.", "",
+    lines = ["Clean set's largest scan `z` per period: " + ", ".join(
+                 f"{p}: {z:.2f}" for p, z in report["clean_max_z"].items())
+             + f"; score threshold {report['threshold']:.2f} grey levels.", "",
              "| amplitude (p-p) | n | ours inside | matched filter | whitened matched filter | "
              "flagged | ours if flagged | z above clean | ours if z above clean | "
              "whitened m.f. if z above clean |",
@@ -658,7 +683,12 @@ def hotspot_markdown(report: dict) -> str:
                      f"({v['n_flagged']}) | {_cell(v['z_detected'])} | "
                      f"{_cell(v['inside_if_z_detected'])} | "
                      f"{_cell(v['whitened_oracle_if_z_detected'])} |")
+    for kind in ("audio", "volumes"):
+        if kind in report:
+            lines += ["", f"{kind.capitalize()}, hotspot inside the local window: " + ", ".join(
+                f"{a}: {_cell(v)}" for a, v in report[kind].items())]
     return "\n".join(lines)
+
 
 def command_line(quick: bool, periods=None) -> str:
     """The command that reproduces a report (for its header)."""
@@ -1120,18 +1150,20 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.from_json:
         with open(args.from_json) as handle:
-            print(full_markdown(json.load(handle)))
+            saved = json.load(handle)
+        # A --hotspot run's JSON holds the hotspot part only.
+        print(hotspot_markdown(saved) if "clean_max_z" in saved else full_markdown(saved))
         return 0
     started = time.perf_counter()
     if args.audit:
         audit_report = run_audit()
         print(json.dumps(audit_report, indent=2) if args.json else audit_markdown(audit_report))
         return 0
-    if args.hotspot:
-        spots = run_hotspot_only(args.quick, args.periods)
-        print(json.dumps(spots, indent=2) if args.json else hotspot_markdown(spots))
-        return 0
     try:
+        if args.hotspot:
+            spots = run_hotspot_only(args.quick, args.periods)
+            print(json.dumps(spots, indent=2) if args.json else hotspot_markdown(spots))
+            return 0
         report = run(args.quick, args.periods)
         report["audio"] = run_audio(args.quick, args.periods)
         report["volumes"] = run_volumes(args.quick, args.periods)

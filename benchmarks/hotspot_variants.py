@@ -7,8 +7,9 @@ which it lands inside the window, per amplitude, per period at 2 grey levels and
 JPEG-50 bases. Variants (all on the scan's Laplacian of the channel mean and its 8x8
 sub-boxes, ``checkerfree.score.hotspot``):
 
-- ``scan``: ``lattice_hotspot`` as it is (each period's image-wide lattice shape projected
-  out of every sub-box, sub-boxes weighted by their mean power to the -1/2);
+- ``scan``: ``lattice_hotspot`` as it is (the image-wide lattice shape, a median over
+  sub-boxes, projected out of every sub-box, at most twice; sub-boxes weighted by their mean
+  power to the -1/2);
 - ``before``: the scan before those two (unweighted, nothing projected out);
 - ``global``: the input's own polyphase mean tile of the periods' common period (8 for the
   default periods; each of its phases' mean over the whole input) subtracted first, which
@@ -30,6 +31,11 @@ sub-boxes, ``checkerfree.score.hotspot``):
 
     python benchmarks/hotspot_variants.py            # every calibration image (a few minutes)
     python benchmarks/hotspot_variants.py --quick    # calibration's --quick images
+    python benchmarks/hotspot_variants.py --timing   # ms per 512x512 RGB image: scan, before
+
+``--timing``: CPU milliseconds per 512x512 RGB image (batch of 8, 1 thread, fastest of 25,
+interleaved in one process) of the scan's Laplacian and ``_scan`` for the default periods,
+now and before (:func:`previous_scan`).
 """
 
 from __future__ import annotations
@@ -50,6 +56,7 @@ from checkerfree.score.hotspot import (
     _REGULAR,
     _box_sum,
     _laplacian,
+    _scan,
     box_geometry,
     lattice_hotspot,
 )
@@ -123,6 +130,62 @@ def weighted_scan(y: torch.Tensor, periods, q: int, step: int, power_exponent: f
     return out
 
 
+def previous_scan(y: torch.Tensor, periods: tuple[int, ...], d: int, q: int, step: int):
+    """``hotspot._scan`` before the weights and the projection (its code as it was).
+
+    ``{s: z}`` for periods that all divide the sub-box side ``step`` (one transform for all).
+
+    Each sub-box's ``step**d``-point DFT holds, at the bins ``b step / s``, the lattice
+    coefficients of every period ``s`` dividing ``step``: one ``rfftn`` and one set of box
+    sums serve them all. ``y`` is the whitened ``(N, *S)``; ``None`` when ``q`` sub-boxes do
+    not fit along some axis.
+    """
+    cells = [m // step for m in y.shape[1:]]
+    if min(cells) < q:
+        return None
+    y = y[(slice(None), *[slice(0, c * step) for c in cells])]
+    shape = [y.shape[0]]
+    for c in cells:
+        shape += [c, step]
+    # (N, U0, step, U1, step, ...) -> (N, U0, U1, ..., step, step, ...): sub-boxes, then samples.
+    perm = [0] + [1 + 2 * a for a in range(d)] + [2 + 2 * a for a in range(d)]
+    y = y.reshape(shape).permute(perm)
+    grid = tuple(range(1, 1 + d))
+    phases = tuple(range(1 + d, 1 + 2 * d))
+    # Half the spectrum (the last axis to step // 2): the other half holds the conjugates.
+    coef = torch.fft.rfftn(y, dim=phases)
+    lcm = math.lcm(*periods)
+    r = step // lcm  # only the bins of the periods' common lattice
+    coef = coef[(Ellipsis, *([slice(None, None, r)] * d))]
+    power = coef.real.square() + coef.imag.square()
+    coherent = _box_sum(coef, q, grid)
+    coherent = coherent.real.square() + coherent.imag.square()
+    total = _box_sum(power, q, grid)
+    # The image's mean bin power over places (per item and bin): where a local pattern sits
+    # it raises this mean a little, and calm patches stay far below it.
+    typical = total.flatten(1, d).mean(1)
+    total = total + _REGULAR * typical.reshape(typical.shape[0], *([1] * d), *typical.shape[1:])
+    ratio = coherent / total.clamp_min(torch.finfo(total.dtype).tiny)
+    # Each half-spectrum bin stands for itself and its conjugate, except the last axis's
+    # columns 0 and step/2, whose conjugates are in the half; the zero bin (the box mean) is out.
+    column = torch.arange(ratio.shape[-1], device=ratio.device) * r
+    count = torch.where((column == 0) | (2 * column == step), 1.0, 2.0).to(ratio.dtype)
+    ratio = ratio * count
+    ratio[(Ellipsis, *([0] * d))] = 0
+    out = {}
+    for s in periods:
+        # sum_b R_b is about chi-square with K = s**d - 1 degrees of freedom (a complex bin
+        # and its conjugate are equal: 2 R_b ~ chi2_2; a real bin R_b ~ chi2_1); the
+        # Wilson-Hilferty cube root makes it about N(0, 1) for every K, so periods compare
+        # on equal tails.
+        t = lcm // s
+        K = s**d - 1
+        total_ratio = ratio[(Ellipsis, *([slice(None, None, t)] * d))].sum(phases)
+        out[s] = (((total_ratio / K).clamp_min(0) ** (1 / 3) - (1 - 2 / (9 * K)))
+                  / math.sqrt(2 / (9 * K)))
+    return out
+
+
 def locate(x: torch.Tensor, glob: bool, exponent: float | None,
            project: bool = False, weight_regular: float = _REGULAR) -> tuple[int, int]:
     """The hotspot ``(row, col)`` of one image under a variant (``exponent`` None: ``_scan``)."""
@@ -132,9 +195,7 @@ def locate(x: torch.Tensor, glob: bool, exponent: float | None,
     if glob:
         y = remove_global(y, math.lcm(*PERIODS))
     if exponent is None:
-        from checkerfree.score.hotspot import _scan
-
-        scans = _scan(y, PERIODS, 2, q, step)
+        scans = previous_scan(y, PERIODS, 2, q, step)
     else:
         scans = weighted_scan(y, PERIODS, q, step, exponent, project, weight_regular)
     best, at = -math.inf, None
@@ -150,7 +211,7 @@ def locate(x: torch.Tensor, glob: bool, exponent: float | None,
 
 VARIANTS = {
     "scan": lambda x: tuple(lattice_hotspot(x, PERIODS, 2)[0][0].tolist()),
-    "before": lambda x: locate(x, False, 0.0),
+    "before": lambda x: locate(x, False, None),
     "global": lambda x: locate(x, True, None),
     "weighted": lambda x: locate(x, False, 1.0),
     "weighted-sqrt": lambda x: locate(x, False, 0.5),
@@ -166,12 +227,32 @@ VARIANTS = {
 }
 
 
+def timing(repeats: int = 25) -> str:
+    """The ``--timing`` line: the scan's and ``before``'s ms per 512x512 RGB image."""
+    x = torch.rand(8, 3, 512, 512, generator=torch.Generator().manual_seed(0)) * 255
+    calls = {"scan": lambda: _scan(_laplacian(x.mean(1), 2), PERIODS, 2, 8, 8),
+             "before": lambda: previous_scan(_laplacian(x.mean(1), 2), PERIODS, 2, 8, 8)}
+    best = dict.fromkeys(calls, math.inf)
+    for _ in range(repeats):
+        for name, call in calls.items():
+            started = time.perf_counter()
+            call()
+            best[name] = min(best[name], (time.perf_counter() - started) / len(x))
+    return (f"scan {1e3 * best['scan']:.2f} ms, before {1e3 * best['before']:.2f} ms per "
+            f"512x512 RGB image (ratio {best['scan'] / best['before']:.2f}; 1 thread, "
+            f"fastest of {repeats}, interleaved)")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="calibration's --quick images")
     parser.add_argument("--only", default=None, help="comma-separated variant names")
+    parser.add_argument("--timing", action="store_true", help="ms per image: scan, before")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
+    if args.timing:
+        print(timing())
+        return 0
     started = time.perf_counter()
     names = cal.QUICK if args.quick else cal.PHOTOS + cal.TEXTURES
     clean = cal.clean_set(names, np.random.default_rng(0))
