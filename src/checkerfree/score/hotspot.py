@@ -67,13 +67,15 @@ _REGULAR = 0.03
 # (171 trials per amplitude, with an earlier projection on the mean): 78.9 / 94.7 / 97.7 % inside at 2/4/8 grey
 # levels; exponent 0.35: 77.8 / 95.3 / 98.2; 0.75: 78.9 / 93.0 / 97.7; 1: 78.4 / 92.4 / 95.9.
 _WEIGHT_EXPONENT = 0.5
-# How many times the image-wide lattice shape a sub-box may lose (the module doc): 2 gave
+# How many times the image-wide lattice shape a sub-box may lose (the module doc): on a
+# development version (a projection per period, the median over every sub-box) 2 gave
 # 78.4 / 94.2 / 98.2 %, 4 gave 79.5 / 94.2 / 98.8 (2 or 1 trials of 171 apart), 2 a little
 # better on audio and volumes (calibration's run_audio, run_volumes).
 _PROJECT_LIMIT = 2.0
 # The least number of sub-boxes the image-wide lattice's median is taken over (every
-# stride-th per axis): 256 of a 512x512 image's 4096. The median of 4x4 regions' means
-# instead: 77.8 / 92.4 / 96.5 % (against 78.4 / 94.2 / 98.2 for every sub-box).
+# stride-th per axis): 441 of a 512x512 image's 3969 (every 3rd). On the development
+# version, the median of 4x4 regions' means instead: 77.8 / 92.4 / 96.5 % (78.4 / 94.2 /
+# 98.2 for every sub-box, at 3.5 times the scan's cost).
 _SAMPLED = 256
 
 
