@@ -222,3 +222,22 @@ def test_oracles_find_a_strong_pattern_in_busy_texture(s):
         for row, col in (cal.oracle_hotspot(image, window),
                          cal.whitened_oracle_hotspot(image, window, top, left, s)):
             assert top <= row < top + 64 and left <= col < left + 64
+
+
+def test_calibration_hotspot_trials_summarise():
+    """calibration.run_hotspot on one photograph: 3 trials per amplitude (one per period),
+    rates in [0, 1], the clean z per period from the clean items, and the whitened oracle
+    inside at 8 grey levels; the conditioned rate counts only trials its condition keeps."""
+    skimage = pytest.importorskip("skimage.data")
+    del skimage
+    cal = _calibration()
+    image = cal.grey(cal.load("camera"))
+    report = cal.run_hotspot([("camera/grey", image)], [("camera/grey", image)], 0.55)
+    assert set(report["clean_max_z"]) == {"2", "4", "8"}
+    for a, v in report["by_amplitude"].items():
+        assert v["n"] == 3
+        for key in ("hotspot_inside", "oracle_inside", "whitened_oracle_inside", "z_detected"):
+            assert 0.0 <= v[key] <= 1.0
+        assert (v["inside_if_z_detected"] is None) == (v["z_detected"] == 0.0)
+    assert report["by_amplitude"]["8"]["whitened_oracle_inside"] == 1.0
+    assert [r["n"] for r in report["local"]] == [1] * 9
