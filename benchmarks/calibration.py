@@ -478,7 +478,7 @@ def oracle_hotspot(image: np.ndarray, template: np.ndarray) -> tuple[int, int]:
     for start, n in ((u, h), (v, w)):
         places = n // step - q + 1
         p = min(max(round((start - 1) / step), 0), places - 1)
-        out.append(int(math.floor(1 + side / 2 - 0.5 + step * p)))
+        out.append(math.floor(1 + side / 2 - 0.5 + step * p))
     return out[0], out[1]
 
 
@@ -540,8 +540,8 @@ def whitened_oracle_hotspot(image: np.ndarray, template: np.ndarray, top: int, l
     total = _box_sum(ratio, q, (0, 1))
     u, v = np.unravel_index(int(total.argmax()), tuple(total.shape))
     side = q * step
-    return (int(math.floor(1 + side / 2 - 0.5 + step * u)),
-            int(math.floor(1 + side / 2 - 0.5 + step * v)))
+    return (math.floor(1 + side / 2 - 0.5 + step * u),
+            math.floor(1 + side / 2 - 0.5 + step * v))
 
 def hotspot_trials(bases, rng: np.random.Generator):
     """``(variant, s, amplitude, top, left, window_pattern, patterned)`` per local trial."""
@@ -669,9 +669,9 @@ def hotspot_markdown(report: dict) -> str:
     lines = ["Clean set's largest scan `z` per period: " + ", ".join(
                  f"{p}: {z:.2f}" for p, z in report["clean_max_z"].items())
              + f"; score threshold {report['threshold']:.2f} grey levels.", "",
-             "| amplitude (p-p) | n | ours inside | matched filter | whitened matched filter | "
-             "flagged | ours if flagged | z above clean | ours if z above clean | "
-             "whitened m.f. if z above clean |",
+             ("| amplitude (p-p) | n | ours inside | matched filter | whitened matched filter | "
+              "flagged | ours if flagged | z above clean | ours if z above clean | "
+              "whitened m.f. if z above clean |"),
              "|---|---|---|---|---|---|---|---|---|---|"]
     rows = [(a, v) for a, v in report["by_amplitude"].items()]
     rows += [(f"{r['amplitude']}, period {r['period']}", r) for r in report["local"]]

@@ -204,8 +204,8 @@ def locate(x: torch.Tensor, glob: bool, exponent: float | None,
         value = float(z.max())
         if value > best:
             u, v = np.unravel_index(int(z.argmax()), tuple(z.shape))
-            best, at = value, (int(math.floor(1 + q * step / 2 - 0.5 + step * u)),
-                               int(math.floor(1 + q * step / 2 - 0.5 + step * v)))
+            best, at = value, (math.floor(1 + q * step / 2 - 0.5 + step * u),
+                               math.floor(1 + q * step / 2 - 0.5 + step * v))
     return at
 
 

@@ -12,9 +12,9 @@ import torch
 
 from checkerfree.score.checkerboard import checkerboard_score
 from checkerfree.score.hotspot import (
-    _SAMPLED,
     _PROJECT_LIMIT,
     _REGULAR,
+    _SAMPLED,
     _WEIGHT_EXPONENT,
     _laplacian,
     _scan,
@@ -234,7 +234,7 @@ def test_calibration_hotspot_trials_summarise():
     image = cal.grey(cal.load("camera"))
     report = cal.run_hotspot([("camera/grey", image)], [("camera/grey", image)], 0.55)
     assert set(report["clean_max_z"]) == {"2", "4", "8"}
-    for a, v in report["by_amplitude"].items():
+    for v in report["by_amplitude"].values():
         assert v["n"] == 3
         for key in ("hotspot_inside", "oracle_inside", "whitened_oracle_inside", "z_detected"):
             assert 0.0 <= v[key] <= 1.0
