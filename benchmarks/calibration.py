@@ -55,6 +55,7 @@ others) and, on the decoders, ``periods="auto"``.
     python benchmarks/calibration.py --audit    # only the audit's decision on models
     python benchmarks/calibration.py --periods 2,4,8   # or auto: passed to checkerboard_score
     python benchmarks/calibration.py --from-json run.json   # the tables of a saved --json run
+    python benchmarks/calibration.py --hotspot  # only the hotspot's local trials, and the oracles
 """
 
 from __future__ import annotations
@@ -363,23 +364,7 @@ def run(quick: bool, periods=None) -> dict:
                                             "ours_kinds": kinds_value(patterned, periods),
                                             **features(patterned)})
 
-    local: dict[tuple, list[tuple[float, bool]]] = {}
-    for base_name, image in bases:
-        h, w = image.shape[:2]
-        if min(h, w) < 2 * WINDOW:
-            continue
-        for s in PERIODS:
-            for amplitude in AMPLITUDES:
-                top = int(rng.integers(0, h - WINDOW + 1))
-                left = int(rng.integers(0, w - WINDOW + 1))
-                pat = np.zeros((h, w))
-                pat[top : top + WINDOW, left : left + WINDOW] = pattern(
-                    "subkernel", s, amplitude, (WINDOW, WINDOW), rng
-                )
-                result = measure(add(image, pat), hotspot=True, periods=periods)
-                row, col = result.hotspot[0].tolist()
-                inside = top <= row < top + WINDOW and left <= col < left + WINDOW
-                local.setdefault((s, amplitude), []).append((decision_value(result), inside))
+    spots = run_hotspot(bases, clean, threshold, periods)
 
     clean_values = list(clean_scores.values())
     rows = []
@@ -403,16 +388,6 @@ def run(quick: bool, periods=None) -> dict:
             "detected": float(np.mean(np.asarray(values) > threshold)),
             "auroc": auroc(clean_values, values),
         }
-    local_rows = [
-        {
-            "period": s,
-            "amplitude": amplitude,
-            "n": len(values),
-            "hotspot_inside": float(np.mean([inside for _, inside in values])),
-            "detected": float(np.mean([v > threshold for v, _ in values])),
-        }
-        for (s, amplitude), values in sorted(local.items())
-    ]
     train = split_sources(names)
     comparison = []
     for amplitude in AMPLITUDES:
@@ -448,14 +423,271 @@ def run(quick: bool, periods=None) -> dict:
         "default_threshold": DEFAULT_THRESHOLD,
         "margin": MARGIN,
         "by_amplitude": by_amplitude,
-        "hotspot_inside": {
-            str(a): float(np.mean([i for (s, aa), vs in local.items() if aa == a for _, i in vs]))
-            for a in AMPLITUDES
-        },
+        "hotspot_inside": spots["hotspot_inside"],
         "rows": rows,
-        "local": local_rows,
+        "local": spots["local"],
+        "hotspot": spots,
         "seconds": round(time.perf_counter() - started, 1),
     }
+
+
+# The local-pattern trials draw from their own seed, so `--hotspot` alone repeats the full run's.
+HOTSPOT_SEED = 11
+
+
+def as_tensor(image: np.ndarray) -> torch.Tensor:
+    """A uint8 ``(H, W)`` or ``(H, W, 3)`` image as a float64 ``(1, C, H, W)`` tensor."""
+    x = torch.from_numpy(image.astype(np.float64))
+    return x[None, None] if x.ndim == 2 else x.permute(2, 0, 1)[None]
+
+
+def oracle_hotspot(image: np.ndarray, template: np.ndarray) -> tuple[int, int]:
+    """Where a matched filter that knows the added window puts the hotspot: ``(row, col)``.
+
+    The ceiling for any blind scan at the same pre-filter: the input's channel mean and the
+    ``(WINDOW, WINDOW)`` pattern as added (tile, period and phase known; place unknown) both
+    go through the scan's discrete Laplacian (``checkerfree.score.hotspot._laplacian``), the
+    filter is their cross-correlation ``c(u, v) = sum_ij y(u + i, v + j) t(i, j)`` at every
+    place the whole window fits (by FFT), and the largest ``c`` gives the window's top-left;
+    that is snapped to the nearest box of the scan's grid (tops at ``1 + 8 p``, a sub-box
+    apart), whose centre is returned, as the scan returns its box's centre. Under white
+    noise after the pre-filter this is the maximum-likelihood place.
+
+    >>> rng = np.random.default_rng(0)
+    >>> image = rng.normal(100, 5, (200, 200))
+    >>> tile = rng.normal(size=(64, 64))
+    >>> image[100:164, 40:104] += tile
+    >>> oracle_hotspot(np.round(image).astype(np.uint8), tile)
+    (128, 72)
+    """
+    from checkerfree.score.hotspot import _laplacian, box_geometry
+
+    y = _laplacian(as_tensor(image).mean(1), 2)[0]
+    t = _laplacian(torch.from_numpy(np.asarray(template, dtype=np.float64))[None], 2)[0]
+    h, w = y.shape
+    spectrum = torch.fft.rfft2(y) * torch.fft.rfft2(t, s=(h, w)).conj()
+    corr = torch.fft.irfft2(spectrum, s=(h, w))[: h - t.shape[0] + 1, : w - t.shape[1] + 1]
+    u, v = np.unravel_index(int(corr.argmax()), tuple(corr.shape))
+    # The template's interior starts 1 sample into the window, as y's starts 1 into the image:
+    # y index u is image row u + 1, so the window's top is u. The scan's boxes start at
+    # image rows 1 + step p (p < places); centre 1 + side / 2 - 0.5 + step p, floored.
+    q, k = box_geometry(2, 2, WINDOW / 4)
+    step = k * 2
+    side = q * step
+    out = []
+    for start, n in ((u, h), (v, w)):
+        places = n // step - q + 1
+        p = min(max(round((start - 1) / step), 0), places - 1)
+        out.append(math.floor(1 + side / 2 - 0.5 + step * p))
+    return out[0], out[1]
+
+
+def _subbox_coefficients(y: torch.Tensor, step: int) -> torch.Tensor:
+    """Each ``step x step`` sub-box's half-spectrum DFT: ``(U0, U1, step, step // 2 + 1)``."""
+    u0, u1 = y.shape[0] // step, y.shape[1] // step
+    blocks = y[: u0 * step, : u1 * step].reshape(u0, step, u1, step).permute(0, 2, 1, 3)
+    return torch.fft.rfftn(blocks, dim=(2, 3))
+
+
+def whitened_oracle_hotspot(image: np.ndarray, template: np.ndarray, top: int, left: int,
+                            s: int) -> tuple[int, int]:
+    """A matched filter whitened sub-box by sub-box, knowing the pattern: ``(row, col)``.
+
+    The stronger ceiling (:func:`oracle_hotspot` weighs every place and frequency of the
+    Laplacian the same, and a photograph's texture is neither white nor even): on the scan's
+    grid of boxes (64 sub-boxes of 8x8, one sub-box apart) and its sub-box DFT ``c_bj`` at the
+    ``K = s**2 - 1`` non-zero lattice bins of the period ``s``, with the known pattern's own
+    coefficients ``t_bj`` (the pattern alone, at its place, through the same Laplacian), each
+    box's generalised likelihood ratio of "this pattern here" under Gaussian noise of unknown
+    power in each sub-box (estimated from its lattice bins, with and without the pattern),
+
+        L = sum_j K log((sum_b |c_bj|^2 + r) / (sum_b |c_bj - t_bj|^2 + r)),
+
+    ``r`` the scan's regulariser (``0.03`` of the mean over sub-boxes; a complex bin and its
+    conjugate counted twice); the largest ``L``'s box centre. It knows the pattern's tile,
+    period and phase through ``t`` (``top``, ``left`` place it to build ``t``), and searches
+    every box of the scan's grid; a sub-box of strong texture weighs little, and one the
+    pattern does not reach adds nothing.
+
+    >>> rng = np.random.default_rng(0)
+    >>> image = rng.normal(100, 5, (200, 200))
+    >>> tile = np.tile(rng.normal(size=(4, 4)), (16, 16))
+    >>> image[100:164, 40:104] += tile
+    >>> whitened_oracle_hotspot(np.round(image).astype(np.uint8), tile, 100, 40, 4)  # inside
+    (136, 72)
+    """
+    from checkerfree.score.hotspot import _REGULAR, _box_sum, _laplacian, box_geometry
+
+    q, k = box_geometry(2, 2, WINDOW / 4)
+    step = 2 * k
+    x = as_tensor(image)
+    placed = torch.zeros(x.shape[2:], dtype=torch.float64)
+    placed[top : top + template.shape[0], left : left + template.shape[1]] = torch.from_numpy(
+        np.asarray(template, dtype=np.float64))
+    c = _subbox_coefficients(_laplacian(x.mean(1), 2)[0], step)
+    t = _subbox_coefficients(_laplacian(placed[None], 2)[0], step)
+    # Half-spectrum columns 0 and step / 2 stand for themselves, the others for a conjugate too.
+    column = torch.arange(c.shape[-1])
+    count = torch.where((column == 0) | (2 * column == step), 1.0, 2.0).double()
+    lattice = torch.zeros(c.shape[-2:], dtype=torch.float64)
+    lattice[:: step // s, :: step // s] = 1
+    lattice[0, 0] = 0  # the sub-box mean
+    weight = count * lattice
+    power = ((c.real.square() + c.imag.square()) * weight).sum((2, 3))
+    residual = (((c - t).real.square() + (c - t).imag.square()) * weight).sum((2, 3))
+    regular = _REGULAR * power.mean()
+    ratio = (s * s - 1) * torch.log((power + regular) / (residual + regular))
+    total = _box_sum(ratio, q, (0, 1))
+    u, v = np.unravel_index(int(total.argmax()), tuple(total.shape))
+    side = q * step
+    return (math.floor(1 + side / 2 - 0.5 + step * u),
+            math.floor(1 + side / 2 - 0.5 + step * v))
+
+def hotspot_trials(bases, rng: np.random.Generator):
+    """``(variant, s, amplitude, top, left, window_pattern, patterned)`` per local trial."""
+    for base_name, image in bases:
+        h, w = image.shape[:2]
+        if min(h, w) < 2 * WINDOW:
+            continue
+        for s in PERIODS:
+            for amplitude in AMPLITUDES:
+                top = int(rng.integers(0, h - WINDOW + 1))
+                left = int(rng.integers(0, w - WINDOW + 1))
+                window = pattern("subkernel", s, amplitude, (WINDOW, WINDOW), rng)
+                pat = np.zeros((h, w))
+                pat[top : top + WINDOW, left : left + WINDOW] = window
+                yield base_name, s, amplitude, top, left, window, add(image, pat)
+
+
+def _rate(hits: list[bool]):
+    return float(np.mean(hits)) if hits else None
+
+
+def scan_z(image: np.ndarray, periods) -> dict[int, float]:
+    """The coherence scan's largest ``z`` per period (``checkerfree.score.hotspot``), with
+    the periods grouped as ``lattice_hotspot`` scans them (the default 2, 4, 8: together)."""
+    from checkerfree.score.hotspot import _laplacian, _scan, box_geometry
+
+    y = _laplacian(as_tensor(image).float().mean(1), 2)
+    groups: dict[tuple[int, int], list[int]] = {}
+    for s in periods:
+        q, k = box_geometry(s, 2, WINDOW / 4)
+        groups.setdefault((q, k * s), []).append(s)
+    out = {}
+    for (q, step), group in groups.items():
+        scans = _scan(y, tuple(group), 2, q, step)
+        if scans is not None:
+            out.update({s: float(scans[s].max()) for s in group})
+    return out
+
+
+def run_hotspot(bases, clean, threshold: float, periods=None) -> dict:
+    """Hotspot accuracy on local 64x64 patterns: ours, the oracles, and conditioned rates.
+
+    Per trial: whether our hotspot (``checkerboard_score``'s) and the two oracles'
+    (:func:`oracle_hotspot`, :func:`whitened_oracle_hotspot`) land inside the window, whether
+    the score flags the image (its decision value above ``threshold``), and whether the
+    scan's largest ``z`` of some period exceeds that period's largest ``z`` on the clean set
+    (``z_detected``: the scan sees a local lattice no clean image shows). Rates per
+    amplitude, per period and amplitude, and per base variant (png, grey, jpeg50, odd).
+    """
+    scan_periods = periods if isinstance(periods, tuple) else PERIODS
+    clean_z: dict[int, float] = {}
+    for _, image in clean:
+        for s, z in scan_z(image, scan_periods).items():
+            clean_z[s] = max(clean_z.get(s, -math.inf), z)
+    trials = []
+    for base_name, s, a, top, left, window, patterned in hotspot_trials(
+            bases, np.random.default_rng(HOTSPOT_SEED)):
+        result = measure(patterned, hotspot=True, periods=periods)
+        row, col = result.hotspot[0].tolist()
+        orow, ocol = oracle_hotspot(patterned, window)
+        wrow, wcol = whitened_oracle_hotspot(patterned, window, top, left, s)
+        z = scan_z(patterned, scan_periods)
+        trials.append({
+            "variant": base_name.split("/")[1], "period": s, "amplitude": a,
+            "inside": top <= row < top + WINDOW and left <= col < left + WINDOW,
+            "oracle": top <= orow < top + WINDOW and left <= ocol < left + WINDOW,
+            "whitened_oracle": top <= wrow < top + WINDOW and left <= wcol < left + WINDOW,
+            "flagged": decision_value(result) > threshold,
+            "z_detected": any(z[p] > clean_z[p] for p in z),
+        })
+
+    def summary(ts: list[dict]) -> dict:
+        flagged = [t for t in ts if t["flagged"]]
+        seen = [t for t in ts if t["z_detected"]]
+        return {"n": len(ts), "hotspot_inside": _rate([t["inside"] for t in ts]),
+                "oracle_inside": _rate([t["oracle"] for t in ts]),
+                "whitened_oracle_inside": _rate([t["whitened_oracle"] for t in ts]),
+                "detected": _rate([t["flagged"] for t in ts]), "n_flagged": len(flagged),
+                "inside_if_flagged": _rate([t["inside"] for t in flagged]),
+                "z_detected": _rate([t["z_detected"] for t in ts]),
+                "inside_if_z_detected": _rate([t["inside"] for t in seen]),
+                "oracle_if_z_detected": _rate([t["oracle"] for t in seen]),
+                "whitened_oracle_if_z_detected": _rate([t["whitened_oracle"] for t in seen])}
+
+    by_amplitude = {str(a): summary([t for t in trials if t["amplitude"] == a])
+                    for a in AMPLITUDES}
+    local = [{"period": s, "amplitude": a,
+              **summary([t for t in trials if t["period"] == s and t["amplitude"] == a])}
+             for s in PERIODS for a in AMPLITUDES]
+    variants = sorted({t["variant"] for t in trials})
+    by_variant = [{"variant": v, "amplitude": a,
+                   **summary([t for t in trials if t["variant"] == v and t["amplitude"] == a])}
+                  for v in variants for a in AMPLITUDES]
+    return {"seed": HOTSPOT_SEED, "clean_max_z": {str(p): z for p, z in clean_z.items()},
+            "threshold": threshold,
+            "hotspot_inside": {a: v["hotspot_inside"] for a, v in by_amplitude.items()},
+            "by_amplitude": by_amplitude, "local": local, "by_variant": by_variant}
+
+
+def run_hotspot_only(quick: bool, periods=None) -> dict:
+    """``--hotspot``: the clean set (for the threshold), the local trials, and the hotspot
+    rates of the audio and volume runs (:func:`run_audio`, :func:`run_volumes`)."""
+    torch.set_num_threads(1)
+    started = time.perf_counter()
+    names = QUICK if quick else PHOTOS + TEXTURES
+    clean = clean_set(names, np.random.default_rng(0))  # run()'s first draws: the same set
+    values = [decision_value(measure(image, periods=periods)) for _, image in clean]
+    threshold = threshold_for(values, 0.05, 0.05)
+    bases = [(n, im) for n, im in clean if n.split("/")[1] in ("png", "grey", "jpeg50", "odd")]
+    out = run_hotspot(bases, clean, threshold, periods)
+    # The same scan on the signals' and volumes' local windows (their full runs' numbers).
+    for kind, runner in (("audio", run_audio), ("volumes", run_volumes)):
+        out[kind] = {a: v["hotspot_inside"] for a, v in runner(quick, periods)["by_amplitude"].items()}
+    out["command"] = command_line(quick, periods) + " --hotspot"
+    out["seconds"] = round(time.perf_counter() - started, 1)
+    return out
+
+
+def _cell(value) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
+def hotspot_markdown(report: dict) -> str:
+    """The hotspot tables for docs/score.md: ours beside the oracle, unconditioned and not."""
+    lines = ["Clean set's largest scan `z` per period: " + ", ".join(
+                 f"{p}: {z:.2f}" for p, z in report["clean_max_z"].items())
+             + f"; score threshold {report['threshold']:.2f} grey levels.", "",
+             ("| amplitude (p-p) | n | ours inside | matched filter | whitened matched filter | "
+              "flagged | ours if flagged | z above clean | ours if z above clean | "
+              "whitened m.f. if z above clean |"),
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    rows = [(a, v) for a, v in report["by_amplitude"].items()]
+    rows += [(f"{r['amplitude']}, period {r['period']}", r) for r in report["local"]]
+    rows += [(f"{r['amplitude']}, {r['variant']}", r) for r in report["by_variant"]]
+    for label, v in rows:
+        lines.append(f"| {label} | {v['n']} | {_cell(v['hotspot_inside'])} | "
+                     f"{_cell(v['oracle_inside'])} | {_cell(v['whitened_oracle_inside'])} | "
+                     f"{_cell(v['detected'])} | {_cell(v['inside_if_flagged'])} "
+                     f"({v['n_flagged']}) | {_cell(v['z_detected'])} | "
+                     f"{_cell(v['inside_if_z_detected'])} | "
+                     f"{_cell(v['whitened_oracle_if_z_detected'])} |")
+    for kind in ("audio", "volumes"):
+        if kind in report:
+            lines += ["", f"{kind.capitalize()}, hotspot inside the local window: " + ", ".join(
+                f"{a}: {_cell(v)}" for a, v in report[kind].items())]
+    return "\n".join(lines)
 
 
 def command_line(quick: bool, periods=None) -> str:
@@ -911,12 +1143,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--periods", type=parse_periods, default=None,
                         help="periods for checkerboard_score: 'auto' or e.g. 2,4,8 "
                              "(default: the library's default)")
+    parser.add_argument("--hotspot", action="store_true",
+                        help="only the hotspot's local trials, beside the oracle")
     parser.add_argument("--from-json", metavar="FILE", default=None,
                         help="print the markdown of a saved --json run instead of running")
     args = parser.parse_args(argv)
     if args.from_json:
         with open(args.from_json) as handle:
-            print(full_markdown(json.load(handle)))
+            saved = json.load(handle)
+        # A --hotspot run's JSON holds the hotspot part only.
+        print(hotspot_markdown(saved) if "clean_max_z" in saved else full_markdown(saved))
         return 0
     started = time.perf_counter()
     if args.audit:
@@ -924,6 +1160,10 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(audit_report, indent=2) if args.json else audit_markdown(audit_report))
         return 0
     try:
+        if args.hotspot:
+            spots = run_hotspot_only(args.quick, args.periods)
+            print(json.dumps(spots, indent=2) if args.json else hotspot_markdown(spots))
+            return 0
         report = run(args.quick, args.periods)
         report["audio"] = run_audio(args.quick, args.periods)
         report["volumes"] = run_volumes(args.quick, args.periods)
@@ -940,8 +1180,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def full_markdown(report: dict) -> str:
     """Every table of a full report, in the order of docs/score.md, then docs/audit.md's."""
+    spots = [hotspot_markdown(report["hotspot"])] if "hotspot" in report else []
     return "\n\n".join([
-        markdown(report),
+        markdown(report), *spots,
         signal_markdown("Audio", report["audio"]),
         signal_markdown("Volumes", report["volumes"]),
         f"Detectors ({report['decoders']['seconds']} s for the decoders; whole run "

@@ -12,7 +12,10 @@ import torch
 
 from checkerfree.score.checkerboard import checkerboard_score
 from checkerfree.score.hotspot import (
+    _PROJECT_LIMIT,
     _REGULAR,
+    _SAMPLED,
+    _WEIGHT_EXPONENT,
     _laplacian,
     _scan,
     box_geometry,
@@ -21,14 +24,20 @@ from checkerfree.score.hotspot import (
 )
 
 
-def brute_force_scan(x: np.ndarray, s: int, d: int, window: float) -> np.ndarray:
+def brute_force_scan(x: np.ndarray, s: int, d: int, window: float,
+                     common: int | None = None) -> np.ndarray:
     """The module doc's z-map, place by place, with explicit sums (no FFT, no cumsum).
 
-    Laplacian of the channel mean by neighbour differences; at every place (a sub-box apart)
-    the box's q**d sub-boxes, each one's coefficients ``sum_z y(z) exp(-2 pi i k . z / s)`` at
-    every ``k`` of the full period-s lattice (both halves), the coherence per bin, the
-    regulariser from the mean over places, the Wilson-Hilferty z.
+    Laplacian of the channel mean by neighbour differences; every sub-box's coefficients
+    ``sum_z y(z) exp(-2 pi i k . z / L)`` at every ``k`` of the full period-L lattice (both
+    halves; ``L`` the ``common`` period of the periods scanned together, else ``s``); the
+    image-wide lattice shape (the median over an odd number of every stride-th sub-box)
+    projected out of each, its multiple clipped to the limit; each sub-box's weight from its power over all non-zero bins of its own DFT (by Parseval:
+    ``n sum y^2 - (sum y)^2``); at every place (a sub-box apart) the weighted coherence per
+    bin, the regulariser from the mean over places, the Wilson-Hilferty z of the sum over
+    the non-zero bins of the period-s lattice.
     """
+    period = common or s
     q, k = box_geometry(s, d, window)
     step = k * s
     m = x.mean(0)
@@ -39,24 +48,40 @@ def brute_force_scan(x: np.ndarray, s: int, d: int, window: float) -> np.ndarray
             y = y - np.roll(m, shift, axis=a)[inner]
     cells = [n // step for n in y.shape]
     places = [c - q + 1 for c in cells]
-    lattice = list(itertools.product(range(s), repeat=d))
+    lattice = list(itertools.product(range(period), repeat=d))  # lattice[0]: the zero bin
+    coefs = np.zeros((*cells, len(lattice)), dtype=complex)
+    sub_power = np.zeros(cells)
+    for cell in itertools.product(*[range(c) for c in cells]):
+        start = [c * step for c in cell]
+        block = y[tuple(slice(t, t + step) for t in start)]
+        grids = np.meshgrid(*[np.arange(t, t + step) for t in start], indexing="ij")
+        for b, freq in enumerate(lattice):
+            phase = sum(f * g for f, g in zip(freq, grids)) / period
+            coefs[cell + (b,)] = np.sum(block * np.exp(-2j * np.pi * phase))
+        n = block.size
+        sub_power[cell] = (n * np.sum(block**2) - np.sum(block) ** 2) / (n - 1)
+    stride = max(1, math.floor((math.prod(cells) / _SAMPLED) ** (1 / d)))
+    means = coefs[tuple(slice(None, None, stride) for _ in range(d))].reshape(-1, len(lattice))
+    means = means[: len(means) - 1 + len(means) % 2]  # an odd number: one middle value
+    shape_ = np.median(means.real, 0) + 1j * np.median(means.imag, 0)
+    shape_[0] = 0
+    alpha = np.clip((coefs @ shape_.conj()).real / np.sum(abs(shape_) ** 2),
+                    -_PROJECT_LIMIT, _PROJECT_LIMIT)
+    coefs = coefs - alpha[..., None] * shape_
+    weight = (sub_power + _REGULAR * sub_power.mean()) ** -_WEIGHT_EXPONENT
+    weight = weight / weight.mean()
     coherent = np.zeros((*places, len(lattice)))
     total = np.zeros_like(coherent)
     for place in itertools.product(*[range(p) for p in places]):
-        for b, freq in enumerate(lattice):
-            coefs = []
-            for sub in itertools.product(range(q), repeat=d):
-                start = [(p + j) * step for p, j in zip(place, sub)]
-                block = y[tuple(slice(t, t + step) for t in start)]
-                grids = np.meshgrid(*[np.arange(t, t + step) for t in start], indexing="ij")
-                phase = sum(f * g for f, g in zip(freq, grids)) / s
-                coefs.append(np.sum(block * np.exp(-2j * np.pi * phase)))
-            coefs = np.asarray(coefs)
-            coherent[place + (b,)] = abs(coefs.sum()) ** 2
-            total[place + (b,)] = np.sum(abs(coefs) ** 2)
+        box = tuple(slice(p, p + q) for p in place)
+        c = coefs[box] * weight[box][..., None]
+        coherent[place] = abs(c.reshape(-1, len(lattice)).sum(0)) ** 2
+        total[place] = np.sum(abs(c.reshape(-1, len(lattice))) ** 2, 0)
     typical = total.reshape(-1, len(lattice)).mean(0)
     ratio = coherent / (total + _REGULAR * typical)
-    statistic = ratio[..., 1:].sum(-1)  # lattice[0] is the zero bin
+    own = [b for b, freq in enumerate(lattice)
+           if any(freq) and all(f % (period // s) == 0 for f in freq)]
+    statistic = ratio[..., own].sum(-1)
     dof = s**d - 1
     return ((statistic / dof) ** (1 / 3) - (1 - 2 / (9 * dof))) / math.sqrt(2 / (9 * dof))
 
@@ -67,6 +92,7 @@ def brute_force_scan(x: np.ndarray, s: int, d: int, window: float) -> np.ndarray
     ((3, 51, 37), 2, 8.0),    # two periods per sub-box, box 32
     ((1, 301), 4, 4.0),       # a signal: 64 segments
     ((1, 18, 20, 19), 2, 4.0),  # a volume: 4x4x4 sub-boxes
+    ((1, 134, 141), 4, 4.0),  # 33x34 sub-boxes: the lattice shape's median on every 2nd
 ])
 def test_scan_matches_brute_force(shape, s, window):
     rng = np.random.default_rng(sum(shape) + s)
@@ -82,15 +108,24 @@ def test_scan_matches_brute_force(shape, s, window):
     np.testing.assert_allclose(z[0].numpy(), expected, rtol=1e-9, atol=1e-9)
 
 
-def test_periods_sharing_a_transform_match_each_alone():
-    """The default periods share one block DFT per sub-box: the same z as each scanned alone."""
+def test_periods_sharing_a_transform_project_the_common_lattice():
+    """The default periods share one block DFT per sub-box and the projection of period 8's
+    lattice: each one's z is the brute force's with that common lattice; period 8's is the
+    same as scanned alone, and a period-2 pattern is still found alone or together."""
     rng = np.random.default_rng(5)
-    x = torch.from_numpy(rng.normal(size=(2, 3, 96, 80)) * 20 + 100)
-    y = _laplacian(x.mean(1), 2)
-    together = _scan(y, (2, 4, 8), 2, 8, 8)
+    x = rng.normal(size=(2, 3, 96, 80)) * 20 + 100
+    x[1, :, 20:84, 8:72] += 6 * (-1.0) ** np.arange(64)  # period 2, in item 1
+    t = torch.from_numpy(x)
+    together = _scan(_laplacian(t.mean(1), 2), (2, 4, 8), 2, 8, 8)
     for s in (2, 4, 8):
-        alone = coherence_scan(x, s, 2)[0]
-        torch.testing.assert_close(together[s], alone, rtol=1e-9, atol=1e-9)
+        for i in range(2):
+            expected = brute_force_scan(x[i], s, 2, 16.0, common=8)
+            np.testing.assert_allclose(together[s][i].numpy(), expected, rtol=1e-9, atol=1e-9)
+    torch.testing.assert_close(together[8], coherence_scan(t, 8, 2)[0], rtol=1e-9, atol=1e-9)
+    alone = coherence_scan(t, 2, 2)[0]
+    for z in (together[2][1], alone[1]):
+        u, v = np.unravel_index(int(z.argmax()), tuple(z.shape))
+        assert 20 <= 32 + 8 * u < 84 and 8 <= 32 + 8 * v < 72
 
 
 def _subkernel(s: int, amplitude: float, size: int, rng) -> np.ndarray:
@@ -137,3 +172,72 @@ def test_geometry_keeps_the_sample_count():
     for d, side in ((1, 4096), (2, 64), (3, 16)):
         q, k = box_geometry(2, d, 16.0)
         assert q**d == 64 and q * k * 2 == side
+
+
+def _calibration():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+    import calibration
+
+    return calibration
+
+
+def test_matched_filter_oracle_is_the_brute_force_correlation_peak():
+    """calibration.oracle_hotspot: the largest sum_ij y(u+i, v+j) t(i, j) by explicit sums,
+    snapped to the scan's grid of boxes (tops at 1 + 8p), is the box it returns."""
+    cal = _calibration()
+    rng = np.random.default_rng(3)
+    image = np.clip(np.round(rng.normal(120, 30, (97, 90))), 0, 255).astype(np.uint8)
+    template = rng.normal(size=(64, 64)) * 3
+    m = image.astype(np.float64)
+    y = 4 * m[1:-1, 1:-1] - m[:-2, 1:-1] - m[2:, 1:-1] - m[1:-1, :-2] - m[1:-1, 2:]
+    t = (4 * template[1:-1, 1:-1] - template[:-2, 1:-1] - template[2:, 1:-1]
+         - template[1:-1, :-2] - template[1:-1, 2:])
+    corr = np.array([[np.sum(y[u : u + 62, v : v + 62] * t) for v in range(y.shape[1] - 61)]
+                     for u in range(y.shape[0] - 61)])
+    u, v = np.unravel_index(int(corr.argmax()), corr.shape)
+    expected = []
+    for start, n in ((u, y.shape[0]), (v, y.shape[1])):
+        p = min(max(round((start - 1) / 8), 0), n // 8 - 8)
+        expected.append(32 + 8 * p)
+    assert cal.oracle_hotspot(image, template) == tuple(expected)
+
+
+@pytest.mark.parametrize("s", [2, 4, 8])
+def test_oracles_find_a_strong_pattern_in_busy_texture(s):
+    """8 grey levels, 64x64, on the grass texture: both oracles (they know the pattern) land
+    inside the window, wherever it is."""
+    skimage = pytest.importorskip("skimage.data")
+    cal = _calibration()
+    base = np.asarray(skimage.grass(), dtype=np.uint8)
+    rng = np.random.default_rng(s)
+    for _ in range(3):
+        top, left = (int(v) for v in rng.integers(0, base.shape[0] - 64, size=2))
+        window = cal.pattern("subkernel", s, 8.0, (64, 64), rng)
+        pat = np.zeros(base.shape)
+        pat[top : top + 64, left : left + 64] = window
+        image = cal.add(base, pat)
+        for row, col in (cal.oracle_hotspot(image, window),
+                         cal.whitened_oracle_hotspot(image, window, top, left, s)):
+            assert top <= row < top + 64 and left <= col < left + 64
+
+
+def test_calibration_hotspot_trials_summarise():
+    """calibration.run_hotspot on one photograph: 3 trials per amplitude (one per period),
+    rates in [0, 1], the clean z per period from the clean items, and the whitened oracle
+    inside at 8 grey levels; the conditioned rate counts only trials its condition keeps."""
+    skimage = pytest.importorskip("skimage.data")
+    del skimage
+    cal = _calibration()
+    image = cal.grey(cal.load("camera"))
+    report = cal.run_hotspot([("camera/grey", image)], [("camera/grey", image)], 0.55)
+    assert set(report["clean_max_z"]) == {"2", "4", "8"}
+    for v in report["by_amplitude"].values():
+        assert v["n"] == 3
+        for key in ("hotspot_inside", "oracle_inside", "whitened_oracle_inside", "z_detected"):
+            assert 0.0 <= v[key] <= 1.0
+        assert (v["inside_if_z_detected"] is None) == (v["z_detected"] == 0.0)
+    assert report["by_amplitude"]["8"]["whitened_oracle_inside"] == 1.0
+    assert [r["n"] for r in report["local"]] == [1] * 9

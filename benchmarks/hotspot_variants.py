@@ -1,0 +1,285 @@
+"""Variants of the hotspot's coherence scan on the calibration's local trials, side by side.
+
+Each variant locates the hotspot of every local trial of ``benchmarks/calibration.py``
+(``hotspot_trials``: a random-sub-kernel pattern in one random 64x64 window of each base,
+periods 2/4/8, 2/4/8 grey levels, seed ``calibration.HOTSPOT_SEED``); printed is the rate at
+which it lands inside the window, per amplitude, per period at 2 grey levels and for the
+JPEG-50 bases. Variants (all on the scan's Laplacian of the channel mean and its 8x8
+sub-boxes, ``checkerfree.score.hotspot``):
+
+- ``scan``: ``lattice_hotspot`` as it is (the image-wide lattice shape, a median over
+  sub-boxes, projected out of every sub-box, at most twice; sub-boxes weighted by their mean
+  power to the -1/2);
+- ``before``: the scan before those two (unweighted, nothing projected out);
+- ``global``: the input's own polyphase mean tile of the periods' common period (8 for the
+  default periods; each of its phases' mean over the whole input) subtracted first, which
+  zeroes the image-wide lattice (a JPEG block grid, a uniform pattern) and keeps 63/64 of a
+  local one;
+- ``weighted``: each sub-box weighted by the inverse of its own mean power over its non-zero
+  bins plus 0.03 of the mean over sub-boxes, in the coherent sum,
+  ``R_b = |sum_j w_j c_bj|^2 / sum_j w_j^2 |c_bj|^2`` (still about 1 for incoherent
+  content), so a sub-box of strong texture weighs little;
+- ``weighted-sqrt``: the same with ``w_j`` the inverse root mean power;
+- ``global+weighted``: both;
+- ``project``: each sub-box's lattice coefficients (of the common period, 8) less their
+  projection, a real multiple, on the input's mean sub-box coefficients (the image-wide
+  lattice's shape; a calm sub-box stays calm, unlike ``global``), unweighted;
+- ``project+weighted``, ``project+weighted-sqrt``, ``project+weighted-0.75``,
+  ``project+weighted-0.35``: with weights ``(mean power + 0.03 mean)**-e``, ``e`` 1, 1/2,
+  3/4, 0.35 (power after the projection);
+- ``project+weighted-sqrt+regular-R``: ``e = 1/2`` with ``R`` instead of 0.03.
+
+    python benchmarks/hotspot_variants.py            # every calibration image (a few minutes)
+    python benchmarks/hotspot_variants.py --quick    # calibration's --quick images
+    python benchmarks/hotspot_variants.py --timing   # ms per 512x512 RGB image: scan, before
+
+``--timing``: CPU milliseconds per 512x512 RGB image (batch of 8, 1 thread, fastest of 25,
+interleaved in one process) of the scan's Laplacian and ``_scan`` for the default periods,
+now and before (:func:`previous_scan`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+import calibration as cal
+
+from checkerfree.score.hotspot import (
+    _REGULAR,
+    _box_sum,
+    _laplacian,
+    _scan,
+    box_geometry,
+    lattice_hotspot,
+)
+
+PERIODS = (2, 4, 8)
+
+
+def remove_global(y: torch.Tensor, period: int) -> torch.Tensor:
+    """``y`` less its polyphase mean tile of ``period`` (per item; phases from index 0).
+
+    >>> y = torch.arange(16.0).reshape(1, 4, 4) % 2        # a period-2 column pattern
+    >>> remove_global(y, 2).abs().max().item()
+    0.0
+    """
+    n, h, w = y.shape
+    hh, ww = h // period * period, w // period * period
+    tile = y[:, :hh, :ww].reshape(n, hh // period, period, ww // period, period).mean((1, 3))
+    rows = torch.arange(h) % period
+    cols = torch.arange(w) % period
+    return y - tile[:, rows][:, :, cols]
+
+
+def weighted_scan(y: torch.Tensor, periods, q: int, step: int, power_exponent: float,
+                  project: bool = False, weight_regular: float = _REGULAR):
+    """``{s: z}`` as ``hotspot._scan`` (images), each sub-box weighted by ``mean power**-e``.
+
+    ``project``: each sub-box's coefficients less their projection (a real multiple) on the
+    input's mean sub-box coefficients, the image-wide lattice's shape. ``weight_regular``:
+    the fraction of the mean sub-box power added to each before the power is taken.
+    """
+    cells = [m // step for m in y.shape[1:]]
+    if min(cells) < q:
+        return None
+    y = y[:, : cells[0] * step, : cells[1] * step]
+    y = y.reshape(y.shape[0], cells[0], step, cells[1], step).permute(0, 1, 3, 2, 4)
+    coef = torch.fft.rfftn(y, dim=(3, 4))
+    column = torch.arange(coef.shape[-1])
+    count = torch.where((column == 0) | (2 * column == step), 1.0, 2.0).to(y.dtype)
+    if project:
+        mean = coef.mean((1, 2), keepdim=True)
+        mean[..., 0, 0] = 0
+        dot = ((coef * mean.conj()).real * count).sum((3, 4), keepdim=True)
+        norm = ((mean.real.square() + mean.imag.square()) * count).sum((3, 4), keepdim=True)
+        coef = coef - dot / norm.clamp_min(torch.finfo(norm.dtype).tiny) * mean
+    power_all = (coef.real.square() + coef.imag.square()) * count
+    power_all[..., 0, 0] = 0
+    mean_power = power_all.sum((3, 4)) / (step * step - 1)
+    typical_power = mean_power.flatten(1).mean(1)[:, None, None]
+    w = (mean_power + weight_regular * typical_power) ** -power_exponent
+    w = w / w.flatten(1).mean(1)[:, None, None]
+    lcm = math.lcm(*periods)
+    r = step // lcm
+    coef = coef[..., ::r, ::r]
+    wc = coef * w[..., None, None]
+    coherent = _box_sum(wc, q, (1, 2))
+    coherent = coherent.real.square() + coherent.imag.square()
+    power = (coef.real.square() + coef.imag.square()) * (w * w)[..., None, None]
+    total = _box_sum(power, q, (1, 2))
+    typical = total.flatten(1, 2).mean(1)
+    total = total + _REGULAR * typical[:, None, None]
+    ratio = coherent / total.clamp_min(torch.finfo(total.dtype).tiny)
+    column = torch.arange(ratio.shape[-1]) * r
+    ratio = ratio * torch.where((column == 0) | (2 * column == step), 1.0, 2.0).to(ratio.dtype)
+    ratio[..., 0, 0] = 0
+    out = {}
+    for s in periods:
+        t = lcm // s
+        K = s * s - 1
+        tr = ratio[..., ::t, ::t].sum((3, 4))
+        out[s] = ((tr / K).clamp_min(0) ** (1 / 3) - (1 - 2 / (9 * K))) / math.sqrt(2 / (9 * K))
+    return out
+
+
+def previous_scan(y: torch.Tensor, periods: tuple[int, ...], d: int, q: int, step: int):
+    """``hotspot._scan`` before the weights and the projection (its code as it was).
+
+    ``{s: z}`` for periods that all divide the sub-box side ``step`` (one transform for all).
+
+    Each sub-box's ``step**d``-point DFT holds, at the bins ``b step / s``, the lattice
+    coefficients of every period ``s`` dividing ``step``: one ``rfftn`` and one set of box
+    sums serve them all. ``y`` is the whitened ``(N, *S)``; ``None`` when ``q`` sub-boxes do
+    not fit along some axis.
+    """
+    cells = [m // step for m in y.shape[1:]]
+    if min(cells) < q:
+        return None
+    y = y[(slice(None), *[slice(0, c * step) for c in cells])]
+    shape = [y.shape[0]]
+    for c in cells:
+        shape += [c, step]
+    # (N, U0, step, U1, step, ...) -> (N, U0, U1, ..., step, step, ...): sub-boxes, then samples.
+    perm = [0] + [1 + 2 * a for a in range(d)] + [2 + 2 * a for a in range(d)]
+    y = y.reshape(shape).permute(perm)
+    grid = tuple(range(1, 1 + d))
+    phases = tuple(range(1 + d, 1 + 2 * d))
+    # Half the spectrum (the last axis to step // 2): the other half holds the conjugates.
+    coef = torch.fft.rfftn(y, dim=phases)
+    lcm = math.lcm(*periods)
+    r = step // lcm  # only the bins of the periods' common lattice
+    coef = coef[(Ellipsis, *([slice(None, None, r)] * d))]
+    power = coef.real.square() + coef.imag.square()
+    coherent = _box_sum(coef, q, grid)
+    coherent = coherent.real.square() + coherent.imag.square()
+    total = _box_sum(power, q, grid)
+    # The image's mean bin power over places (per item and bin): where a local pattern sits
+    # it raises this mean a little, and calm patches stay far below it.
+    typical = total.flatten(1, d).mean(1)
+    total = total + _REGULAR * typical.reshape(typical.shape[0], *([1] * d), *typical.shape[1:])
+    ratio = coherent / total.clamp_min(torch.finfo(total.dtype).tiny)
+    # Each half-spectrum bin stands for itself and its conjugate, except the last axis's
+    # columns 0 and step/2, whose conjugates are in the half; the zero bin (the box mean) is out.
+    column = torch.arange(ratio.shape[-1], device=ratio.device) * r
+    count = torch.where((column == 0) | (2 * column == step), 1.0, 2.0).to(ratio.dtype)
+    ratio = ratio * count
+    ratio[(Ellipsis, *([0] * d))] = 0
+    out = {}
+    for s in periods:
+        # sum_b R_b is about chi-square with K = s**d - 1 degrees of freedom (a complex bin
+        # and its conjugate are equal: 2 R_b ~ chi2_2; a real bin R_b ~ chi2_1); the
+        # Wilson-Hilferty cube root makes it about N(0, 1) for every K, so periods compare
+        # on equal tails.
+        t = lcm // s
+        K = s**d - 1
+        total_ratio = ratio[(Ellipsis, *([slice(None, None, t)] * d))].sum(phases)
+        out[s] = (((total_ratio / K).clamp_min(0) ** (1 / 3) - (1 - 2 / (9 * K)))
+                  / math.sqrt(2 / (9 * K)))
+    return out
+
+
+def locate(x: torch.Tensor, glob: bool, exponent: float | None,
+           project: bool = False, weight_regular: float = _REGULAR) -> tuple[int, int]:
+    """The hotspot ``(row, col)`` of one image under a variant (``exponent`` None: ``_scan``)."""
+    q, k = box_geometry(8, 2, 16.0)
+    step = k * 8  # 8: the three default periods share the 8x8 sub-box
+    y = _laplacian(x.mean(1), 2)
+    if glob:
+        y = remove_global(y, math.lcm(*PERIODS))
+    if exponent is None:
+        scans = previous_scan(y, PERIODS, 2, q, step)
+    else:
+        scans = weighted_scan(y, PERIODS, q, step, exponent, project, weight_regular)
+    best, at = -math.inf, None
+    for s in PERIODS:
+        z = scans[s][0]
+        value = float(z.max())
+        if value > best:
+            u, v = np.unravel_index(int(z.argmax()), tuple(z.shape))
+            best, at = value, (math.floor(1 + q * step / 2 - 0.5 + step * u),
+                               math.floor(1 + q * step / 2 - 0.5 + step * v))
+    return at
+
+
+VARIANTS = {
+    "scan": lambda x: tuple(lattice_hotspot(x, PERIODS, 2)[0][0].tolist()),
+    "before": lambda x: locate(x, False, None),
+    "global": lambda x: locate(x, True, None),
+    "weighted": lambda x: locate(x, False, 1.0),
+    "weighted-sqrt": lambda x: locate(x, False, 0.5),
+    "global+weighted": lambda x: locate(x, True, 1.0),
+    "project": lambda x: locate(x, False, 0.0, True),
+    "project+weighted-sqrt": lambda x: locate(x, False, 0.5, True),
+    "project+weighted": lambda x: locate(x, False, 1.0, True),
+    "project+weighted-0.75": lambda x: locate(x, False, 0.75, True),
+    "project+weighted-0.35": lambda x: locate(x, False, 0.35, True),
+    "project+weighted-sqrt+regular-0.1": lambda x: locate(x, False, 0.5, True, 0.1),
+    "project+weighted-sqrt+regular-0.3": lambda x: locate(x, False, 0.5, True, 0.3),
+    "project+weighted-sqrt+regular-0.01": lambda x: locate(x, False, 0.5, True, 0.01),
+}
+
+
+def timing(repeats: int = 25) -> str:
+    """The ``--timing`` line: the scan's and ``before``'s ms per 512x512 RGB image."""
+    x = torch.rand(8, 3, 512, 512, generator=torch.Generator().manual_seed(0)) * 255
+    calls = {"scan": lambda: _scan(_laplacian(x.mean(1), 2), PERIODS, 2, 8, 8),
+             "before": lambda: previous_scan(_laplacian(x.mean(1), 2), PERIODS, 2, 8, 8)}
+    best = dict.fromkeys(calls, math.inf)
+    for _ in range(repeats):
+        for name, call in calls.items():
+            started = time.perf_counter()
+            call()
+            best[name] = min(best[name], (time.perf_counter() - started) / len(x))
+    return (f"scan {1e3 * best['scan']:.2f} ms, before {1e3 * best['before']:.2f} ms per "
+            f"512x512 RGB image (ratio {best['scan'] / best['before']:.2f}; 1 thread, "
+            f"fastest of {repeats}, interleaved)")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="calibration's --quick images")
+    parser.add_argument("--only", default=None, help="comma-separated variant names")
+    parser.add_argument("--timing", action="store_true", help="ms per image: scan, before")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    if args.timing:
+        print(timing())
+        return 0
+    started = time.perf_counter()
+    names = cal.QUICK if args.quick else cal.PHOTOS + cal.TEXTURES
+    clean = cal.clean_set(names, np.random.default_rng(0))
+    bases = [(n, im) for n, im in clean if n.split("/")[1] in ("png", "grey", "jpeg50", "odd")]
+    chosen = args.only.split(",") if args.only else list(VARIANTS)
+    hits: dict[tuple, list[bool]] = {}
+    for base, s, a, top, left, _, patterned in cal.hotspot_trials(
+            bases, np.random.default_rng(cal.HOTSPOT_SEED)):
+        x = cal.as_tensor(patterned).float()
+        variant = base.split("/")[1]
+        for name in chosen:
+            row, col = VARIANTS[name](x)
+            inside = top <= row < top + cal.WINDOW and left <= col < left + cal.WINDOW
+            for key in ((name, a), (name, a, f"p{s}"), (name, a, variant)):
+                hits.setdefault(key, []).append(inside)
+    columns = [(a, None) for a in cal.AMPLITUDES] + [(2, f"p{s}") for s in PERIODS] + [
+        (a, "jpeg50") for a in cal.AMPLITUDES]
+    print("| variant | " + " | ".join(f"{a} levels" + (f" {c}" if c else "")
+                                       for a, c in columns) + " |")
+    print("|---" * (len(columns) + 1) + "|")
+    for name in chosen:
+        cells = [np.mean(hits[(name, a) if c is None else (name, a, c)]) for a, c in columns]
+        print(f"| {name} | " + " | ".join(f"{v:.1%}" for v in cells) + " |")
+    n = len(hits[(chosen[0], 2)])
+    print(f"\n{n} trials per amplitude; {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
