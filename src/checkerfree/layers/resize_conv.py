@@ -63,7 +63,12 @@ from checkerfree.layers._geometry import (
 from checkerfree.layers._phase_form import phase_form, phase_plan
 from checkerfree.layers._sliced_phases import sliced_phases
 from checkerfree.layers._tied_kernel import tied_kernel
-from checkerfree.layers._transposed_form import Spec, chunked_transposed, fused_transposed
+from checkerfree.layers._transposed_form import (
+    Spec,
+    channels_last_transposed,
+    chunked_transposed,
+    fused_transposed,
+)
 
 __all__ = [
     "ResizeConv1d",
@@ -147,7 +152,7 @@ def tied_transposed_kernel(weight, scale, padding=0, dilation=1, groups: int = 1
     return kernel, tuple(offset for _, offset in maps)
 
 
-FORMS = ("transposed", "phases", "sliced", "chunked")
+FORMS = ("transposed", "phases", "sliced", "chunked", "channels_last")
 
 #: Force one of :data:`FORMS` for every fused call (tests, a reproducible run, ``"chunked"``
 #: for memory); ``None`` leaves the choice to :data:`benchmark`. A geometry the phase forms do
@@ -201,7 +206,7 @@ def _transposed_geometry(x, weight, s, pads, dil, trim):
     return conv_pad, out_pad, crops
 
 
-def _transposed(x, weight, bias, s, pads, dil, groups, trim, geometry, chunked=False,
+def _transposed(x, weight, bias, s, pads, dil, groups, trim, geometry, variant="transposed",
                 fmt=torch.contiguous_format):
     conv_pad, out_pad, crops = geometry
     pl = tuple(p for p, _ in pads)
@@ -209,8 +214,12 @@ def _transposed(x, weight, bias, s, pads, dil, groups, trim, geometry, chunked=F
     big = tuple(len(_axis_map(k, s[a], dil[a], pl[a])[0]) for a, k in enumerate(ks))
     spec = Spec(_kron_matrix(ks, s, dil, pl, weight.device, weight.dtype), groups, big, s,
                 tuple(conv_pad), tuple(out_pad))
-    y = chunked_transposed(x, weight, bias, spec, fmt) if chunked else \
-        fused_transposed(x, weight, bias, spec)
+    if variant == "chunked":
+        y = chunked_transposed(x, weight, bias, spec, fmt)
+    elif variant == "channels_last":
+        y = channels_last_transposed(x, weight, bias, spec)
+    else:
+        y = fused_transposed(x, weight, bias, spec)
     y = apply_trim(y, crops)
     if trim:  # the crops are done; negative trims still zero-pad
         y = apply_trim(y, tuple((min(tb, 0), min(ta, 0)) for tb, ta in trim))
@@ -255,6 +264,9 @@ def _fused_nearest(x, weight, bias, s, pads, dil, groups, trim):
     fmt = _memory_format(x)
     forms = {"transposed": lambda x, w, b: _transposed(x, w, b, s, pads, dil, groups, trim,
                                                        geometry)}
+    if fmt == torch.contiguous_format:  # on a channels-last input "transposed" is this form
+        forms["channels_last"] = lambda x, w, b: _transposed(
+            x, w, b, s, pads, dil, groups, trim, geometry, "channels_last")
     plan = phase_plan(tuple(weight.shape[2:]), s, dil, tuple(p for p, _ in pads))
     if plan is not None:
         forms["phases"] = lambda x, w, b: apply_trim(
@@ -267,8 +279,8 @@ def _fused_nearest(x, weight, bias, s, pads, dil, groups, trim):
                 f"checkerfree.layers.resize_conv.form must be None or one of {FORMS}, "
                 f"got {form!r}")
         if form == "chunked":  # memory, not time: only when asked, never in the timed choice
-            return _transposed(x, weight, bias, s, pads, dil, groups, trim, geometry, True,
-                               fmt)
+            return _transposed(x, weight, bias, s, pads, dil, groups, trim, geometry,
+                               "chunked", fmt)
         name = form if form in forms else "transposed"
     elif not benchmark or len(forms) == 1 or torch.jit.is_tracing() or \
             torch.compiler.is_compiling():
