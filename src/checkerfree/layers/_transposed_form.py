@@ -4,8 +4,10 @@
 _tied_kernel`). Left to autograd this is two nodes: the kernel's build and the convolution, each
 with its own backward call, saved tensors and gradient hand-over. :class:`_FusedTransposed`
 is one: forward builds ``W`` without recording it and runs the convolution; backward is the
-convolution's own backward (``aten.convolution_backward``, exactly what ``ConvTranspose``
-runs) for ``x``, ``W`` and the bias, then the adjoint of the build for ``w``. With
+convolution's own backward (``aten.convolution_backward``, what ``ConvTranspose`` runs) for
+``x`` and ``W``, the bias gradient as a sum of the output's gradient (cheaper on CPU than
+asking the backend for it), then the adjoint of the build for ``w``. Its variant
+:func:`channels_last_transposed` runs the same call in channels-last. With
 ``create_graph`` the backward rebuilds ``W`` from the saved ``w`` under autograd, so second
 derivatives (gradient penalties) see its dependence on ``w``.
 

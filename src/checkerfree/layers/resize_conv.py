@@ -19,18 +19,22 @@ times larger upsampled tensor is never made. Each phase's taps are a partition o
 taps, so every phase sums to ``sum(w)``: equal polyphase sums, the condition for an
 artifact-free upsampler (Sugawara et al.).
 
-Four exact forms compute the fused operator (:data:`FORMS`), each one autograd node:
+Five exact forms compute the fused operator (:data:`FORMS`), each one autograd node:
 ``"transposed"``, the tied kernel (built in one batched product,
 :mod:`checkerfree.layers._tied_kernel`) and one ``conv_transpose``
-(:mod:`checkerfree.layers._transposed_form`); ``"phases"``, one convolution to ``out * s^d``
+(:mod:`checkerfree.layers._transposed_form`); ``"channels_last"``, the same call on a
+channels-last copy of a contiguous input, which skips the copy ``conv_transpose`` makes of its
+output on CPU and **returns the output channels-last** (1D: as 2D with a unit axis, strides
+``(L C, 1, C)``); ``"phases"``, one convolution to ``out * s^d``
 channels with the window every phase fits in (2 taps per axis for ``k = 3, s = 2``), then a
 shifted interleave (:mod:`checkerfree.layers._phase_form`); ``"sliced"``, one convolution per
 phase written into its slice of one output (:mod:`checkerfree.layers._sliced_phases`); and
 ``"chunked"``, the transposed form by blocks of the batch or of the output channels, which
 never holds two output-sized tensors at once. All do the same multiply-adds; which is fastest
 depends on the shape and the backend. The transposed form is the default (deterministic);
-``benchmark = True`` times the first three on the first call per shape and keeps the
-fastest, as ``torch.backends.cudnn.benchmark`` does; ``form`` forces one (``"chunked"`` only
+``benchmark = True`` times all but ``"chunked"`` on the first call per shape and keeps the
+fastest, as ``torch.backends.cudnn.benchmark`` does (so with it a contiguous input may get a
+channels-last output: same values, other strides); ``form`` forces one (``"chunked"`` only
 this way: it is for memory). Without autograd the tied kernel is cached per weight and
 version. Figures: ``benchmarks/upsample.py`` and ``docs/performance.md``.
 
@@ -156,14 +160,16 @@ FORMS = ("transposed", "phases", "sliced", "chunked", "channels_last")
 
 #: Force one of :data:`FORMS` for every fused call (tests, a reproducible run, ``"chunked"``
 #: for memory); ``None`` leaves the choice to :data:`benchmark`. A geometry the phase forms do
-#: not cover (``s >= 3`` with non-affine phase shifts) runs transposed whatever is forced.
+#: not cover (``s >= 3`` with non-affine phase shifts) runs transposed whatever is forced;
+#: so does ``"channels_last"`` on an input already channels-last (``"transposed"`` is then
+#: that very call).
 form: str | None = None
 
 #: Like ``torch.backends.cudnn.benchmark``: when true, the first fused call for each
 #: (shapes, dtype, device, memory format, geometry, autograd or not) times every exact form
-#: but ``"chunked"``
-#: (five interleaved rounds after a warm-up, forward and, when gradients are wanted,
-#: backward; the fastest round each) and :data:`choices` keeps another form than the
+#: but ``"chunked"`` (``"channels_last"`` only on a contiguous input)
+#: (interleaved rounds after a warm-up, five or more for cheap calls, forward and, when
+#: gradients are wanted, backward; the fastest round each) and :data:`choices` keeps another form than the
 #: transposed one only where it was at least 10% faster. Off by default:
 #: the forms round differently, so a timed choice can change the last bits of a result
 #: between runs or machines; off, every call is the transposed form, deterministic.
@@ -226,7 +232,10 @@ def _transposed(x, weight, bias, s, pads, dil, groups, trim, geometry, variant="
     return y
 
 
-_TRIAL_ROUNDS, _TRIAL_MARGIN = 5, 0.9
+#: The timed choice runs at least ``_TRIAL_ROUNDS`` rounds, then more until ``_TRIAL_BUDGET``
+#: seconds have gone or ``_TRIAL_MAX_ROUNDS``: cheap calls, where one noisy round weighs the
+#: most against a 10% margin, get up to 25 rounds; a call of 50 ms or more gets 5.
+_TRIAL_ROUNDS, _TRIAL_MAX_ROUNDS, _TRIAL_BUDGET, _TRIAL_MARGIN = 5, 25, 0.25, 0.9
 
 
 def _trial(forms: dict, args) -> str:
@@ -245,11 +254,14 @@ def _trial(forms: dict, args) -> str:
     best = dict.fromkeys(forms, float("inf"))
     for name in forms:  # warm-up: allocator, kernels, caches
         once(name)
-    for r in range(_TRIAL_ROUNDS):
+    start, r = time.perf_counter(), 0
+    while r < _TRIAL_ROUNDS or (r < _TRIAL_MAX_ROUNDS
+                                and time.perf_counter() - start < _TRIAL_BUDGET):
         for name in (list(forms) if r % 2 else list(forms)[::-1]):
             t = time.perf_counter()
             once(name)
             best[name] = min(best[name], time.perf_counter() - t)
+        r += 1
     fastest = min(best, key=best.get)
     # On a busy machine one lucky round can crown the wrong form: leave the default only
     # for a clear win.
