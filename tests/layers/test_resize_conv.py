@@ -324,8 +324,9 @@ class TestFusedForms:
         ref = reference(x, m.weight, m.bias, 2, 1, 1, 1)
         torch.testing.assert_close(y, ref, atol=1e-5, rtol=1e-5)
         g = torch.randn_like(ref)
-        for a, e in zip(torch.autograd.grad(y, (x, m.weight), g),
-                        torch.autograd.grad(ref, (x, m.weight), g), strict=True):
+        # The bias too: on a channels-last input the transposed forms sum it apart.
+        for a, e in zip(torch.autograd.grad(y, (x, m.weight, m.bias), g),
+                        torch.autograd.grad(ref, (x, m.weight, m.bias), g), strict=True):
             torch.testing.assert_close(a, e, atol=1e-4, rtol=1e-4)
 
     @pytest.mark.parametrize("form", ["transposed", "phases", "sliced", "chunked",
@@ -409,6 +410,41 @@ class TestFusedForms:
             torch.testing.assert_close(gx, torch.autograd.grad(ref, x, g)[0])
             y.backward(g)
             assert x.grad.is_contiguous()
+
+    def test_channels_last_form_skips_the_output_copy(self, forced):
+        # On a contiguous CPU input conv_transpose copies its output out of channels-last:
+        # three output-sized buffers at once without autograd. The channels-last form skips
+        # that copy; in training too, with the gradient in the output's layout (as the next
+        # layer hands it back), it peaks below the transposed form.
+        import sys
+        from pathlib import Path
+
+        sys.path.insert(0, str(Path(__file__).parents[2] / "benchmarks"))
+        from upsample import _cpu_peak as peak
+        from upsample import like_output
+
+        m = ResizeConv2d(16, 16, 3, padding=1)
+        x = torch.randn(8, 16, 24, 24, requires_grad=True)
+        g = torch.randn(8, 16, 48, 48)
+        out = g.nbytes
+        peaks = {}
+        for name in ("transposed", "channels_last"):
+            forced(name)
+            gm = like_output(m, x, g)
+
+            def fwd():
+                with torch.no_grad():
+                    m(x)
+
+            def train(gm=gm):
+                m(x).backward(gm)
+
+            fwd()
+            train()  # warm: the kernel cache, the allocator
+            peaks[name] = (peak(fwd), peak(train))
+        assert peaks["transposed"][0] >= 2.9 * out  # the copy this form is for
+        assert peaks["channels_last"][0] < 2.5 * out
+        assert peaks["channels_last"][1] < peaks["transposed"][1]
 
     def test_channels_last_form_under_tracing_is_the_transposed_call(self, forced):
         # Exporters and compilers see plain operations in the input's layout.

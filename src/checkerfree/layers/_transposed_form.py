@@ -5,9 +5,9 @@ _tied_kernel`). Left to autograd this is two nodes: the kernel's build and the c
 with its own backward call, saved tensors and gradient hand-over. :class:`_FusedTransposed`
 is one: forward builds ``W`` without recording it and runs the convolution; backward is the
 convolution's own backward (``aten.convolution_backward``, what ``ConvTranspose`` runs) for
-``x`` and ``W``, the bias gradient as a sum of the output's gradient (cheaper on CPU than
-asking the backend for it), then the adjoint of the build for ``w``. Its variant
-:func:`channels_last_transposed` runs the same call in channels-last. With
+``x``, ``W`` and the bias (on a channels-last input, the bias gradient as a plain sum:
+cheaper there than asking the backend for it), then the adjoint of the build for ``w``. Its
+variant :func:`channels_last_transposed` runs the same call in channels-last. With
 ``create_graph`` the backward rebuilds ``W`` from the saved ``w`` under autograd, so second
 derivatives (gradient penalties) see its dependence on ``w``.
 
@@ -86,23 +86,30 @@ class _FusedTransposed(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad):
-        return (*_backward(ctx, grad, *_restore(ctx)), None)
+        x, weight, kernel, spec = _restore(ctx)
+        # A channels-last input (not contiguous): the channels-last backward, bias apart.
+        return (*_backward(ctx, grad, x, weight, kernel, spec,
+                           bias_apart=not x.is_contiguous()), None)
 
 
-def _backward(ctx, grad, x, weight, kernel, spec):
+def _backward(ctx, grad, x, weight, kernel, spec, bias_apart=False):
     """``(gx, gw, gb)``: the convolution's own backward, then the adjoint of the build.
 
-    The bias gradient is a plain sum of ``grad``, not asked of the backend's backward: on
-    CPU that costs it about half again of its input and weight gradients on a channels-last
-    gradient and up to a quarter more on a contiguous one (``(2, 384, 20)``: 99 against
-    79 ms, one thread), the sum about a millisecond.
+    ``bias_apart``: the bias gradient as a plain sum of ``grad``, not asked of the backend's
+    backward, which on channels-last CPU tensors spends 1.4-1.5x the time of the input and
+    weight gradients alone plus that sum where the activations outweigh the weight (0.93x
+    at 2 x 384 x 20 x 20; on contiguous ones 0.87-1.03x: asked there;
+    ``benchmarks/upsample_profile.py``, "bias in bwd").
     """
     need_x, need_w, need_b = ctx.needs_input_grad[:3]
     dims = x.dim() - 2
-    gx, gk, _ = torch.ops.aten.convolution_backward(
-        grad, x, kernel, None, list(spec.stride), list(spec.padding), [1] * dims, True,
-        list(spec.output_padding), spec.groups, [need_x, need_w, False])
-    gb = grad.sum([0, *range(2, grad.dim())]) if need_b else None
+    inside = need_b and not bias_apart
+    gx, gk, gb = torch.ops.aten.convolution_backward(
+        grad, x, kernel, [kernel.shape[1] * spec.groups] if ctx.has_bias and inside else None,
+        list(spec.stride), list(spec.padding), [1] * dims, True, list(spec.output_padding),
+        spec.groups, [need_x, need_w, inside])
+    if need_b and bias_apart:
+        gb = grad.sum([0, *range(2, grad.dim())])
     gw = _to_weight(gk.contiguous(), spec.matrix, spec.groups, tuple(weight.shape[2:])) \
         if need_w else None
     return gx, gw, gb
@@ -138,7 +145,7 @@ class _ChannelsLastTransposed(torch.autograd.Function):
     def backward(ctx, grad):
         x, weight, kernel, spec = _restore(ctx)
         gx, gw, gb = _backward(ctx, _channels_last(grad), _channels_last(x), weight, kernel,
-                               spec)
+                               spec, bias_apart=True)
         return (gx.squeeze(2) if ctx.lifted and gx is not None else gx), gw, gb, None
 
 
