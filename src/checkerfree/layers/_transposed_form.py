@@ -96,10 +96,10 @@ def _backward(ctx, grad, x, weight, kernel, spec, bias_apart=False):
     """``(gx, gw, gb)``: the convolution's own backward, then the adjoint of the build.
 
     ``bias_apart``: the bias gradient as a plain sum of ``grad``, not asked of the backend's
-    backward, which on channels-last CPU tensors spends 1.4-1.5x the time of the input and
-    weight gradients alone plus that sum where the activations outweigh the weight (0.93x
-    at 2 x 384 x 20 x 20; on contiguous ones 0.87-1.03x: asked there;
-    ``benchmarks/upsample_profile.py``, "bias in bwd").
+    backward, which on channels-last CPU tensors spends 1.2-1.8x the time of the input and
+    weight gradients alone plus that sum where the activations outweigh the weight (about
+    1x at 2 x 384 x 20 x 20; on contiguous ones 0.87-1.24x over two runs, no consistent
+    gain: asked there; ``benchmarks/upsample_profile.py``, "bias in bwd").
     """
     need_x, need_w, need_b = ctx.needs_input_grad[:3]
     dims = x.dim() - 2
