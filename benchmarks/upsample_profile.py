@@ -90,8 +90,8 @@ def bias_in_backward(x, kernel, g, repeats) -> dict:
                 [1] * dims, True, [0] * dims, 1, [True, True, bias])
 
         times = fastest({"inside": lambda: backward(True),
-                         "apart": lambda: (backward(False),
-                                           gg.sum([0, *range(2, gg.dim())]))}, repeats)
+                         "apart": lambda gg=gg: (backward(False),
+                                                 gg.sum([0, *range(2, gg.dim())]))}, repeats)
         out[layout] = times["inside"] / times["apart"]
     return out
 
