@@ -13,7 +13,8 @@ Contenders (all C -> C channels, output 2x the input on every spatial axis):
 Per shape and repeat the contenders run round-robin (the starting one rotates), so that
 drifting machine load hits all of them alike; each figure is the fastest of the repeats.
 "forward" is inference (``torch.no_grad``), "train" is forward + backward with gradients for
-the input and the parameters (the output's gradient is made once, outside the timing).
+the input and the parameters (the output's gradient is made once, outside the timing, in
+the layout of the contender's output: ``like_output``).
 
 Memory, per contender, over one forward + backward:
   saved  bytes of the tensors autograd saves for backward, counted once per storage,
@@ -110,6 +111,14 @@ def build(name: str, dims: int, c: int, device, dtype) -> nn.Module:
 def _sync(device):
     if device.type == "cuda":
         torch.cuda.synchronize()
+
+
+def like_output(m, x, g) -> torch.Tensor:
+    """``g``'s values in the layout of ``m``'s output: the gradient the next layer's backward
+    hands over (PyTorch layers keep their input's memory format, so the fused layer's
+    channels-last output gets a channels-last gradient), made outside the timing. With
+    autograd on: the form the fused layer's timed choice keeps may differ without it."""
+    return torch.empty_like(m(x).detach()).copy_(g)
 
 
 def time_forward(m, x, device) -> float:
@@ -211,16 +220,18 @@ def run(device, repeats: int, shapes, dtype=torch.float32, channels_last=False) 
         mods = {name: build(name, dims, c, device, dtype) for name in CONTENDERS}
         x = _input(dims, b, c, n, device, dtype, channels_last)
         g = torch.randn_like(mods["conv_t"](x))
-        for m in mods.values():  # warm-up: allocator, kernels, caches, the fused layer's trial
+        grads = {}
+        for name, m in mods.items():  # warm-up: allocator, kernels, caches, the fused trial
             for _ in range(2):
                 time_forward(m, x, device)
                 time_train(m, x, g, device)
+            grads[name] = like_output(m, x, g)
         times = {name: {"forward": [], "train": []} for name in CONTENDERS}
         for r in range(repeats):
             order = CONTENDERS[r % len(CONTENDERS):] + CONTENDERS[: r % len(CONTENDERS)]
             for name in order:
                 times[name]["forward"].append(time_forward(mods[name], x, device))
-                times[name]["train"].append(time_train(mods[name], x, g, device))
+                times[name]["train"].append(time_train(mods[name], x, grads[name], device))
         # The form the timed choice kept for training (the key's last field: autograd on).
         chosen = sorted({v for k, v in resize_conv.choices.items()
                          if k[0] == tuple(x.shape) and k[-1]})
@@ -230,8 +241,8 @@ def run(device, repeats: int, shapes, dtype=torch.float32, channels_last=False) 
                 "contender": name,
                 "forward_ms": 1e3 * min(times[name]["forward"]),
                 "train_ms": 1e3 * min(times[name]["train"]),
-                **dict(zip(("saved_bytes", "peak_bytes"), memory(mods[name], x, g, device),
-                           strict=True)),
+                **dict(zip(("saved_bytes", "peak_bytes"),
+                           memory(mods[name], x, grads[name], device), strict=True)),
                 **({"forms": chosen} if name == "resize_fused" else {}),
             })
     resize_conv.benchmark = False

@@ -9,10 +9,16 @@ Per shape (dims, batch, channels, size; C -> C, x2, k=3 against ConvTranspose(4,
                 ``conv_transpose`` forward+backward with that kernel held fixed: the fused
                 transposed form's excess, interleaved, fastest of the repeats; in float32
                 and in bfloat16
+  bias in bwd   ``aten.convolution_backward`` of that ``conv_transpose`` asked for the input,
+                weight and bias gradients, over the same asked for input and weight only plus
+                the bias gradient as ``grad.sum``: the fused transposed forms do the latter
+                (ConvTranspose the former); on the contiguous input and on channels-last
+                copies of input and gradient, interleaved, fastest of the repeats
   peak / out    the peak bytes over the output's bytes, every allocation counted (see
                 ``benchmarks/upsample.py``), for ConvTranspose and each fused form, without
                 autograd ("fwd") and over forward+backward ("train"), after one warm call
-                of each, for the naive path, ConvTranspose and each fused form
+                of each, for the naive path, ConvTranspose and each fused form (the output's
+                gradient in the layout of each one's output, ``upsample.like_output``)
 
 and the fixed per-call cost at a tiny shape (1, 4, 8) in 1D: module against a bare
 ``conv_transpose1d`` with a held kernel, microseconds, fastest of 2000.
@@ -32,13 +38,14 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from upsample import _cpu_peak, build
+from upsample import _cpu_peak, build, like_output
 
 from checkerfree.layers import resize_conv
 from checkerfree.layers.resize_conv import tied_transposed_kernel
 
 SHAPES = [(1, 8, 64, 256), (1, 2, 256, 128), (2, 8, 64, 32), (2, 2, 384, 20), (3, 1, 64, 12)]
-FORMS = ("transposed", "phases", "sliced", "chunked")
+FORMS = ("transposed", "channels_last", "phases", "sliced", "chunked")
+CL = {1: None, 2: torch.channels_last, 3: torch.channels_last_3d}
 CT = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
 
 
@@ -66,6 +73,29 @@ def copy_share(m, x, g) -> float:
     return sum(e.self_cpu_time_total for e in events if e.key == "aten::copy_") / total
 
 
+def bias_in_backward(x, kernel, g, repeats) -> dict:
+    """Per layout: the backward asked for the bias gradient too, over it without + the sum."""
+    dims = x.dim() - 2
+    out = {}
+    for layout in ("contiguous", "channels_last"):
+        xx, gg = x.detach(), g
+        if layout == "channels_last":
+            if dims == 1:
+                continue
+            xx, gg = xx.contiguous(memory_format=CL[dims]), g.contiguous(memory_format=CL[dims])
+
+        def backward(bias, xx=xx, gg=gg):
+            return torch.ops.aten.convolution_backward(
+                gg, xx, kernel, [kernel.shape[1]] if bias else None, [2] * dims, [1] * dims,
+                [1] * dims, True, [0] * dims, 1, [True, True, bias])
+
+        times = fastest({"inside": lambda: backward(True),
+                         "apart": lambda gg=gg: (backward(False),
+                                                 gg.sum([0, *range(2, gg.dim())]))}, repeats)
+        out[layout] = times["inside"] / times["apart"]
+    return out
+
+
 def shape_row(dims, b, c, n, repeats) -> dict:
     torch.manual_seed(0)
     ct = build("conv_t", dims, c, "cpu", torch.float32)
@@ -90,6 +120,7 @@ def shape_row(dims, b, c, n, repeats) -> dict:
         "build": lambda: tied_transposed_kernel(wb, 2, 1)[0].backward(gkb),
     }, repeats)
     row["build_over_call_bf16"] = times["build"] / times["call"]
+    row["bias_in_backward"] = bias_in_backward(x, kernel, g, repeats)
     out = g.nbytes
 
     def peaks(m):
@@ -97,8 +128,10 @@ def shape_row(dims, b, c, n, repeats) -> dict:
             with torch.no_grad():
                 m(x)
 
+        gm = like_output(m, x, g)
+
         def train():
-            m(x).backward(g)
+            m(x).backward(gm)
 
         fwd()  # warm: the no-grad kernel cache holds this weight's kernel from here on
         train()
@@ -145,14 +178,18 @@ def main(argv=None) -> int:
     if args.json:
         print(json.dumps(doc, indent=2))
         return 0
-    head = "| shape (d, B, C, N) | ConvT copy_ share | build / call | build / call bf16 |"
+    head = ("| shape (d, B, C, N) | ConvT copy_ share | build / call | build / call bf16 "
+            "| bias in bwd, contiguous, channels-last |")
     head += "".join(f" {k} peak fwd, train |" for k in ("naive", "conv_t", *FORMS))
     print(head)
-    print("|" + "---|" * (4 + 2 + len(FORMS)))
+    print("|" + "---|" * (5 + 2 + len(FORMS)))
     for r in rows:
+        bias = r["bias_in_backward"]
         cells = [str(tuple(r["shape"])), f"{100 * r['copy_share']:.0f}%",
                  f"{100 * r['build_over_call']:.0f}%",
-                 f"{100 * r['build_over_call_bf16']:.0f}%"]
+                 f"{100 * r['build_over_call_bf16']:.0f}%",
+                 f"{bias['contiguous']:.2f}, "
+                 + (f"{bias['channels_last']:.2f}" if "channels_last" in bias else "-")]
         cells += [f"{f:.2f}, {t:.2f}" for f, t in r["peak"].values()]
         print("| " + " | ".join(cells) + " |")
     t = doc["tiny"]

@@ -45,3 +45,31 @@ def test_tiny_run_summary_and_tables():
     text = upsample.markdown(doc)
     assert "| (2, 2, 4, 6) |" in text and "bfloat16 (bfloat16, 1 shape)" in text
     assert "Targets:" in text
+
+
+def test_like_output_keeps_the_values_in_the_outputs_layout():
+    # The fused layer forced to its channels-last form returns channels-last: the gradient
+    # handed to it must be too (same values), and a contiguous output gets a contiguous one.
+    import upsample_forms
+
+    m = upsample.build("resize_fused", 2, 4, torch.device("cpu"), torch.float32)
+    x = torch.randn(2, 4, 5, 5)
+    g = torch.randn(2, 4, 10, 10)
+    cl = upsample.like_output(upsample_forms.Forced(m, "channels_last"), x, g)
+    assert cl.is_contiguous(memory_format=torch.channels_last) and not cl.is_contiguous()
+    assert torch.equal(cl, g)
+    plain = upsample.like_output(upsample_forms.Forced(m, "transposed"), x, g)
+    assert plain.is_contiguous() and torch.equal(plain, g)
+
+
+def test_forced_forms_tiny_run():
+    import upsample_forms
+
+    r = upsample_forms.row(2, 2, 4, 6, 1)
+    assert set(r) == {*upsample_forms.FORMS, "channels_last, back", "conv_t_ms"}
+    assert all(v > 0 for v in r.values())
+    # "back" makes the output contiguous; the form itself does not.
+    m = upsample.build("resize_fused", 2, 4, torch.device("cpu"), torch.float32)
+    x = torch.randn(1, 4, 3, 3)
+    assert upsample_forms.Forced(m, "channels_last", contiguous=True)(x).is_contiguous()
+    assert not upsample_forms.Forced(m, "channels_last")(x).is_contiguous()

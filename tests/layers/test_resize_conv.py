@@ -221,7 +221,8 @@ def forced(monkeypatch):
 class TestFusedForms:
     """Every exact form of the fused path, the tied kernel's own backward, and the choice."""
 
-    @pytest.mark.parametrize("form", ["transposed", "phases", "sliced", "chunked"])
+    @pytest.mark.parametrize("form", ["transposed", "phases", "sliced", "chunked",
+                                      "channels_last"])
     @given(cfg=configs())
     def test_every_form_matches_naive_values_and_gradients(self, form, cfg):
         from checkerfree.layers import resize_conv
@@ -293,7 +294,8 @@ class TestFusedForms:
         assert torch.autograd.gradcheck(
             lambda w: tied_transposed_kernel(w, s, p, 1, groups)[0], (w,), fast_mode=True)
 
-    @pytest.mark.parametrize("form", ["transposed", "phases", "sliced", "chunked"])
+    @pytest.mark.parametrize("form", ["transposed", "phases", "sliced", "chunked",
+                                      "channels_last"])
     @pytest.mark.parametrize("dims", [1, 2])
     @pytest.mark.parametrize(("s", "k", "p", "groups"), [(2, 3, 1, 1), (3, 2, 0, 2)])
     def test_gradcheck_and_gradgradcheck(self, forced, form, dims, s, k, p, groups):
@@ -309,7 +311,8 @@ class TestFusedForms:
         assert torch.autograd.gradcheck(f, args, fast_mode=True)
         assert torch.autograd.gradgradcheck(f, args, fast_mode=True)
 
-    @pytest.mark.parametrize("form", ["transposed", "phases", "sliced", "chunked"])
+    @pytest.mark.parametrize("form", ["transposed", "phases", "sliced", "chunked",
+                                      "channels_last"])
     @pytest.mark.parametrize("dims", [2, 3])
     def test_channels_last_in_channels_last_out(self, forced, form, dims):
         forced(form)
@@ -321,11 +324,13 @@ class TestFusedForms:
         ref = reference(x, m.weight, m.bias, 2, 1, 1, 1)
         torch.testing.assert_close(y, ref, atol=1e-5, rtol=1e-5)
         g = torch.randn_like(ref)
-        for a, e in zip(torch.autograd.grad(y, (x, m.weight), g),
-                        torch.autograd.grad(ref, (x, m.weight), g), strict=True):
+        # The bias too: on a channels-last input the transposed forms sum it apart.
+        for a, e in zip(torch.autograd.grad(y, (x, m.weight, m.bias), g),
+                        torch.autograd.grad(ref, (x, m.weight, m.bias), g), strict=True):
             torch.testing.assert_close(a, e, atol=1e-4, rtol=1e-4)
 
-    @pytest.mark.parametrize("form", ["transposed", "phases", "sliced", "chunked"])
+    @pytest.mark.parametrize("form", ["transposed", "phases", "sliced", "chunked",
+                                      "channels_last"])
     @pytest.mark.parametrize("dims", [1, 2, 3])
     def test_bfloat16_within_its_rounding(self, forced, form, dims):
         forced(form)
@@ -357,12 +362,99 @@ class TestFusedForms:
         with torch.no_grad():
             m(x)
         m(torch.randn(1, 3, 7, 6))
-        assert trials == [["phases", "sliced", "transposed"]] * 3  # grad, no grad, new shape
+        every = ["channels_last", "phases", "sliced", "transposed"]
+        assert trials == [every] * 3  # grad, no grad, new shape
         assert len(resize_conv.choices) == 3
-        assert set(resize_conv.choices.values()) <= {"phases", "sliced", "transposed"}
+        assert set(resize_conv.choices.values()) <= set(every)
+        # A channels-last input runs "transposed" in channels-last already: not offered twice.
+        m(x.contiguous(memory_format=torch.channels_last))
+        assert trials[-1] == ["phases", "sliced", "transposed"]
         torch.testing.assert_close(y, reference(x, m.weight, m.bias, 2, 1, 1, 1))
         # The trial ran on detached copies: the caller's tensors have no gradients from it.
         assert m.weight.grad is None
+
+    @pytest.mark.parametrize("dims", [1, 2, 3])
+    @pytest.mark.parametrize("grad", [False, True])
+    def test_channels_last_form_runs_and_returns_channels_last(self, forced, monkeypatch, dims,
+                                                              grad):
+        # A contiguous input: the transposed call gets a channels-last copy (1D: as 2D with
+        # a unit axis), the output is channels-last (documented), the input's gradient has
+        # the input's layout, and the values are the operator's.
+        forced("channels_last")
+        from checkerfree.layers import _transposed_form
+
+        fmt = {2: torch.channels_last, 3: torch.channels_last_3d}
+        seen = []
+        for lifted in (2, 3):
+            real = _transposed_form._CONV_TRANSPOSE[lifted]
+            monkeypatch.setitem(
+                _transposed_form._CONV_TRANSPOSE, lifted,
+                lambda x, *a, real=real, **k: seen.append(
+                    x.is_contiguous(memory_format=fmt[x.dim() - 2])) or real(x, *a, **k))
+        m = CLASSES[dims](4, 6, 3, padding=1).double()
+        x = torch.randn(2, 4, *(5, 4, 3)[:dims], dtype=torch.float64, requires_grad=grad)
+        with torch.set_grad_enabled(grad):
+            y = m(x)
+        ref = reference(x, m.weight, m.bias, 2, 1, 1, 1)
+        assert seen == [True]
+        torch.testing.assert_close(y, ref, atol=1e-10, rtol=1e-10)
+        assert not y.is_contiguous()
+        c, length = y.shape[1], y.shape[-1]
+        if dims == 1:
+            assert y.stride() == (c * length, 1, c)
+        else:
+            assert y.is_contiguous(memory_format=fmt[dims])
+        if grad:
+            g = torch.randn_like(ref)  # contiguous: the backward converts it
+            (gx,) = torch.autograd.grad(y, x, g, retain_graph=True)
+            torch.testing.assert_close(gx, torch.autograd.grad(ref, x, g)[0])
+            y.backward(g)
+            assert x.grad.is_contiguous()
+
+    def test_channels_last_form_skips_the_output_copy(self, forced):
+        # On a contiguous CPU input conv_transpose copies its output out of channels-last:
+        # three output-sized buffers at once without autograd. The channels-last form skips
+        # that copy; in training too, with the gradient in the output's layout (as the next
+        # layer hands it back), it peaks below the transposed form.
+        import sys
+        from pathlib import Path
+
+        sys.path.insert(0, str(Path(__file__).parents[2] / "benchmarks"))
+        from upsample import _cpu_peak as peak
+        from upsample import like_output
+
+        m = ResizeConv2d(16, 16, 3, padding=1)
+        x = torch.randn(8, 16, 24, 24, requires_grad=True)
+        g = torch.randn(8, 16, 48, 48)
+        out = g.nbytes
+        peaks = {}
+        for name in ("transposed", "channels_last"):
+            forced(name)
+            gm = like_output(m, x, g)
+
+            def fwd():
+                with torch.no_grad():
+                    m(x)
+
+            def train(gm=gm):
+                m(x).backward(gm)
+
+            fwd()
+            train()  # warm: the kernel cache, the allocator
+            peaks[name] = (peak(fwd), peak(train))
+        assert peaks["transposed"][0] >= 2.9 * out  # the copy this form is for
+        assert peaks["channels_last"][0] < 2.5 * out
+        assert peaks["channels_last"][1] < peaks["transposed"][1]
+
+    def test_channels_last_form_under_tracing_is_the_transposed_call(self, forced):
+        # Exporters and compilers see plain operations in the input's layout.
+        forced("channels_last")
+        m = ResizeConv2d(3, 3, 3, padding=1)
+        x = torch.randn(1, 3, 4, 4)
+        traced = torch.jit.trace(m, x)
+        y = traced(x)
+        assert y.is_contiguous()
+        torch.testing.assert_close(y, reference(x, m.weight, m.bias, 2, 1, 1, 1))
 
     @pytest.mark.parametrize(("n", "calls"), [(8, 4), (2, 4), (1, 4), (3, 6)])
     def test_chunked_form_runs_by_blocks(self, forced, monkeypatch, n, calls):

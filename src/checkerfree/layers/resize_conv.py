@@ -19,18 +19,22 @@ times larger upsampled tensor is never made. Each phase's taps are a partition o
 taps, so every phase sums to ``sum(w)``: equal polyphase sums, the condition for an
 artifact-free upsampler (Sugawara et al.).
 
-Four exact forms compute the fused operator (:data:`FORMS`), each one autograd node:
+Five exact forms compute the fused operator (:data:`FORMS`), each one autograd node:
 ``"transposed"``, the tied kernel (built in one batched product,
 :mod:`checkerfree.layers._tied_kernel`) and one ``conv_transpose``
-(:mod:`checkerfree.layers._transposed_form`); ``"phases"``, one convolution to ``out * s^d``
+(:mod:`checkerfree.layers._transposed_form`); ``"channels_last"``, the same call on a
+channels-last copy of a contiguous input, which skips the copy ``conv_transpose`` makes of its
+output on CPU and **returns the output channels-last** (1D: as 2D with a unit axis, strides
+``(L C, 1, C)``); ``"phases"``, one convolution to ``out * s^d``
 channels with the window every phase fits in (2 taps per axis for ``k = 3, s = 2``), then a
 shifted interleave (:mod:`checkerfree.layers._phase_form`); ``"sliced"``, one convolution per
 phase written into its slice of one output (:mod:`checkerfree.layers._sliced_phases`); and
 ``"chunked"``, the transposed form by blocks of the batch or of the output channels, which
 never holds two output-sized tensors at once. All do the same multiply-adds; which is fastest
 depends on the shape and the backend. The transposed form is the default (deterministic);
-``benchmark = True`` times the first three on the first call per shape and keeps the
-fastest, as ``torch.backends.cudnn.benchmark`` does; ``form`` forces one (``"chunked"`` only
+``benchmark = True`` times all but ``"chunked"`` on the first call per shape and keeps the
+fastest, as ``torch.backends.cudnn.benchmark`` does (so with it a contiguous input may get a
+channels-last output: same values, other strides); ``form`` forces one (``"chunked"`` only
 this way: it is for memory). Without autograd the tied kernel is cached per weight and
 version. Figures: ``benchmarks/upsample.py`` and ``docs/performance.md``.
 
@@ -63,7 +67,12 @@ from checkerfree.layers._geometry import (
 from checkerfree.layers._phase_form import phase_form, phase_plan
 from checkerfree.layers._sliced_phases import sliced_phases
 from checkerfree.layers._tied_kernel import tied_kernel
-from checkerfree.layers._transposed_form import Spec, chunked_transposed, fused_transposed
+from checkerfree.layers._transposed_form import (
+    Spec,
+    channels_last_transposed,
+    chunked_transposed,
+    fused_transposed,
+)
 
 __all__ = [
     "ResizeConv1d",
@@ -147,18 +156,20 @@ def tied_transposed_kernel(weight, scale, padding=0, dilation=1, groups: int = 1
     return kernel, tuple(offset for _, offset in maps)
 
 
-FORMS = ("transposed", "phases", "sliced", "chunked")
+FORMS = ("transposed", "phases", "sliced", "chunked", "channels_last")
 
 #: Force one of :data:`FORMS` for every fused call (tests, a reproducible run, ``"chunked"``
 #: for memory); ``None`` leaves the choice to :data:`benchmark`. A geometry the phase forms do
-#: not cover (``s >= 3`` with non-affine phase shifts) runs transposed whatever is forced.
+#: not cover (``s >= 3`` with non-affine phase shifts) runs transposed whatever is forced;
+#: so does ``"channels_last"`` on an input already channels-last (``"transposed"`` is then
+#: that very call).
 form: str | None = None
 
 #: Like ``torch.backends.cudnn.benchmark``: when true, the first fused call for each
 #: (shapes, dtype, device, memory format, geometry, autograd or not) times every exact form
-#: but ``"chunked"``
-#: (five interleaved rounds after a warm-up, forward and, when gradients are wanted,
-#: backward; the fastest round each) and :data:`choices` keeps another form than the
+#: but ``"chunked"`` (``"channels_last"`` only on a contiguous input)
+#: (interleaved rounds after a warm-up, five or more for cheap calls, forward and, when
+#: gradients are wanted, backward; the fastest round each) and :data:`choices` keeps another form than the
 #: transposed one only where it was at least 10% faster. Off by default:
 #: the forms round differently, so a timed choice can change the last bits of a result
 #: between runs or machines; off, every call is the transposed form, deterministic.
@@ -201,7 +212,7 @@ def _transposed_geometry(x, weight, s, pads, dil, trim):
     return conv_pad, out_pad, crops
 
 
-def _transposed(x, weight, bias, s, pads, dil, groups, trim, geometry, chunked=False,
+def _transposed(x, weight, bias, s, pads, dil, groups, trim, geometry, variant="transposed",
                 fmt=torch.contiguous_format):
     conv_pad, out_pad, crops = geometry
     pl = tuple(p for p, _ in pads)
@@ -209,15 +220,22 @@ def _transposed(x, weight, bias, s, pads, dil, groups, trim, geometry, chunked=F
     big = tuple(len(_axis_map(k, s[a], dil[a], pl[a])[0]) for a, k in enumerate(ks))
     spec = Spec(_kron_matrix(ks, s, dil, pl, weight.device, weight.dtype), groups, big, s,
                 tuple(conv_pad), tuple(out_pad))
-    y = chunked_transposed(x, weight, bias, spec, fmt) if chunked else \
-        fused_transposed(x, weight, bias, spec)
+    if variant == "chunked":
+        y = chunked_transposed(x, weight, bias, spec, fmt)
+    elif variant == "channels_last":
+        y = channels_last_transposed(x, weight, bias, spec)
+    else:
+        y = fused_transposed(x, weight, bias, spec)
     y = apply_trim(y, crops)
     if trim:  # the crops are done; negative trims still zero-pad
         y = apply_trim(y, tuple((min(tb, 0), min(ta, 0)) for tb, ta in trim))
     return y
 
 
-_TRIAL_ROUNDS, _TRIAL_MARGIN = 5, 0.9
+#: The timed choice runs at least ``_TRIAL_ROUNDS`` rounds, then more until ``_TRIAL_BUDGET``
+#: seconds have gone or ``_TRIAL_MAX_ROUNDS``: cheap calls, where one noisy round weighs the
+#: most against a 10% margin, get up to 25 rounds; a call of 50 ms or more gets 5.
+_TRIAL_ROUNDS, _TRIAL_MAX_ROUNDS, _TRIAL_BUDGET, _TRIAL_MARGIN = 5, 25, 0.25, 0.9
 
 
 def _trial(forms: dict, args) -> str:
@@ -236,11 +254,14 @@ def _trial(forms: dict, args) -> str:
     best = dict.fromkeys(forms, float("inf"))
     for name in forms:  # warm-up: allocator, kernels, caches
         once(name)
-    for r in range(_TRIAL_ROUNDS):
+    start, r = time.perf_counter(), 0
+    while r < _TRIAL_ROUNDS or (r < _TRIAL_MAX_ROUNDS
+                                and time.perf_counter() - start < _TRIAL_BUDGET):
         for name in (list(forms) if r % 2 else list(forms)[::-1]):
             t = time.perf_counter()
             once(name)
             best[name] = min(best[name], time.perf_counter() - t)
+        r += 1
     fastest = min(best, key=best.get)
     # On a busy machine one lucky round can crown the wrong form: leave the default only
     # for a clear win.
@@ -255,6 +276,9 @@ def _fused_nearest(x, weight, bias, s, pads, dil, groups, trim):
     fmt = _memory_format(x)
     forms = {"transposed": lambda x, w, b: _transposed(x, w, b, s, pads, dil, groups, trim,
                                                        geometry)}
+    if fmt == torch.contiguous_format:  # on a channels-last input "transposed" is this form
+        forms["channels_last"] = lambda x, w, b: _transposed(
+            x, w, b, s, pads, dil, groups, trim, geometry, "channels_last")
     plan = phase_plan(tuple(weight.shape[2:]), s, dil, tuple(p for p, _ in pads))
     if plan is not None:
         forms["phases"] = lambda x, w, b: apply_trim(
@@ -267,8 +291,8 @@ def _fused_nearest(x, weight, bias, s, pads, dil, groups, trim):
                 f"checkerfree.layers.resize_conv.form must be None or one of {FORMS}, "
                 f"got {form!r}")
         if form == "chunked":  # memory, not time: only when asked, never in the timed choice
-            return _transposed(x, weight, bias, s, pads, dil, groups, trim, geometry, True,
-                               fmt)
+            return _transposed(x, weight, bias, s, pads, dil, groups, trim, geometry,
+                               "chunked", fmt)
         name = form if form in forms else "transposed"
     elif not benchmark or len(forms) == 1 or torch.jit.is_tracing() or \
             torch.compiler.is_compiling():
