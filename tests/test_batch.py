@@ -41,7 +41,10 @@ def test_every_input_gets_a_row_in_order(files):
         if row["error"]:
             assert row["score"] is None and row["flagged"] is None and row["hotspot"] is None
         else:
-            assert set(row["periods"]) == {"2", "4", "8"} and len(row["hotspot"]) == 2
+            assert set(row["periods"]) == {"2", "4", "8"}
+            # A hotspot where some period is significant (docs/score.md), else null.
+            assert row["hotspot"] is None or len(row["hotspot"]) == 2
+            assert row["hotspot"] is not None or not row["flagged"]
             assert row["score"] == max(row["periods"].values())
 
 

@@ -130,6 +130,27 @@ def _non_finite(pixels: np.ndarray, kind: str = "image") -> str | None:
     return None
 
 
+def _integer_source(signal) -> bool:
+    """Whether an item was stored as integers (8/16-bit images, PCM audio, integer or bool
+    arrays): its float32 values cannot be NaN or infinite, so they need no finite check.
+
+    >>> from checkerfree.signals import Signal
+    >>> _integer_source(Signal("a.npy", "array", "NPY", mode="uint16"))
+    True
+    >>> _integer_source(Signal("a.wav", "audio", "WAV", mode="FLOAT"))
+    False
+    """
+    if signal.kind == "image":
+        return True  # PNG/JPEG/WebP/TIFF at 8 or 16 bits: float images are refused
+    mode = str(signal.mode or "")
+    if signal.kind == "audio":
+        return mode.startswith("PCM_") or mode in ("ULAW", "ALAW")
+    try:
+        return np.dtype(mode).kind in "biu"
+    except TypeError:
+        return False
+
+
 def _stack(pixels: list[np.ndarray]) -> torch.Tensor:
     """One batch tensor of same-shape items: one copy (none for a single item)."""
     first = pixels[0]
@@ -250,8 +271,9 @@ class ImageScorer:
                              tuple(signal.values.shape[1:]), signal.channels,
                              bool(signal.alpha_dropped))
         # Checked here, once, in the decoding thread: score_decoded (the engine's one scoring
-        # thread, its bottleneck) then need not pass over the pixels again.
-        reason = _non_finite(signal.values, signal.kind)
+        # thread, its bottleneck) then need not pass over the pixels again. Integers read as
+        # floats are finite: no pass at all.
+        reason = None if _integer_source(signal) else _non_finite(signal.values, signal.kind)
         threshold = self.threshold
         if threshold is None and reason is None:
             threshold = default_threshold(signal.kind, signal.values)
