@@ -151,6 +151,7 @@ def read_image(
     *,
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
     min_size: int = 1,
+    native: bool = False,
 ) -> tuple[np.ndarray, ImageInfo]:
     """Decode one image file to a float32 ``(C, H, W)`` array in ``0..255`` grey levels.
 
@@ -160,6 +161,9 @@ def read_image(
     still applies, and a larger ``max_pixels`` raises it to match), or a side shorter than
     ``min_size`` (the score needs two periods of the largest period per axis).
     Multi-frame files (TIFF pages, animated WebP) are read at their first frame.
+    ``native``: 8-bit samples stay ``uint8``, as a ``(C, H, W)`` view of the decoded
+    ``(H, W, C)`` array (no conversion pass: a batch of them is converted once, when it
+    is scored, ``checkerfree.score.batch``); other depths are float32 as without it.
 
     >>> import tempfile, pathlib
     >>> empty = pathlib.Path(tempfile.mkdtemp()) / "empty.png"
@@ -243,7 +247,7 @@ def read_image(
         raise ImageFileError(path, f"cannot decode ({reason})") from None
     except MemoryError:
         raise ImageFileError(path, "not enough memory to decode") from None
-    chw = _chw(array)
+    chw = array.transpose(2, 0, 1) if native and array.dtype == np.uint8 else _chw(array)
     info = ImageInfo(fmt, mode, depth, (height, width), chw.shape[0], alpha)
     return chw, info
 
