@@ -116,3 +116,18 @@ def test_a_64x64_patch_is_not_significant_so_only_always_locates_it(levels):
     assert not _significant(r, 0) and r.to_rows()[0]["hotspot"] is None
     row, col = checkerboard_score(x, hotspot="always").hotspot[0].tolist()
     assert 64 <= row < 128 and 128 <= col < 192
+
+
+def test_scorer_rows_follow_the_hotspot_choice(tmp_path):
+    from PIL import Image
+
+    from checkerfree.score.batch import ImageScorer
+
+    path = tmp_path / "camera.png"
+    Image.fromarray(_camera().numpy().astype(np.uint8)).save(path)
+    assert ImageScorer()([path])[0]["hotspot"] is None
+    spot = ImageScorer(hotspot="always")([path])[0]["hotspot"]
+    assert spot == checkerboard_score(_camera(), hotspot="always").hotspot[0].tolist()
+    assert ImageScorer(hotspot=False)([path])[0]["hotspot"] is None
+    with pytest.raises(InvalidTypeError, match="hotspot must be True or False"):
+        ImageScorer(hotspot=1)

@@ -190,7 +190,10 @@ class ImageScorer:
     :func:`~checkerfree.io.read_image` (4 times that many values for audio and arrays);
     ``spatial_dims``: how many axes of an array are spatial (:mod:`checkerfree.signals`);
     ``mark_source``: give each row of :meth:`score_decoded` a ``_source`` key, the input it
-    came from (the command puts rows back in input order by it; it is never written out).
+    came from (the command puts rows back in input order by it; it is never written out);
+    ``hotspot`` as in :func:`~checkerfree.score.checkerboard.checkerboard_score` (``True``:
+    for the items with a significant period, the row's ``hotspot`` is null for the others;
+    ``"always"``: for every item; ``False``: none).
 
     Called with a sequence of paths it returns a list of rows; with a mapping of columns
     (Ray Data's ``{"path": array([...])}``, optionally ``"file"``, the path to open when it
@@ -210,6 +213,7 @@ class ImageScorer:
         device: str | torch.device = "cpu",
         spatial_dims: int | None = None,
         mark_source: bool = False,
+        hotspot: bool | str = True,
     ):
         # "auto" is resolved per image (checkerboard_score); here only the spelling.
         self.periods = check_period_request(periods)
@@ -226,6 +230,11 @@ class ImageScorer:
             raise InvalidArgumentError(f"spatial_dims must be 1, 2 or 3, got {spatial_dims!r}")
         self.spatial_dims = spatial_dims
         self.mark_source = mark_source
+        if not (isinstance(hotspot, str) and hotspot == "always"):
+            from checkerfree.score.checkerboard import _check_hotspot
+
+            hotspot = _check_hotspot(hotspot)
+        self.hotspot = hotspot
 
     @property
     def min_size(self) -> int:
@@ -347,7 +356,7 @@ class ImageScorer:
         heat = None
         with torch.no_grad():
             result = checkerboard_score(batch, periods=self.periods, threshold=first.threshold,
-                                        spatial_dims=first.spatial_dims)
+                                        spatial_dims=first.spatial_dims, hotspot=self.hotspot)
             if self.heatmap_dir is not None and first.kind == "image":
                 # A second pass over the spectra, only when overlays are asked for; the row
                 # keeps the score's own hotspot, so overlays change no measurement.
