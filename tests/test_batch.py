@@ -183,7 +183,7 @@ def test_eight_bit_pixels_stay_uint8_and_score_as_float32(tmp_path):
     Image.fromarray(photo(72, 64, seed=2)).save(path)
     native, _ = read_image(path, native=True)
     plain, _ = read_image(path)
-    assert native.dtype == np.uint8 and plain.dtype == np.float32
+    assert native.dtype == np.uint8 and native.flags.c_contiguous and plain.dtype == np.float32
     np.testing.assert_array_equal(native.astype(np.float32), plain)
     row = ImageScorer(periods=(2, 4))([path])[0]
     ref = checkerboard_score(torch.from_numpy(plain)[None], periods=(2, 4)).to_rows()[0]
