@@ -20,9 +20,9 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-import calibration as c  # noqa: E402
+import calibration as c
 
-from checkerfree.score.checkerboard import checkerboard_score  # noqa: E402
+from checkerfree.score.checkerboard import checkerboard_score
 
 
 def significant(r) -> bool:

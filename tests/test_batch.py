@@ -140,7 +140,7 @@ def test_bad_settings_raise_typed_errors():
 def _count_finite_passes(monkeypatch, values: int) -> list:
     """Record every pass of checkerfree.finite's check over ``values`` float values or more
     (an item's pixels, not the score's few lattice powers)."""
-    import checkerfree.finite as finite
+    from checkerfree import finite
 
     calls, real = [], finite._all_finite
 
@@ -196,7 +196,7 @@ def test_eight_bit_pixels_stay_uint8_and_score_as_float32(tmp_path):
 def test_local_engine_scores_with_the_threads_the_decoders_leave(files, monkeypatch):
     """torch's intra-op threads while scoring: the CPUs left by the decoding threads (at
     least one), or ``torch_threads``; torch's own setting is back afterwards."""
-    import checkerfree.engines.local as local
+    from checkerfree.engines import local
 
     seen = []
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-import checkerfree.score.checkerboard as checkerboard
 from checkerfree.errors import InvalidTypeError
+from checkerfree.score import checkerboard
 from checkerfree.score.checkerboard import checkerboard_score
 from checkerfree.score.hotspot import lattice_hotspot
 from checkerfree.score.results import csv_text
