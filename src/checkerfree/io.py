@@ -165,9 +165,9 @@ def read_image(
     still applies, and a larger ``max_pixels`` raises it to match), or a side shorter than
     ``min_size`` (the score needs two periods of the largest period per axis).
     Multi-frame files (TIFF pages, animated WebP) are read at their first frame.
-    ``native``: 8-bit samples stay ``uint8``, as a ``(C, H, W)`` view of the decoded
-    ``(H, W, C)`` array (no conversion pass: a batch of them is converted once, when it
-    is scored, ``checkerfree.score.batch``); other depths are float32 as without it.
+    ``native``: 8-bit samples stay ``uint8``, a contiguous ``(C, H, W)`` array (one Pillow
+    band per channel; no conversion pass: a batch of them is converted once, when it is
+    scored, ``checkerfree.score.batch``); other depths are float32 as without it.
 
     >>> import tempfile, pathlib
     >>> empty = pathlib.Path(tempfile.mkdtemp()) / "empty.png"

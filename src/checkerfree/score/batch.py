@@ -66,8 +66,8 @@ _BATCH_VALUES = 1 << 24
 @dataclass
 class Decoded:
     """One input after decoding: ``pixels`` ``(C, *S)`` float32 (``uint8`` for 8-bit
-    images: a view of the decoded array, converted once per batch by the score) and its
-    row ``fields``, or ``error``; an input of several items has them in ``parts``.
+    images, converted once per batch by the score) and its row ``fields``, or ``error``;
+    an input of several items has them in ``parts``.
 
     ``kind`` is ``image``, ``audio`` or ``array``; ``spatial_dims`` the number of spatial axes
     of ``pixels``; ``threshold`` the one its ``flagged`` uses; ``info`` the
