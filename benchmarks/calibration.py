@@ -746,7 +746,7 @@ def _patterned(clean_items, periods_added, amplitudes, window, rng, score):
                 box = tuple(slice(b, b + window) for b in start)
                 pat = np.zeros_like(x)
                 pat[box] = synthetic.lattice_pattern("subkernel", s, a, (window,) * x.ndim, rng)
-                result = score(rounding(x + pat), True)
+                result = score(rounding(x + pat), "always")
                 spot = result.hotspot[0].tolist()
                 inside = all(b <= c < b + window for b, c in zip(start, spot))
                 local.setdefault(a, []).append((decision_value(result), inside))

@@ -41,7 +41,10 @@ def test_every_input_gets_a_row_in_order(files):
         if row["error"]:
             assert row["score"] is None and row["flagged"] is None and row["hotspot"] is None
         else:
-            assert set(row["periods"]) == {"2", "4", "8"} and len(row["hotspot"]) == 2
+            assert set(row["periods"]) == {"2", "4", "8"}
+            # A hotspot where some period is significant (docs/score.md), else null.
+            assert row["hotspot"] is None or len(row["hotspot"]) == 2
+            assert row["hotspot"] is not None or not row["flagged"]
             assert row["score"] == max(row["periods"].values())
 
 
@@ -132,3 +135,81 @@ def test_bad_settings_raise_typed_errors():
         ImageScorer(periods=(1, 2))
     with pytest.raises(InvalidArgumentError, match="workers"):
         list(score_files(["a.png"], ImageScorer(), workers=0))
+
+
+def _count_finite_passes(monkeypatch, values: int) -> list:
+    """Record every pass of checkerfree.finite's check over ``values`` float values or more
+    (an item's pixels, not the score's few lattice powers)."""
+    from checkerfree import finite
+
+    calls, real = [], finite._all_finite
+
+    def spy(x):
+        if x.numel() >= values:
+            calls.append(x.dtype)
+        return real(x)
+
+    monkeypatch.setattr(finite, "_all_finite", spy)
+    return calls
+
+
+def test_integer_pixels_get_no_finite_pass_and_float_arrays_do(tmp_path, monkeypatch):
+    """8-bit PNGs cannot hold NaN/inf: no pass over them; an integer .npy one (the score's,
+    on its float32 values: none while decoding); float arrays two (decoding, scoring), and
+    a NaN one is its own error row."""
+    Image.fromarray(checkerboard(128, 128)).save(tmp_path / "cb.png")  # the scan fits
+    np.save(tmp_path / "ints.npy", np.arange(64 * 64, dtype=np.uint16).reshape(64, 64))
+    floats = np.random.default_rng(0).random((64, 64)).astype(np.float32)
+    np.save(tmp_path / "floats.npy", floats)
+    floats[3, 5] = np.nan
+    np.save(tmp_path / "nan.npy", floats)
+    calls = _count_finite_passes(monkeypatch, 64 * 64)  # the .npy items: 64x64
+    scorer = ImageScorer(periods=(2, 4))
+    rows = scorer([tmp_path / "cb.png"])
+    assert rows[0]["error"] is None and rows[0]["flagged"] and calls == []
+    assert scorer([tmp_path / "ints.npy"])[0]["error"] is None and len(calls) == 1
+    calls.clear()
+    assert scorer([tmp_path / "floats.npy"])[0]["error"] is None and len(calls) == 2
+    row = scorer([tmp_path / "nan.npy"])[0]
+    assert "1 non-finite value" in row["error"] and row["score"] is None
+
+
+def test_eight_bit_pixels_stay_uint8_and_score_as_float32(tmp_path):
+    """``read_image(native=True)``: the same values as the float32 read, as a uint8 view;
+    the scorer's rows equal the score of the float32 pixels (16-bit stays float32)."""
+    from checkerfree.io import read_image
+
+    path = tmp_path / "photo.png"
+    Image.fromarray(photo(72, 64, seed=2)).save(path)
+    native, _ = read_image(path, native=True)
+    plain, _ = read_image(path)
+    assert native.dtype == np.uint8 and native.flags.c_contiguous and plain.dtype == np.float32
+    np.testing.assert_array_equal(native.astype(np.float32), plain)
+    row = ImageScorer(periods=(2, 4))([path])[0]
+    ref = checkerboard_score(torch.from_numpy(plain)[None], periods=(2, 4)).to_rows()[0]
+    assert row["periods"] == ref["periods"] and row["hotspot"] == ref["hotspot"]
+    sixteen = tmp_path / "grey16.png"
+    Image.fromarray((np.arange(64 * 64).reshape(64, 64) * 7).astype(np.uint16)).save(sixteen)
+    assert read_image(sixteen, native=True)[0].dtype == np.float32
+
+
+def test_local_engine_scores_with_the_threads_the_decoders_leave(files, monkeypatch):
+    """torch's intra-op threads while scoring: the CPUs left by the decoding threads (at
+    least one), or ``torch_threads``; torch's own setting is back afterwards."""
+    from checkerfree.engines import local
+
+    seen = []
+
+    class Spy(ImageScorer):
+        def score_decoded(self, items):
+            seen.append(torch.get_num_threads())
+            return super().score_decoded(items)
+
+    before = torch.get_num_threads()
+    monkeypatch.setattr(local, "_cpus", lambda: 6)
+    list(score_files(files[:3], Spy(batch_size=2), workers=2))
+    list(score_files(files[:3], Spy(batch_size=2), workers=8))
+    list(score_files(files[:3], Spy(batch_size=2), workers=2, torch_threads=3))
+    assert seen == [4, 4, 1, 1, 3, 3] and torch.get_num_threads() == before
+    with pytest.raises(InvalidArgumentError, match="torch_threads must be a positive int"):
+        list(score_files(files[:3], Spy(), torch_threads=0))

@@ -100,9 +100,9 @@ class ImageInfo:
     alpha_dropped: bool
 
 
-def _pixels(image, path) -> tuple[np.ndarray, int, bool]:
+def _pixels(image, path, planar: bool = False) -> tuple[np.ndarray, int, bool]:
     """Decoded ``(H, W, C)`` grey levels (uint8, float32 at 16 bits), bit depth, and whether
-    alpha was dropped."""
+    alpha was dropped; with ``planar``, 8-bit samples as a contiguous ``(C, H, W)`` array."""
     mode = image.mode
     if mode in _SIXTEEN_BIT:
         # 16-bit grey PNG ("I" in some Pillow versions; TIFFs beyond 8 bits never get here).
@@ -119,6 +119,10 @@ def _pixels(image, path) -> tuple[np.ndarray, int, bool]:
         target = "RGB"
     if mode != target:
         image = image.convert(target)
+    if planar:
+        # One contiguous plane per band, copied out by Pillow: cheaper than an (H, W, C)
+        # array and a transposing copy of it (the scorer's batch copy is then a plain one).
+        return np.stack([np.asarray(band) for band in image.split()]), 8, alpha
     # Kept as uint8 here: _chw converts to float32 while it transposes, one pass, not two.
     array = np.asarray(image)
     if array.ndim == 2:
@@ -151,6 +155,7 @@ def read_image(
     *,
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
     min_size: int = 1,
+    native: bool = False,
 ) -> tuple[np.ndarray, ImageInfo]:
     """Decode one image file to a float32 ``(C, H, W)`` array in ``0..255`` grey levels.
 
@@ -160,6 +165,9 @@ def read_image(
     still applies, and a larger ``max_pixels`` raises it to match), or a side shorter than
     ``min_size`` (the score needs two periods of the largest period per axis).
     Multi-frame files (TIFF pages, animated WebP) are read at their first frame.
+    ``native``: 8-bit samples stay ``uint8``, a contiguous ``(C, H, W)`` array (one Pillow
+    band per channel; no conversion pass: a batch of them is converted once, when it is
+    scored, ``checkerfree.score.batch``); other depths are float32 as without it.
 
     >>> import tempfile, pathlib
     >>> empty = pathlib.Path(tempfile.mkdtemp()) / "empty.png"
@@ -202,6 +210,7 @@ def read_image(
                 f"{min_size} pixels per side",
             )
 
+    planar = False  # (C, H, W) from _pixels rather than (H, W, C)
     try:
         with _quiet(), Image.open(path, formats=_FORMATS) as image:
             width, height = image.size
@@ -216,7 +225,8 @@ def read_image(
                 array, depth, alpha, mode = read_tiff(path, check)
             else:
                 image.load()
-                array, depth, alpha = _pixels(image, path)
+                array, depth, alpha = _pixels(image, path, planar=native)
+                planar = native and array.dtype == np.uint8
                 if header is not None and header[1] == 0 and header[0] < 8:
                     depth = header[0]  # 1, 2 or 4-bit grey, which Pillow spreads over 0..255
     except ImageFileError:
@@ -243,7 +253,11 @@ def read_image(
         raise ImageFileError(path, f"cannot decode ({reason})") from None
     except MemoryError:
         raise ImageFileError(path, "not enough memory to decode") from None
-    chw = _chw(array)
+    if native and array.dtype == np.uint8:
+        # Planar already (_pixels), or an (H, W, C) array of another reader: a view of it.
+        chw = array if planar else array.transpose(2, 0, 1)
+    else:
+        chw = _chw(array)
     info = ImageInfo(fmt, mode, depth, (height, width), chw.shape[0], alpha)
     return chw, info
 

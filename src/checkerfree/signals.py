@@ -63,7 +63,8 @@ _UNRECOGNISED = ("not a PNG, JPEG, WebP or TIFF image, WAV, FLAC or Ogg audio, .
 
 @dataclass
 class Signal:
-    """One item to score: ``values`` ``(C, *S)`` float32, or the ``error`` that stopped it.
+    """One item to score: ``values`` ``(C, *S)`` float32 (``uint8`` for 8-bit images read
+    ``native``), or the ``error`` that stopped it.
 
     ``name`` is the row's path (``a.npz:key``, ``b.npy[3]`` for items of one file);
     ``kind`` ``image``/``audio``/``array``; ``format`` the sniffed format; ``mode`` Pillow's
@@ -107,6 +108,7 @@ def read_signals(
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
     min_size: int = 1,
     shown: str | None = None,
+    native: bool = False,
 ) -> list[Signal]:
     """The items of one file, in order; raises :class:`~checkerfree.errors.InputFileError`
     when the file cannot be read at all (an item that cannot be scored, an ``.npz`` member
@@ -115,6 +117,7 @@ def read_signals(
     ``max_pixels`` bounds images (pixels, :func:`checkerfree.io.read_image`) and, times 4, the
     values of audio and arrays (all channels). ``min_size``: the shortest spatial side an item
     may have. ``shown``: the name rows and errors give (``-`` for standard input).
+    ``native``: 8-bit images keep their ``uint8`` samples (``read_image(native=True)``).
     """
 
     shown = os.fspath(path) if shown is None else shown
@@ -127,7 +130,8 @@ def read_signals(
             raise InputFileError(shown, _UNRECOGNISED)
         try:
             # Looked up at call time, so a test (or a caller) can stand in for the reader.
-            pixels, info = image_io.read_image(path, max_pixels=max_pixels, min_size=min_size)
+            pixels, info = image_io.read_image(path, max_pixels=max_pixels, min_size=min_size,
+                                               native=native)
         except ImageFileError as exc:  # named after the shown path (a temporary file for -)
             raise InputFileError(shown, exc.reason) from None
         return [Signal(shown, "image", info.format, pixels, 2, info.mode, info.bit_depth,

@@ -65,9 +65,13 @@ def _start(scorer: ImageScorer, threads: int, torch_threads: int) -> None:
 
 
 def _score_chunk(paths: list[str]) -> list[dict]:
+    import torch
+
     from checkerfree.engines.local import score_files
 
-    return list(score_files(paths, _WORKER["scorer"], workers=_WORKER["threads"]))
+    # The worker's torch threads were set by _start: kept, not derived from its decoders.
+    return list(score_files(paths, _WORKER["scorer"], workers=_WORKER["threads"],
+                            torch_threads=torch.get_num_threads()))
 
 
 def score_files_processes(

@@ -65,8 +65,9 @@ _BATCH_VALUES = 1 << 24
 
 @dataclass
 class Decoded:
-    """One input after decoding: ``pixels`` ``(C, *S)`` float32 and its row ``fields``, or
-    ``error``; an input of several items has them in ``parts``.
+    """One input after decoding: ``pixels`` ``(C, *S)`` float32 (``uint8`` for 8-bit
+    images, converted once per batch by the score) and its row ``fields``, or ``error``;
+    an input of several items has them in ``parts``.
 
     ``kind`` is ``image``, ``audio`` or ``array``; ``spatial_dims`` the number of spatial axes
     of ``pixels``; ``threshold`` the one its ``flagged`` uses; ``info`` the
@@ -130,12 +131,46 @@ def _non_finite(pixels: np.ndarray, kind: str = "image") -> str | None:
     return None
 
 
+def _integer_source(signal) -> bool:
+    """Whether an item was stored as integers (8/16-bit images, PCM audio, integer or bool
+    arrays): its float32 values cannot be NaN or infinite, so they need no finite check.
+
+    >>> from checkerfree.signals import Signal
+    >>> _integer_source(Signal("a.npy", "array", "NPY", mode="uint16"))
+    True
+    >>> _integer_source(Signal("a.wav", "audio", "WAV", mode="FLOAT"))
+    False
+    """
+    if signal.kind == "image":
+        return True  # PNG/JPEG/WebP/TIFF at 8 or 16 bits: float images are refused
+    mode = str(signal.mode or "")
+    if signal.kind == "audio":
+        return mode.startswith("PCM_") or mode in ("ULAW", "ALAW")
+    try:
+        return np.dtype(mode).kind in "biu"
+    except TypeError:
+        return False
+
+
 def _stack(pixels: list[np.ndarray]) -> torch.Tensor:
-    """One batch tensor of same-shape items: one copy (none for a single item)."""
+    """One batch tensor of same-shape items: one copy (none for a single contiguous item).
+
+    ``uint8`` items (8-bit images) stay ``uint8``: the score converts the batch to float32
+    (:func:`~checkerfree.score.layout.as_batch`, exact for integers), and integers need no
+    finite check; items of several dtypes take numpy's common one.
+
+    >>> _stack([np.zeros((1, 2, 2), np.uint8), np.ones((1, 2, 2), np.uint8)]).dtype
+    torch.uint8
+    """
     first = pixels[0]
     if len(pixels) == 1 and first.flags.writeable and first.flags.c_contiguous:
         return torch.from_numpy(first[None])  # torch warns on read-only (mapped) arrays
-    return torch.from_numpy(np.stack(pixels))
+    # Into a C-contiguous batch: np.stack keeps the items' (H, W, C) memory order, and the
+    # score's FFTs on channels-last memory cost twice as much.
+    out = np.empty((len(pixels), *first.shape), dtype=np.result_type(*pixels))
+    for k, item in enumerate(pixels):
+        out[k] = item
+    return torch.from_numpy(out)
 
 
 def _info_fields(info: ImageInfo) -> dict:
@@ -155,7 +190,10 @@ class ImageScorer:
     :func:`~checkerfree.io.read_image` (4 times that many values for audio and arrays);
     ``spatial_dims``: how many axes of an array are spatial (:mod:`checkerfree.signals`);
     ``mark_source``: give each row of :meth:`score_decoded` a ``_source`` key, the input it
-    came from (the command puts rows back in input order by it; it is never written out).
+    came from (the command puts rows back in input order by it; it is never written out);
+    ``hotspot`` as in :func:`~checkerfree.score.checkerboard.checkerboard_score` (``True``:
+    for the items with a significant period, the row's ``hotspot`` is null for the others;
+    ``"always"``: for every item; ``False``: none).
 
     Called with a sequence of paths it returns a list of rows; with a mapping of columns
     (Ray Data's ``{"path": array([...])}``, optionally ``"file"``, the path to open when it
@@ -175,6 +213,7 @@ class ImageScorer:
         device: str | torch.device = "cpu",
         spatial_dims: int | None = None,
         mark_source: bool = False,
+        hotspot: bool | str = True,
     ):
         # "auto" is resolved per image (checkerboard_score); here only the spelling.
         self.periods = check_period_request(periods)
@@ -191,6 +230,11 @@ class ImageScorer:
             raise InvalidArgumentError(f"spatial_dims must be 1, 2 or 3, got {spatial_dims!r}")
         self.spatial_dims = spatial_dims
         self.mark_source = mark_source
+        if not (isinstance(hotspot, str) and hotspot == "always"):
+            from checkerfree.score.checkerboard import _check_hotspot
+
+            hotspot = _check_hotspot(hotspot)
+        self.hotspot = hotspot
 
     @property
     def min_size(self) -> int:
@@ -206,8 +250,10 @@ class ImageScorer:
 
         shown = os.fspath(path)
         opened = None if file is None else os.fspath(file)
+        # native: 8-bit images stay uint8 (no float pass while decoding; the batch of them is
+        # stacked as uint8, a quarter of the bytes, and converted by the score in one pass).
         options = dict(spatial_dims=self.spatial_dims, max_pixels=self.max_pixels,
-                       min_size=self.min_size, shown=shown)
+                       min_size=self.min_size, shown=shown, native=True)
         try:
             if shown == "-" and file is None:
                 signals = read_signal_bytes(self._stdin(), **options)
@@ -250,8 +296,9 @@ class ImageScorer:
                              tuple(signal.values.shape[1:]), signal.channels,
                              bool(signal.alpha_dropped))
         # Checked here, once, in the decoding thread: score_decoded (the engine's one scoring
-        # thread, its bottleneck) then need not pass over the pixels again.
-        reason = _non_finite(signal.values, signal.kind)
+        # thread, its bottleneck) then need not pass over the pixels again. Integers read as
+        # floats are finite: no pass at all.
+        reason = None if _integer_source(signal) else _non_finite(signal.values, signal.kind)
         threshold = self.threshold
         if threshold is None and reason is None:
             threshold = default_threshold(signal.kind, signal.values)
@@ -309,7 +356,7 @@ class ImageScorer:
         heat = None
         with torch.no_grad():
             result = checkerboard_score(batch, periods=self.periods, threshold=first.threshold,
-                                        spatial_dims=first.spatial_dims)
+                                        spatial_dims=first.spatial_dims, hotspot=self.hotspot)
             if self.heatmap_dir is not None and first.kind == "image":
                 # A second pass over the spectra, only when overlays are asked for; the row
                 # keeps the score's own hotspot, so overlays change no measurement.

@@ -117,7 +117,11 @@ class ScoreResult:
       vary along); the deciding period on every axis when no period is significant;
     - ``reason`` ``[str] * N``: why the item is or is not flagged, with the numbers;
     - ``hotspot`` ``(N, d)`` long: array indices in layout order (``[row, col]`` for images)
-      of the most coherent local lattice pattern (:mod:`checkerfree.score.hotspot`);
+      of the most coherent local lattice pattern (:mod:`checkerfree.score.hotspot`), for the
+      items with a significant period (every flagged item has one); ``-1`` on every axis
+      for the others (no significant period: the most coherent box is noise's largest
+      value, so it is not computed; ``hotspot="always"`` computes it anyway) and with
+      ``hotspot=False``. :meth:`to_rows` gives ``None`` for ``-1``;
     - ``threshold``: the threshold used; ``searched``: periods ``"auto"`` searched (0: none).
 
     >>> import torch
@@ -140,13 +144,15 @@ class ScoreResult:
 
     def to_rows(self, detail: bool = False) -> list[dict]:
         """One JSON-able dict per item: ``score``, ``periods`` (keys are strings), ``flagged``,
-        ``period``, ``reason``, ``hotspot``; with ``detail`` also ``axes``, ``significance``
-        and ``required``.
+        ``period``, ``reason``, ``hotspot`` (``None`` where not computed: ``-1`` in the
+        tensor); with ``detail`` also ``axes``, ``significance`` and ``required``.
 
         >>> import torch
         >>> r = checkerboard_score(torch.zeros(2, 1, 16, 16), periods=(2,))
         >>> r.to_rows()[1]["periods"], r.to_rows()[1]["period"], r.to_rows()[1]["reason"]
         ({'2': 0.0}, [2, 2], 'not flagged: no period is significant (period 2: 0.0 <= 5.0); the largest value is 0.00 (period 2)')
+        >>> r.to_rows()[1]["hotspot"] is None, r.hotspot[1].tolist()
+        (True, [-1, -1])
         """
         score = self.score.detach().cpu().tolist()
         periods = {s: v.detach().cpu().tolist() for s, v in self.periods.items()}
@@ -163,7 +169,7 @@ class ScoreResult:
                 "flagged": bool(flagged[i]),
                 "period": None if dominant is None else [int(c) for c in dominant[i]],
                 "reason": self.reason[i] if i < len(self.reason) else None,
-                "hotspot": [int(c) for c in hotspot[i]],
+                "hotspot": None if min(hotspot[i]) < 0 else [int(c) for c in hotspot[i]],
             }
             if detail:
                 # NaN: a period found on batch mates, not measured on this item (auto).
@@ -267,15 +273,17 @@ def checkerboard_score(
     threshold: float | None = None,
     spatial_dims: int | None = None,
     window: float = 16.0,
-    hotspot: bool = True,
+    hotspot: bool | str = True,
 ) -> ScoreResult:
     """Measure the checkerboard amplitude of each item at each period (see the module doc).
 
     Layout: ``(N, C, H, W)`` images, ``(N, C, D, H, W)`` volumes, one grey image ``(H, W)``;
     other ranks (one image ``(C, H, W)``, signals ``(N, C, L)``) need ``spatial_dims``
     (:mod:`checkerfree.score.layout`). ``window`` is the standard deviation in samples of the heat
-    map's Gaussian window; the ``hotspot`` is searched in boxes of ``(4 window)**2`` samples
-    (``hotspot=False`` skips it and returns zeros). Differentiable; the result follows
+    map's Gaussian window; the ``hotspot`` is searched in boxes of ``(4 window)**2`` samples,
+    in the items that have a significant period only (``-1`` for the others, see
+    :class:`ScoreResult`; ``hotspot="always"``: in every item, ``False``: in none).
+    Differentiable; the result follows
     ``x``'s device and (floating) dtype.
 
     ``periods="auto"`` searches every period from 2 to a quarter of the shortest axis
@@ -306,7 +314,8 @@ def checkerboard_score(
     xb, d = as_batch(x, spatial_dims)
     threshold = check_threshold(threshold, DEFAULT_THRESHOLD)
     window = check_window(window)
-    hotspot = check_flag(hotspot, "hotspot")
+    everywhere = isinstance(hotspot, str) and hotspot == "always"
+    hotspot = everywhere or _check_hotspot(hotspot)
     check_finite(x, "x", batched=x.ndim == d + 2)
     if isinstance(periods, str):
         items = resolve_item_periods(periods, xb, d)
@@ -362,20 +371,29 @@ def checkerboard_score(
     score = stacked.gather(-1, decide[:, None])[:, 0]
     dominant, reasons = _explain(periods, stacked.detach(), sig, need, flags, significant,
                                  pool, decide, excesses, lattices, threshold, searched, d)
-    if hotspot:
+    spots = torch.full((xb.shape[0], d), -1, dtype=torch.long, device=xb.device)
+    # Only items with a significant period (flagged ones are): elsewhere the most coherent
+    # box is the argmax of noise, and the scan is most of the score's cost on a clean folder.
+    if not hotspot:
+        chosen = torch.zeros(0, dtype=torch.long, device=xb.device)
+    elif everywhere:
+        chosen = torch.arange(xb.shape[0], device=xb.device)
+    else:
+        chosen = significant.any(-1).nonzero()[:, 0]
+    if len(chosen):
         with torch.no_grad():
-            # The coherence scan (checkerfree.score.hotspot); inputs too small for its box
-            # fall back on the whitened heat map's local ratio.
-            found = lattice_hotspot(xb.detach(), periods, d, window)
+            # The coherence scan (checkerfree.score.hotspot), in one call over the chosen
+            # items (no copy when all are); inputs too small for its box fall back on the
+            # whitened heat map's local ratio.
+            subset = xb.detach() if len(chosen) == xb.shape[0] else xb.detach()[chosen]
+            found = lattice_hotspot(subset, periods, d, window)
             if found is not None:
-                spots = found[0]
+                spots[chosen] = found[0]
             else:
                 local = heat_power(spectra, periods, d, window, tuple(xb.shape[2:]),
                                    whiten=True, floors=floors)
                 check_power(local, xb, "the local (heat map) power of x")
-                spots = find_hotspot(*local)
-    else:
-        spots = torch.zeros(xb.shape[0], d, dtype=torch.long, device=xb.device)
+                spots[chosen] = find_hotspot(*local)[chosen]
     return ScoreResult(score, values, axes, significance, flagged, spots, threshold,
                        dominant.to(xb.device), reasons, dict(required), searched)
 
@@ -437,6 +455,21 @@ def _gathered(parts: list[tuple[list[int], ScoreResult]]) -> ScoreResult:
         joined([r.hotspot for r in results]), first.threshold,
         joined([r.period for r in results]), [reasons[k] for k in inverse.tolist()],
         {s: v for r in results for s, v in sorted(r.required.items())}, first.searched)
+
+
+def _check_hotspot(value) -> bool:
+    """``hotspot``: ``True`` or ``False`` (``"always"`` is let through before this).
+
+    >>> _check_hotspot("no")
+    Traceback (most recent call last):
+    ...
+    checkerfree.errors.InvalidTypeError: hotspot must be True or False (or 'always'), got 'no'
+    """
+    try:
+        return check_flag(value, "hotspot")
+    except InvalidTypeError:
+        raise InvalidTypeError(
+            f"hotspot must be True or False (or 'always'), got {value!r}") from None
 
 
 def _significance(excess: torch.Tensor, floor: torch.Tensor):
