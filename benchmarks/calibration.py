@@ -599,7 +599,7 @@ def run_hotspot(bases, clean, threshold: float, periods=None) -> dict:
     trials = []
     for base_name, s, a, top, left, window, patterned in hotspot_trials(
             bases, np.random.default_rng(HOTSPOT_SEED)):
-        result = measure(patterned, hotspot=True, periods=periods)
+        result = measure(patterned, hotspot="always", periods=periods)
         row, col = result.hotspot[0].tolist()
         orow, ocol = oracle_hotspot(patterned, window)
         wrow, wcol = whitened_oracle_hotspot(patterned, window, top, left, s)
