@@ -131,3 +131,42 @@ def test_scorer_rows_follow_the_hotspot_choice(tmp_path):
     assert ImageScorer(hotspot=False)([path])[0]["hotspot"] is None
     with pytest.raises(InvalidTypeError, match="hotspot must be True or False"):
         ImageScorer(hotspot=1)
+
+
+def _patch_png(path) -> tuple[int, int]:
+    """The camera photograph with a +-32 grey-level 64x64 checkerboard at (96, 160): a local
+    pattern the whole-image score does not find significant (its window's peak is broad)."""
+    from PIL import Image
+
+    image = skimage_data.camera()[::2, ::2].astype(float)
+    i, j = np.indices((64, 64))
+    image[96:160, 160:224] += 32 * (-1.0) ** (i + j)
+    Image.fromarray(np.clip(image, 0, 255).astype(np.uint8)).save(path)
+    return 96, 160
+
+
+@pytest.mark.parametrize("mode", ["significant", "always", "never"])
+def test_cli_hotspot_modes(capsys, tmp_path, mode):
+    import json
+
+    from checkerfree.cli import main
+
+    top, left = _patch_png(tmp_path / "patch.png")
+    assert main(["score", str(tmp_path / "patch.png"), "--json", "--hotspot", mode]) == 0
+    (row,) = json.loads(capsys.readouterr().out)["images"]
+    assert not row["flagged"]
+    if mode == "always":
+        row_at, col_at = row["hotspot"]
+        assert top <= row_at < top + 64 and left <= col_at < left + 64
+    else:
+        assert row["hotspot"] is None
+
+
+def test_cli_hotspot_refuses_an_unknown_mode(capsys, tmp_path):
+    from checkerfree.cli import main
+
+    _patch_png(tmp_path / "patch.png")
+    with pytest.raises(SystemExit) as exit_:
+        main(["score", str(tmp_path / "patch.png"), "--hotspot", "sometimes"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "sometimes" in err and "always" in err

@@ -19,7 +19,8 @@ the input has around those frequencies anyway. 'flagged' says whether some perio
 the threshold of the input's kind with a significant peak; 'score' is the value of the
 period that decides, 'period' the dominant period per axis, 'reason' why the row is or is
 not flagged; 'hotspot' is the array index of the strongest local pattern ([row, col] for
-images). Units: grey levels (0..255) for images, full scale (-1..1) for audio, the array's
+images), given where some period is significant ('--hotspot always': for every input, e.g.
+a pattern in a small part of a picture, which the whole-input score does not find). Units: grey levels (0..255) for images, full scale (-1..1) for audio, the array's
 own units for .npy, .npz and NIfTI.
 Formats are told from the first bytes: PNG, JPEG, WebP, TIFF; WAV, FLAC, Ogg (extra 'audio');
 .npy, .npz (every array a row, never unpickled); NIfTI .nii/.nii.gz (extra 'medical').
@@ -38,6 +39,7 @@ examples:
   checkerfree score samples/                       # a table, one row per image
   checkerfree score a.png b.jpg --period 2 --json  # one JSON document
   checkerfree score vae_out/ --period auto         # any period: 3, 14, 16, 32 ...
+  checkerfree score crops/ --hotspot always        # where a local pattern is, in every row
   checkerfree score samples/ --csv > scores.csv
   checkerfree score samples/ --heatmap overlays/   # a red overlay per image
   checkerfree score vocoder.wav --period 4 --period 8 --json   # tones at k*fs/s in Hz
@@ -91,6 +93,10 @@ def _period(text: str) -> int | str:
     return value
 
 
+# The CLI's words for ImageScorer's ``hotspot``.
+HOTSPOT_MODES = {"significant": True, "always": "always", "never": False}
+
+
 def register(sub) -> None:
     p = sub.add_parser("score", help=HELP, description=DESCRIPTION, epilog=EPILOG,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -109,6 +115,11 @@ def register(sub) -> None:
     p.add_argument("--heatmap", metavar="DIR",
                    help="write a PNG overlay per image (heat map in red) into DIR; "
                    "images only")
+    p.add_argument("--hotspot", choices=HOTSPOT_MODES, default="significant",
+                   help="where to search the hotspot: 'significant' (default) inputs with a "
+                   "significant period, the others get null; 'always' every input (a local "
+                   "pattern the whole-input score misses; costs about as much as the score "
+                   "itself); 'never'")
     p.add_argument("--engine", choices=("local", "ray"), default="local",
                    help="local threads (default) or Ray Data (extra 'ray')")
     p.add_argument("--out", metavar="FILE",
@@ -192,6 +203,7 @@ def run(args: argparse.Namespace) -> int:
     threshold = DEFAULT_THRESHOLD if args.threshold is None else args.threshold
     scorer_kwargs = dict(
         periods=periods, heatmap_dir=args.heatmap, threshold=args.threshold,
+        hotspot=HOTSPOT_MODES[args.hotspot],
         batch_size=args.batch_size, force=args.force, spatial_dims=args.spatial_dims,
         max_pixels=DEFAULT_MAX_PIXELS if args.max_pixels is None else args.max_pixels,
     )
