@@ -201,9 +201,11 @@ def test_stage_profile_cuts_the_path_without_double_counting():
     assert ms["period search (auto)"] == 0 and ms["strongest channel"] == 0
 
 
-def test_strongest_channel_of_a_batch_equals_each_channel_scored_alone():
+@pytest.mark.parametrize("periods", [(2, 4), "auto"])
+def test_strongest_channel_of_a_batch_equals_each_channel_scored_alone(periods):
     """Reference: checkerboard_score of each channel of each item on its own; the rows of a
-    batch of multi-channel signals score all their channels in one call."""
+    batch of multi-channel signals score all their channels in one call (``auto``: each
+    channel at the periods found on it, as alone)."""
     g = np.random.default_rng(5)
     t = np.arange(4096)
     items = []
@@ -214,9 +216,9 @@ def test_strongest_channel_of_a_batch_equals_each_channel_scored_alone():
         values = (noise + gains * (t % 4 == 0)).astype(np.float32)
         items.append(Decoded(f"s{i}", values, kind="audio", spatial_dims=1, threshold=0.002,
                              fields={"sample_rate": 8000}))
-    rows = ImageScorer(periods=(2, 4)).score_decoded(items)
+    rows = ImageScorer(periods=periods).score_decoded(items)
     for item, row in zip(items, rows):
-        alone = [float(checkerboard_score(torch.from_numpy(c)[None, None], periods=(2, 4),
+        alone = [float(checkerboard_score(torch.from_numpy(c)[None, None], periods=periods,
                                           threshold=0.002, spatial_dims=1,
                                           hotspot=False).score) for c in item.pixels]
         assert row["channel"] == int(np.argmax(alone))

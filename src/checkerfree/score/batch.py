@@ -386,15 +386,14 @@ class ImageScorer:
         return rows
 
     def _strongest_channels(self, items: list[Decoded]) -> list[tuple[int, float]] | None:
-        """:meth:`_strongest_channel` of each same-shape item (None for images and one
-        channel). Given periods: every channel of every item in one scoring call (items are
-        scored independently, so the values are those of one call per item); ``"auto"``
-        picks its periods from the whole batch it is given, so one call per item there."""
+        """The channel of each same-shape item whose own score is largest, and that score
+        (audio and arrays only: the row's score combines channels as a root mean square,
+        docs/score.md; None for images and one channel). Every channel of every item in one
+        scoring call: channels are scored independently (``"auto"`` too, at the periods
+        found on each), so the values are those of one call per channel."""
         first = items[0]
         if first.kind == "image" or first.pixels.shape[0] < 2:
             return None
-        if isinstance(self.periods, str):
-            return [self._strongest_channel(item) for item in items]
         from checkerfree.score.checkerboard import checkerboard_score
 
         channels = first.pixels.shape[0]
@@ -407,19 +406,6 @@ class ImageScorer:
         scores = scores.reshape(len(items), channels).cpu()
         best = scores.argmax(-1).tolist()
         return [(b, float(scores[k, b])) for k, b in enumerate(best)]
-
-    def _strongest_channel(self, item: Decoded) -> tuple[int, float]:
-        """The channel whose own score is largest, and that score (audio and arrays only:
-        the row's score combines channels as a root mean square, docs/score.md)."""
-        from checkerfree.score.checkerboard import checkerboard_score
-
-        channels = torch.from_numpy(item.pixels[:, None]).to(self.device)
-        with torch.no_grad():
-            scores = checkerboard_score(channels, periods=self.periods, hotspot=False,
-                                        threshold=item.threshold,
-                                        spatial_dims=item.spatial_dims).score
-        best = int(torch.argmax(scores))
-        return best, float(scores[best])
 
     def _write_overlay(self, item: Decoded, heat: np.ndarray, result, k: int) -> str:
         from checkerfree.score.checkerboard import MIN_SIGNIFICANCE
