@@ -328,7 +328,9 @@ def _bench_ray(paths: list[str], workers: int, repeat: int) -> dict:
              log_to_driver=False)
     startup = time.perf_counter() - started
     try:
-        run = lambda: score_files_ray(paths, {"periods": PERIODS}, concurrency=workers)
+        def run():
+            return score_files_ray(paths, {"periods": PERIODS}, concurrency=workers)
+
         run()  # warm-up: the actors import torch and checkerfree once
         t = _best(run, repeat)
     finally:
