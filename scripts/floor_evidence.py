@@ -8,7 +8,7 @@ fix), the library's (cut from period 4), and every period cut (period 2 too). Be
 independent of any floor, the period-2 parts measured in the image domain: the amplitude
 ``2 |mean(x (-1)^j)|`` of column stripes, ``2 |mean(x (-1)^i)|`` of row stripes and
 ``2 |mean(x (-1)^(i+j))|`` of the checkerboard (channels averaged in power; median over
-samples). It explains the ``disc-stride`` claim: with period 2 cut its stride-1 critic's
+samples); and the coherent tiles (:func:`coherent_tiles`). It explains the ``disc-stride`` claim: with period 2 cut its stride-1 critic's
 generator reads about 14 grey levels at period 2, because its samples do carry column stripes
 of that amplitude; the 1.8 read with the whole-axis floor line is their cancellation. And
 ``init-artifacts``: what deconvolution in the last layer reads at period 4.
@@ -65,6 +65,26 @@ def nyquist_parts(x: torch.Tensor) -> dict[str, float]:
                        ("checkerboard", (-1.0) ** (i + j))):
         a = (u * sign).mean((-1, -2))
         out[name] = float(np.median(2 * np.sqrt((a**2).mean(1))))
+    return out
+
+
+def coherent_tiles(x: torch.Tensor) -> dict[int, float]:
+    """Peak-to-peak (grey levels, channels in power) of the period-``s`` tile averaged over
+    every sample and cell: a lattice tied to the output grid adds up across samples, content
+    at random places does not (the mean image's own smooth shape still leaks in, so it
+    checks the score's direction, not its magnitude).
+
+    >>> tile = torch.tensor([[0.0, 4.0], [4.0, 0.0]]).repeat(4, 4)[None, None]
+    >>> coherent_tiles(tile.repeat(2, 3, 1, 1))[2]
+    4.0
+    """
+    u = x.double()
+    n, c, h, w = u.shape
+    out = {}
+    for s in PERIODS:
+        t = u[..., : h // s * s, : w // s * s].reshape(n, c, h // s, s, w // s, s).mean((0, 2, 4))
+        spread = t.amax((-1, -2)) - t.amin((-1, -2))
+        out[s] = float(spread.pow(2).mean().sqrt())
     return out
 
 
@@ -131,6 +151,12 @@ def main(argv: list[str] | None = None) -> int:
     for label, x in sets.items():
         p = nyquist_parts(x)
         print(f"| {label} | {p['columns']:.2f} | {p['rows']:.2f} | {p['checkerboard']:.2f} |")
+    print()
+    print("| samples (32x32) | coherent tile, period 2 | period 4 | period 8 |")
+    print("|---|---|---|---|")
+    for label, x in sets.items():
+        t = coherent_tiles(x)
+        print(f"| {label} | {t[2]:.2f} | {t[4]:.2f} | {t[8]:.2f} |")
     print()
     print("| init-artifacts, deconv in last layer | floor | period 4, mean value | significant |")
     print("|---|---|---|---|")
