@@ -8,8 +8,11 @@ JPEG-50 bases. Variants (all on the scan's Laplacian of the channel mean and its
 sub-boxes, ``checkerfree.score.hotspot``):
 
 - ``scan``: ``lattice_hotspot`` as it is (the image-wide lattice shape, a median over
-  sub-boxes, projected out of every sub-box, at most twice; sub-boxes weighted by their mean
-  power to the -1/2);
+  sub-boxes, projected out of every sub-box, at most twice; each sub-box's noise per bin
+  from the spread of its 3x3 neighbourhood's coefficients, the likelihood ratio of one
+  unknown tile in the box);
+- ``sub-box-weights``: the scan before the per-bin noise (:func:`sub_box_weighted_scan`:
+  the same projection, sub-boxes weighted by their mean power to the -1/2, the coherence);
 - ``before``: the scan before those two (unweighted, nothing projected out);
 - ``global``: the input's own polyphase mean tile of the periods' common period (8 for the
   default periods; each of its phases' mean over the whole input) subtracted first, which
@@ -31,11 +34,12 @@ sub-boxes, ``checkerfree.score.hotspot``):
 
     python benchmarks/hotspot_variants.py            # every calibration image (a few minutes)
     python benchmarks/hotspot_variants.py --quick    # calibration's --quick images
-    python benchmarks/hotspot_variants.py --timing   # ms per 512x512 RGB image: scan, before
+    python benchmarks/hotspot_variants.py --timing   # ms per 512x512 RGB image
 
 ``--timing``: CPU milliseconds per 512x512 RGB image (batch of 8, 1 thread, fastest of 25,
 interleaved in one process) of the scan's Laplacian and ``_scan`` for the default periods,
-now and before (:func:`previous_scan`).
+now, with sub-box weights (:func:`sub_box_weighted_scan`) and before both
+(:func:`previous_scan`).
 """
 
 from __future__ import annotations
@@ -53,7 +57,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 import calibration as cal
 
 from checkerfree.score.hotspot import (
+    _PROJECT_LIMIT,
     _REGULAR,
+    _conjugate_count,
+    _median_stride,
     _box_sum,
     _laplacian,
     _scan,
@@ -130,6 +137,92 @@ def weighted_scan(y: torch.Tensor, periods, q: int, step: int, power_exponent: f
     return out
 
 
+def sub_box_weighted_scan(y: torch.Tensor, periods: tuple[int, ...], d: int, q: int, step: int):
+    """``hotspot._scan`` as it was before the per-bin noise (its code as it was).
+
+    Sub-boxes weighted by ``(mean power + 0.03 mean)**-1/2`` over all their non-zero bins,
+    the coherence ``|sum_j w_j c'_bj|^2 / (sum_j w_j^2 |c'_bj|^2 + 0.03 G_b)`` (the image-wide
+    lattice projected out as now). ``{s: z}``; ``None`` when the sub-boxes do not fit.
+    """
+    cells = [m // step for m in y.shape[1:]]
+    if min(cells) < q:
+        return None
+    y = y[(slice(None), *[slice(0, c * step) for c in cells])]
+    shape = [y.shape[0]]
+    for c in cells:
+        shape += [c, step]
+    # (N, U0, step, U1, step, ...) -> (N, U0, U1, ..., step, step, ...): sub-boxes, then samples.
+    perm = [0] + [1 + 2 * a for a in range(d)] + [2 + 2 * a for a in range(d)]
+    y = y.reshape(shape).permute(perm)
+    grid = tuple(range(1, 1 + d))
+    phases = tuple(range(1 + d, 1 + 2 * d))
+    ones = [1] * d
+    zero = (Ellipsis, *([0] * d))
+    tiny = torch.finfo(y.dtype).tiny
+    # Half the spectrum (the last axis to step // 2): the other half holds the conjugates.
+    coef = torch.fft.rfftn(y, dim=phases)
+    count = _conjugate_count(coef.shape[-1], 1, step, y.dtype, y.device)
+    # Sub-box weights 1/sqrt(mean power over its non-zero bins + the regulariser), by
+    # Parseval from the samples: a sub-box of strong texture or an edge adds its phase more
+    # than its power to the coherent sum.
+    n = step**d
+    flat = y.flatten(1 + d)
+    mean_power = (n * flat.square().sum(-1) - flat.sum(-1).square()) / (n - 1)
+    typical_power = mean_power.flatten(1).mean(1).reshape(-1, *ones)
+    weight = (mean_power + _REGULAR * typical_power).clamp_min(tiny) ** -0.5
+    weight = weight / weight.flatten(1).mean(1).reshape(-1, *ones)
+    weight = weight.reshape(*weight.shape, *ones)
+    lcm = math.lcm(*periods)
+    coef = coef[(Ellipsis, *([slice(None, None, step // lcm)] * d))]  # the common lattice
+    count = count[:: step // lcm]
+    # An image-wide lattice (a JPEG block grid, a pattern everywhere) is one shape of the
+    # lattice coefficients in most sub-boxes: their median, bin by bin (a local pattern, in
+    # under half of them, hardly moves it), over every stride-th sub-box per axis (at least
+    # _SAMPLED of them: the median is the costly part), an odd number of them (the last
+    # dropped if need be) so that the middle value of a bin's conjugate is the conjugate of
+    # its middle value. Sub-boxes last, so that the median runs over contiguous memory.
+    stride = _median_stride(cells, d)
+    sampled = coef[(slice(None), *([slice(None, None, stride)] * d))].flatten(1, d)
+    sampled = sampled[:, : sampled.shape[1] - 1 + sampled.shape[1] % 2]
+    flat = torch.view_as_real(sampled).movedim(1, -1).contiguous()
+    middle = flat.median(-1).values
+    common_shape = torch.view_as_complex(middle.contiguous())
+    common_shape = common_shape.reshape(common_shape.shape[0], *ones, *common_shape.shape[1:])
+    common_shape[zero] = 0
+    # Each sub-box loses its projection on the shape, a real multiple held to [-A, A]
+    # (A = _PROJECT_LIMIT): a strong local pattern, far larger than the shape, loses at most
+    # A times the shape.
+    dot = ((coef * common_shape.conj()).real * count).sum(phases, keepdim=True)
+    norm = ((common_shape.real.square() + common_shape.imag.square()) * count).sum(
+        phases, keepdim=True)
+    alpha = (dot / norm.clamp_min(tiny)).clamp(-_PROJECT_LIMIT, _PROJECT_LIMIT)
+    kept = (coef - alpha * common_shape) * weight
+    coherent = _box_sum(kept, q, grid)
+    coherent = coherent.real.square() + coherent.imag.square()
+    total = _box_sum(kept.real.square() + kept.imag.square(), q, grid)
+    # The image's mean bin power over places (per item and bin): where a local pattern sits
+    # it raises this mean a little, and calm patches stay far below it.
+    typical = total.flatten(1, d).mean(1)
+    total = total + _REGULAR * typical.reshape(typical.shape[0], *ones, *typical.shape[1:])
+    ratio = coherent / total.clamp_min(torch.finfo(total.dtype).tiny)
+    # Each half-spectrum bin stands for itself and its conjugate, except the last axis's
+    # columns 0 and step/2, whose conjugates are in the half; the zero bin (the box mean) is out.
+    ratio = ratio * count
+    ratio[zero] = 0
+    out = {}
+    for s in periods:
+        # sum_b R_b is about chi-square with K = s**d - 1 degrees of freedom (a complex bin
+        # and its conjugate are equal: 2 R_b ~ chi2_2; a real bin R_b ~ chi2_1); the
+        # Wilson-Hilferty cube root makes it about N(0, 1) for every K, so periods compare
+        # on equal tails.
+        t = lcm // s
+        K = s**d - 1
+        total_ratio = ratio[(Ellipsis, *([slice(None, None, t)] * d))].sum(phases)
+        out[s] = (((total_ratio / K).clamp_min(0) ** (1 / 3) - (1 - 2 / (9 * K)))
+                  / math.sqrt(2 / (9 * K)))
+    return out
+
+
 def previous_scan(y: torch.Tensor, periods: tuple[int, ...], d: int, q: int, step: int):
     """``hotspot._scan`` before the weights and the projection (its code as it was).
 
@@ -187,14 +280,18 @@ def previous_scan(y: torch.Tensor, periods: tuple[int, ...], d: int, q: int, ste
 
 
 def locate(x: torch.Tensor, glob: bool, exponent: float | None,
-           project: bool = False, weight_regular: float = _REGULAR) -> tuple[int, int]:
-    """The hotspot ``(row, col)`` of one image under a variant (``exponent`` None: ``_scan``)."""
+           project: bool = False, weight_regular: float = _REGULAR,
+           scan=None) -> tuple[int, int]:
+    """The hotspot ``(row, col)`` of one image under a variant (``exponent`` None and no
+    ``scan``: :func:`previous_scan`; ``scan``: that function of ``(y, periods, d, q, step)``)."""
     q, k = box_geometry(8, 2, 16.0)
     step = k * 8  # 8: the three default periods share the 8x8 sub-box
     y = _laplacian(x.mean(1), 2)
     if glob:
         y = remove_global(y, math.lcm(*PERIODS))
-    if exponent is None:
+    if scan is not None:
+        scans = scan(y, PERIODS, 2, q, step)
+    elif exponent is None:
         scans = previous_scan(y, PERIODS, 2, q, step)
     else:
         scans = weighted_scan(y, PERIODS, q, step, exponent, project, weight_regular)
@@ -211,6 +308,7 @@ def locate(x: torch.Tensor, glob: bool, exponent: float | None,
 
 VARIANTS = {
     "scan": lambda x: tuple(lattice_hotspot(x, PERIODS, 2)[0][0].tolist()),
+    "sub-box-weights": lambda x: locate(x, False, None, scan=sub_box_weighted_scan),
     "before": lambda x: locate(x, False, None),
     "global": lambda x: locate(x, True, None),
     "weighted": lambda x: locate(x, False, 1.0),
@@ -228,9 +326,12 @@ VARIANTS = {
 
 
 def timing(repeats: int = 25) -> str:
-    """The ``--timing`` line: the scan's and ``before``'s ms per 512x512 RGB image."""
+    """The ``--timing`` line: ms per 512x512 RGB image of the scan, ``sub-box-weights``
+    and ``before``."""
     x = torch.rand(8, 3, 512, 512, generator=torch.Generator().manual_seed(0)) * 255
     calls = {"scan": lambda: _scan(_laplacian(x.mean(1), 2), PERIODS, 2, 8, 8),
+             "sub-box-weights": lambda: sub_box_weighted_scan(
+                 _laplacian(x.mean(1), 2), PERIODS, 2, 8, 8),
              "before": lambda: previous_scan(_laplacian(x.mean(1), 2), PERIODS, 2, 8, 8)}
     best = dict.fromkeys(calls, math.inf)
     for _ in range(repeats):
@@ -238,9 +339,11 @@ def timing(repeats: int = 25) -> str:
             started = time.perf_counter()
             call()
             best[name] = min(best[name], (time.perf_counter() - started) / len(x))
-    return (f"scan {1e3 * best['scan']:.2f} ms, before {1e3 * best['before']:.2f} ms per "
-            f"512x512 RGB image (ratio {best['scan'] / best['before']:.2f}; 1 thread, "
-            f"fastest of {repeats}, interleaved)")
+    return (f"scan {1e3 * best['scan']:.2f} ms, sub-box-weights "
+            f"{1e3 * best['sub-box-weights']:.2f} ms, before {1e3 * best['before']:.2f} ms per "
+            f"512x512 RGB image (ratio to sub-box-weights "
+            f"{best['scan'] / best['sub-box-weights']:.2f}; 1 thread, fastest of {repeats}, "
+            f"interleaved)")
 
 
 def main(argv=None) -> int:

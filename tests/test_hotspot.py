@@ -14,8 +14,8 @@ from checkerfree.score.checkerboard import checkerboard_score
 from checkerfree.score.hotspot import (
     _PROJECT_LIMIT,
     _REGULAR,
+    _NEIGHBOURS,
     _SAMPLED,
-    _WEIGHT_EXPONENT,
     _laplacian,
     _scan,
     box_geometry,
@@ -32,10 +32,12 @@ def brute_force_scan(x: np.ndarray, s: int, d: int, window: float,
     ``sum_z y(z) exp(-2 pi i k . z / L)`` at every ``k`` of the full period-L lattice (both
     halves; ``L`` the ``common`` period of the periods scanned together, else ``s``); the
     image-wide lattice shape (the median over an odd number of every stride-th sub-box)
-    projected out of each, its multiple clipped to the limit; each sub-box's weight from its power over all non-zero bins of its own DFT (by Parseval:
-    ``n sum y^2 - (sum y)^2``); at every place (a sub-box apart) the weighted coherence per
-    bin, the regulariser from the mean over places, the Wilson-Hilferty z of the sum over
-    the non-zero bins of the period-s lattice.
+    projected out of each, its multiple clipped to the limit; each sub-box's noise per bin,
+    the sample variance of the coefficient over the 3**d sub-boxes around it (the nearest
+    whole neighbourhood at the border), plus the regulariser (a fraction of its mean over
+    sub-boxes); at every place (a sub-box apart), per bin, ``|sum_j c_j / v_j|^2 / sum_j
+    1 / v_j``; the Wilson-Hilferty z of the sum over the non-zero bins of the period-s
+    lattice.
     """
     period = common or s
     q, k = box_geometry(s, d, window)
@@ -50,7 +52,6 @@ def brute_force_scan(x: np.ndarray, s: int, d: int, window: float,
     places = [c - q + 1 for c in cells]
     lattice = list(itertools.product(range(period), repeat=d))  # lattice[0]: the zero bin
     coefs = np.zeros((*cells, len(lattice)), dtype=complex)
-    sub_power = np.zeros(cells)
     for cell in itertools.product(*[range(c) for c in cells]):
         start = [c * step for c in cell]
         block = y[tuple(slice(t, t + step) for t in start)]
@@ -58,8 +59,6 @@ def brute_force_scan(x: np.ndarray, s: int, d: int, window: float,
         for b, freq in enumerate(lattice):
             phase = sum(f * g for f, g in zip(freq, grids)) / period
             coefs[cell + (b,)] = np.sum(block * np.exp(-2j * np.pi * phase))
-        n = block.size
-        sub_power[cell] = (n * np.sum(block**2) - np.sum(block) ** 2) / (n - 1)
     stride = max(1, math.floor((math.prod(cells) / _SAMPLED) ** (1 / d)))
     means = coefs[tuple(slice(None, None, stride) for _ in range(d))].reshape(-1, len(lattice))
     means = means[: len(means) - 1 + len(means) % 2]  # an odd number: one middle value
@@ -68,17 +67,19 @@ def brute_force_scan(x: np.ndarray, s: int, d: int, window: float,
     alpha = np.clip((coefs @ shape_.conj()).real / np.sum(abs(shape_) ** 2),
                     -_PROJECT_LIMIT, _PROJECT_LIMIT)
     coefs = coefs - alpha[..., None] * shape_
-    weight = (sub_power + _REGULAR * sub_power.mean()) ** -_WEIGHT_EXPONENT
-    weight = weight / weight.mean()
-    coherent = np.zeros((*places, len(lattice)))
-    total = np.zeros_like(coherent)
+    half = _NEIGHBOURS // 2
+    noise = np.zeros(coefs.shape)
+    for cell in itertools.product(*[range(c) for c in cells]):
+        # the neighbourhood centred on the cell, moved inside the grid at the border
+        centre = [min(max(c, half), n - 1 - half) for c, n in zip(cell, cells)]
+        near = coefs[tuple(slice(c - half, c + half + 1) for c in centre)]
+        noise[cell] = np.var(near.reshape(-1, len(lattice)), axis=0, ddof=1)
+    noise = noise + _REGULAR * noise.reshape(-1, len(lattice)).mean(0)
+    ratio = np.zeros((*places, len(lattice)))
     for place in itertools.product(*[range(p) for p in places]):
         box = tuple(slice(p, p + q) for p in place)
-        c = coefs[box] * weight[box][..., None]
-        coherent[place] = abs(c.reshape(-1, len(lattice)).sum(0)) ** 2
-        total[place] = np.sum(abs(c.reshape(-1, len(lattice))) ** 2, 0)
-    typical = total.reshape(-1, len(lattice)).mean(0)
-    ratio = coherent / (total + _REGULAR * typical)
+        c = (coefs[box] / noise[box]).reshape(-1, len(lattice))
+        ratio[place] = abs(c.sum(0)) ** 2 / np.sum(1 / noise[box].reshape(-1, len(lattice)), 0)
     own = [b for b, freq in enumerate(lattice)
            if any(freq) and all(f % (period // s) == 0 for f in freq)]
     statistic = ratio[..., own].sum(-1)
