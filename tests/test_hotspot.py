@@ -15,6 +15,7 @@ from checkerfree.score.hotspot import (
     _PROJECT_LIMIT,
     _REGULAR,
     _NEIGHBOURS,
+    _OWN,
     _SAMPLED,
     _laplacian,
     _scan,
@@ -34,7 +35,7 @@ def brute_force_scan(x: np.ndarray, s: int, d: int, window: float,
     image-wide lattice shape (the median over an odd number of every stride-th sub-box)
     projected out of each, its multiple clipped to the limit; each sub-box's noise per bin,
     the sample variance of the coefficient over the 3**d sub-boxes around it (the nearest
-    whole neighbourhood at the border), plus the regulariser (a fraction of its mean over
+    whole neighbourhood at the border), plus a fraction of its own power, plus the regulariser (a fraction of its mean over
     sub-boxes); at every place (a sub-box apart), per bin, ``|sum_j c_j / v_j|^2 / sum_j
     1 / v_j``; the Wilson-Hilferty z of the sum over the non-zero bins of the period-s
     lattice.
@@ -74,6 +75,7 @@ def brute_force_scan(x: np.ndarray, s: int, d: int, window: float,
         centre = [min(max(c, half), n - 1 - half) for c, n in zip(cell, cells)]
         near = coefs[tuple(slice(c - half, c + half + 1) for c in centre)]
         noise[cell] = np.var(near.reshape(-1, len(lattice)), axis=0, ddof=1)
+    noise = noise + _OWN * abs(coefs) ** 2
     noise = noise + _REGULAR * noise.reshape(-1, len(lattice)).mean(0)
     ratio = np.zeros((*places, len(lattice)))
     for place in itertools.product(*[range(p) for p in places]):
