@@ -45,6 +45,7 @@ now, with sub-box weights (:func:`sub_box_weighted_scan`) and before both
 from __future__ import annotations
 
 import argparse
+from functools import partial
 import math
 import sys
 import time
@@ -223,6 +224,131 @@ def sub_box_weighted_scan(y: torch.Tensor, periods: tuple[int, ...], d: int, q: 
     return out
 
 
+def projected_coefficients(y: torch.Tensor, periods, step: int):
+    """Images' sub-box coefficients on the periods' common lattice, the image-wide lattice
+    shape projected out as ``hotspot._scan`` does: ``(kept, count)``, ``kept``
+    ``(N, U0, U1, L, L // 2 + 1)``, ``count`` each half-spectrum column's bin count."""
+    cells = [m // step for m in y.shape[1:]]
+    y = y[:, : cells[0] * step, : cells[1] * step]
+    y = y.reshape(y.shape[0], cells[0], step, cells[1], step).permute(0, 1, 3, 2, 4)
+    coef = torch.fft.rfftn(y, dim=(3, 4))
+    lcm = math.lcm(*periods)
+    coef = coef[..., :: step // lcm, :: step // lcm]
+    count = _conjugate_count(coef.shape[-1], step // lcm, step, y.dtype, y.device)
+    stride = _median_stride(cells, 2)
+    sampled = coef[:, ::stride, ::stride].flatten(1, 2)
+    sampled = sampled[:, : sampled.shape[1] - 1 + sampled.shape[1] % 2]
+    middle = torch.view_as_real(sampled).movedim(1, -1).contiguous().median(-1).values
+    shape = torch.view_as_complex(middle.contiguous())[:, None, None]
+    shape[..., 0, 0] = 0
+    dot = ((coef * shape.conj()).real * count).sum((3, 4), keepdim=True)
+    norm = ((shape.real.square() + shape.imag.square()) * count).sum((3, 4), keepdim=True)
+    alpha = (dot / norm.clamp_min(torch.finfo(norm.dtype).tiny)).clamp(
+        -_PROJECT_LIMIT, _PROJECT_LIMIT)
+    return coef - alpha * shape, count
+
+
+def _grid_pad(t: torch.Tensor, pad: int) -> torch.Tensor:
+    """``(N, U0, U1, *B)`` padded by ``pad`` sub-boxes with the edge values."""
+    flat = t.reshape(*t.shape[:3], -1).permute(0, 3, 1, 2)
+    flat = torch.nn.functional.pad(flat, (pad,) * 4, mode="replicate")
+    return flat.permute(0, 2, 3, 1).reshape(t.shape[0], *flat.shape[2:], *t.shape[3:])
+
+
+def _wilson_hilferty(t: torch.Tensor, dof) -> torch.Tensor:
+    return ((t / dof).clamp_min(0) ** (1 / 3) - (1 - 2 / (9 * dof))) / torch.sqrt(
+        torch.as_tensor(2 / (9 * dof)))
+
+
+def noise_scan(y: torch.Tensor, periods, d: int, q: int, step: int, estimate: str = "spread",
+               neighbours: int = 3, own: float = 0.1, exclude_centre: bool = False,
+               bin_exponent: float | None = None, self_normalised: float | None = None):
+    """``{s: z}``: the scan's family with each sub-box's noise estimated per bin (images).
+
+    ``d`` is 2 (for the signature of ``hotspot._scan``); the defaults are the scan's.
+
+    ``estimate``: ``"spread"`` (as ``hotspot._scan``: the variance of the coefficient over
+    the ``neighbours x neighbours`` sub-boxes around, ``exclude_centre``: without the
+    sub-box itself) or ``"power"`` (their mean power, the pattern included); ``own`` times
+    the sub-box's own power added; 0.03 of the mean over sub-boxes added. Per bin, the
+    likelihood ratio ``|sum_j c_bj / v_bj|^2 / sum_j 1 / v_bj``, unless
+    ``self_normalised`` ``e``: the coherence ``|sum_j w c|^2 / (sum_j w^2 |c|^2 + 0.03 G)``
+    with per-bin weights ``w = v**-e``. ``bin_exponent`` ``g``: bins summed with weights
+    ``(|Laplacian gain|^2 sum_j 1 / v_bj)**g`` (the small-signal optimum for a tile white
+    before the Laplacian at ``g = 1``), the sum's null matched by a scaled chi-square.
+    """
+    kept, count = projected_coefficients(y, periods, step)
+    power = kept.real.square() + kept.imag.square()
+    r, pad = neighbours, neighbours // 2
+    if estimate == "power":
+        noise = _box_sum(power, r, (1, 2)) / (r * r)
+    else:
+        near, near_power, n = _box_sum(kept, r, (1, 2)), _box_sum(power, r, (1, 2)), r * r
+        if exclude_centre:
+            centre = kept[:, pad : kept.shape[1] - pad, pad : kept.shape[2] - pad]
+            near, n = near - centre, n - 1
+            near_power = near_power - (centre.real.square() + centre.imag.square())
+        noise = (near_power - (near.real.square() + near.imag.square()) / n) / (n - 1)
+    noise = _grid_pad(noise, pad) + own * power
+    noise = noise + _REGULAR * noise.flatten(1, 2).mean(1)[:, None, None]
+    tiny = torch.finfo(noise.dtype).tiny
+    if self_normalised is None:
+        precision = 1 / noise.clamp_min(tiny)
+        coherent = _box_sum(kept * precision, q, (1, 2))
+        total = _box_sum(precision, q, (1, 2))
+    else:
+        w = noise.clamp_min(tiny) ** -self_normalised
+        coherent = _box_sum(kept * w, q, (1, 2))
+        total = _box_sum(power * w * w, q, (1, 2))
+        total = total + _REGULAR * total.flatten(1, 2).mean(1)[:, None, None]
+    ratio = (coherent.real.square() + coherent.imag.square()) / total.clamp_min(tiny)
+    lcm = math.lcm(*periods)
+    frequency = torch.arange(lcm) / lcm
+    gain = (4 * torch.sin(math.pi * frequency[:, None]) ** 2
+            + 4 * torch.sin(math.pi * frequency[None, : lcm // 2 + 1]) ** 2) ** 2
+    out = {}
+    for s in periods:
+        t = lcm // s
+        bins = torch.zeros(lcm, lcm // 2 + 1)
+        bins[::t, ::t] = 1
+        bins[0, 0] = 0
+        bins = bins * count
+        if bin_exponent is None:
+            out[s] = _wilson_hilferty((ratio * bins).sum((3, 4)), s * s - 1)
+            continue
+        omega = (gain * total).clamp_min(tiny) ** bin_exponent
+        first, second = (omega * bins).sum((3, 4)), (omega * omega * bins).sum((3, 4))
+        scale, dof = second / first, first * first / second
+        out[s] = _wilson_hilferty((ratio * omega * bins).sum((3, 4)) / scale, dof)
+    return out
+
+
+def per_period_weighted_scan(y: torch.Tensor, periods, d: int, q: int, step: int):
+    """``{s: z}``: :func:`sub_box_weighted_scan` with each period's sub-box weights from its
+    own lattice bins, ``(P_js + 0.03 mean)**-1/2``, ``P_js`` the mean power over the
+    non-zero bins of period ``s``'s lattice after the projection (images)."""
+    kept, count = projected_coefficients(y, periods, step)
+    power = kept.real.square() + kept.imag.square()
+    lcm = math.lcm(*periods)
+    tiny = torch.finfo(power.dtype).tiny
+    out = {}
+    for s in periods:
+        t = lcm // s
+        bins = torch.zeros(lcm, lcm // 2 + 1)
+        bins[::t, ::t] = 1
+        bins[0, 0] = 0
+        bins = bins * count
+        own = (power * bins).sum((3, 4)) / (s * s - 1)
+        w = (own + _REGULAR * own.flatten(1).mean(1)[:, None, None]).clamp_min(tiny) ** -0.5
+        w = (w / w.flatten(1).mean(1)[:, None, None])[..., None, None]
+        coherent = _box_sum(kept * w, q, (1, 2))
+        total = _box_sum(power * w * w, q, (1, 2))
+        total = total + _REGULAR * total.flatten(1, 2).mean(1)[:, None, None]
+        ratio = (coherent.real.square() + coherent.imag.square()) / total.clamp_min(tiny)
+        out[s] = _wilson_hilferty((ratio * bins).sum((3, 4)), s * s - 1)
+    return out
+
+
 def previous_scan(y: torch.Tensor, periods: tuple[int, ...], d: int, q: int, step: int):
     """``hotspot._scan`` before the weights and the projection (its code as it was).
 
@@ -308,7 +434,24 @@ def locate(x: torch.Tensor, glob: bool, exponent: float | None,
 
 VARIANTS = {
     "scan": lambda x: tuple(lattice_hotspot(x, PERIODS, 2)[0][0].tolist()),
+    "noise-family": lambda x: locate(x, False, None, scan=noise_scan),
+    "own-0": lambda x: locate(x, False, None, scan=partial(noise_scan, own=0.0)),
+    "own-0.05": lambda x: locate(x, False, None, scan=partial(noise_scan, own=0.05)),
+    "own-0.3": lambda x: locate(x, False, None, scan=partial(noise_scan, own=0.3)),
+    "own-1": lambda x: locate(x, False, None, scan=partial(noise_scan, own=1.0)),
+    "neighbours-5": lambda x: locate(x, False, None, scan=partial(noise_scan, neighbours=5)),
+    "exclude-centre": lambda x: locate(
+        x, False, None, scan=partial(noise_scan, exclude_centre=True)),
+    "noise-from-power": lambda x: locate(
+        x, False, None, scan=partial(noise_scan, estimate="power", own=0.0)),
+    "bins-weighted-1": lambda x: locate(
+        x, False, None, scan=partial(noise_scan, bin_exponent=1.0)),
+    "bins-weighted-0.5": lambda x: locate(
+        x, False, None, scan=partial(noise_scan, bin_exponent=0.5)),
+    "per-bin-weights-coherence": lambda x: locate(
+        x, False, None, scan=partial(noise_scan, self_normalised=0.5)),
     "sub-box-weights": lambda x: locate(x, False, None, scan=sub_box_weighted_scan),
+    "per-period-weights": lambda x: locate(x, False, None, scan=per_period_weighted_scan),
     "before": lambda x: locate(x, False, None),
     "global": lambda x: locate(x, True, None),
     "weighted": lambda x: locate(x, False, 1.0),
