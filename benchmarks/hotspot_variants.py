@@ -11,8 +11,20 @@ sub-boxes, ``checkerfree.score.hotspot``):
   sub-boxes, projected out of every sub-box, at most twice; each sub-box's noise per bin
   from the spread of its 3x3 neighbourhood's coefficients, the likelihood ratio of one
   unknown tile in the box);
+- ``noise-family``: the scan through :func:`noise_scan` at its defaults (the same numbers);
+- ``own-E``: the noise with ``E`` times the sub-box's own bin power (the scan: 0.1);
+- ``neighbours-5``: the noise from the spread over 5x5 sub-boxes (the scan: 3x3);
+- ``exclude-centre``: the spread over the 8 neighbours, the sub-box itself left out;
+- ``noise-from-power``: the noise as the 3x3 mean bin power (the pattern included), no own
+  power;
+- ``bins-weighted-G``: the bins summed with weights ``(Laplacian gain^2 sum_j 1/v_bj)**G``,
+  the null a scaled chi-square (Satterthwaite);
+- ``per-bin-weights-coherence``: the coherence (self-normalised) with per-bin weights
+  ``v_bj**-1/2``;
 - ``sub-box-weights``: the scan before the per-bin noise (:func:`sub_box_weighted_scan`:
   the same projection, sub-boxes weighted by their mean power to the -1/2, the coherence);
+- ``per-period-weights``: that with each period's sub-box weights from its own lattice bins
+  (:func:`per_period_weighted_scan`);
 - ``before``: the scan before those two (unweighted, nothing projected out);
 - ``global``: the input's own polyphase mean tile of the periods' common period (8 for the
   default periods; each of its phases' mean over the whole input) subtracted first, which

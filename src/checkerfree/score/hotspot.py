@@ -75,9 +75,8 @@ _SUBBOXES = 64
 # on scripts/heatmap_hotspot.py's trials 0.01 gave 71% at 2 grey levels, 0.03 73%.
 _REGULAR = 0.03
 # Sub-boxes per axis of the neighbourhood whose spread is a sub-box's noise (images and
-# volumes; the module doc). On benchmarks/hotspot_variants.py (171 trials per amplitude,
-# without the own power): 3 gave 84.2 / 97.1 / 98.2 % inside at 2/4/8 grey levels, 5 gave
-# 79.5 / 94.7 / 98.8.
+# volumes; the module doc). On benchmarks/hotspot_variants.py (171 trials per amplitude):
+# 3 gives 86.0 / 97.1 / 98.2 % inside at 2/4/8 grey levels, 5 gave 81.9 / 96.5 / 98.2.
 _NEIGHBOURS = 3
 # The fraction of a sub-box's own bin power added to its noise (the module doc): on
 # benchmarks/hotspot_variants.py 0 gave 84.2 / 97.1 / 98.2 %, 0.05 85.4 / 97.7 / 98.2,
