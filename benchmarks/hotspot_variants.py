@@ -19,6 +19,8 @@ sub-boxes, ``checkerfree.score.hotspot``):
   power;
 - ``bins-weighted-G``: the bins summed with weights ``(Laplacian gain^2 sum_j 1/v_bj)**G``,
   the null a scaled chi-square (Satterthwaite);
+- ``min-gain-F``: the bins whose Laplacian power gain is under ``F`` of the largest left
+  out (the lowest frequencies of period 8's lattice);
 - ``per-bin-weights-coherence``: the coherence (self-normalised) with per-bin weights
   ``v_bj**-1/2``;
 - ``sub-box-weights``: the scan before the per-bin noise (:func:`sub_box_weighted_scan`:
@@ -274,7 +276,8 @@ def _wilson_hilferty(t: torch.Tensor, dof) -> torch.Tensor:
 
 def noise_scan(y: torch.Tensor, periods, d: int, q: int, step: int, estimate: str = "spread",
                neighbours: int = 3, own: float = 0.1, exclude_centre: bool = False,
-               bin_exponent: float | None = None, self_normalised: float | None = None):
+               bin_exponent: float | None = None, self_normalised: float | None = None,
+               min_gain: float = 0.0):
     """``{s: z}``: the scan's family with each sub-box's noise estimated per bin (images).
 
     ``d`` is 2 (for the signature of ``hotspot._scan``); the defaults are the scan's.
@@ -288,6 +291,9 @@ def noise_scan(y: torch.Tensor, periods, d: int, q: int, step: int, estimate: st
     with per-bin weights ``w = v**-e``. ``bin_exponent`` ``g``: bins summed with weights
     ``(|Laplacian gain|^2 sum_j 1 / v_bj)**g`` (the small-signal optimum for a tile white
     before the Laplacian at ``g = 1``), the sum's null matched by a scaled chi-square.
+    ``min_gain``: bins whose Laplacian power gain is under that fraction of the largest
+    (where a tile white before the Laplacian has least of its power and a photograph most)
+    left out, the degrees of freedom with them.
     """
     kept, count = projected_coefficients(y, periods, step)
     power = kept.real.square() + kept.imag.square()
@@ -324,9 +330,9 @@ def noise_scan(y: torch.Tensor, periods, d: int, q: int, step: int, estimate: st
         bins = torch.zeros(lcm, lcm // 2 + 1)
         bins[::t, ::t] = 1
         bins[0, 0] = 0
-        bins = bins * count
+        bins = bins * count * (gain >= min_gain * gain.max())
         if bin_exponent is None:
-            out[s] = _wilson_hilferty((ratio * bins).sum((3, 4)), s * s - 1)
+            out[s] = _wilson_hilferty((ratio * bins).sum((3, 4)), float(bins.sum()))
             continue
         omega = (gain * total).clamp_min(tiny) ** bin_exponent
         first, second = (omega * bins).sum((3, 4)), (omega * omega * bins).sum((3, 4))
@@ -460,6 +466,9 @@ VARIANTS = {
         x, False, None, scan=partial(noise_scan, bin_exponent=1.0)),
     "bins-weighted-0.5": lambda x: locate(
         x, False, None, scan=partial(noise_scan, bin_exponent=0.5)),
+    "min-gain-0.01": lambda x: locate(x, False, None, scan=partial(noise_scan, min_gain=0.01)),
+    "min-gain-0.03": lambda x: locate(x, False, None, scan=partial(noise_scan, min_gain=0.03)),
+    "min-gain-0.1": lambda x: locate(x, False, None, scan=partial(noise_scan, min_gain=0.1)),
     "per-bin-weights-coherence": lambda x: locate(
         x, False, None, scan=partial(noise_scan, self_normalised=0.5)),
     "sub-box-weights": lambda x: locate(x, False, None, scan=sub_box_weighted_scan),
