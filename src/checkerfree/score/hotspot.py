@@ -36,8 +36,9 @@ Signals (``d = 1``) keep the weighted coherence of the scan before, ``R_b = |sum
 c'_bj|^2 / (sum_j w_j^2 |c'_bj|^2 + 0.03 G_b)``, ``w_j = (P_j + 0.03 mean_j P_j)**(-1/2)``,
 ``P_j`` segment ``j``'s mean power over every non-zero bin of its own DFT, ``G_b`` the input's
 mean of the denominator's sum over places (``R_b`` about 1 for incoherent content, up to
-``J`` for a tile): on calibration's audio windows the likelihood ratio lost 6 and 7 of 48 at
-the two weakest amplitudes (3e-4, 1e-3 full scale) for 5 and 3 gained at the two strongest.
+``J`` for a tile): on calibration's audio windows (a development version) the likelihood
+ratio lost 6 and 7 of 48 at the two weakest amplitudes (3e-4, 1e-3 full scale) for 5 and 3
+gained at the two strongest.
 
 ``y`` is the input's channel mean after a discrete Laplacian: photographs have most of their
 power at low frequencies, and the Laplacian's gain ``|2 pi f|^2`` flattens it, so that the
