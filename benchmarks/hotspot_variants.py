@@ -8,8 +8,25 @@ JPEG-50 bases. Variants (all on the scan's Laplacian of the channel mean and its
 sub-boxes, ``checkerfree.score.hotspot``):
 
 - ``scan``: ``lattice_hotspot`` as it is (the image-wide lattice shape, a median over
-  sub-boxes, projected out of every sub-box, at most twice; sub-boxes weighted by their mean
-  power to the -1/2);
+  sub-boxes, projected out of every sub-box, at most twice; each sub-box's noise per bin
+  from the spread of its 3x3 neighbourhood's coefficients, the likelihood ratio of one
+  unknown tile in the box);
+- ``noise-family``: the scan through :func:`noise_scan` at its defaults (the same numbers);
+- ``own-E``: the noise with ``E`` times the sub-box's own bin power (the scan: 0.1);
+- ``neighbours-5``: the noise from the spread over 5x5 sub-boxes (the scan: 3x3);
+- ``exclude-centre``: the spread over the 8 neighbours, the sub-box itself left out;
+- ``noise-from-power``: the noise as the 3x3 mean bin power (the pattern included), no own
+  power;
+- ``bins-weighted-G``: the bins summed with weights ``(Laplacian gain^2 sum_j 1/v_bj)**G``,
+  the null a scaled chi-square (Satterthwaite);
+- ``min-gain-F``: the bins whose Laplacian power gain is under ``F`` of the largest left
+  out (the lowest frequencies of period 8's lattice);
+- ``per-bin-weights-coherence``: the coherence (self-normalised) with per-bin weights
+  ``v_bj**-1/2``;
+- ``sub-box-weights``: the scan before the per-bin noise (:func:`sub_box_weighted_scan`:
+  the same projection, sub-boxes weighted by their mean power to the -1/2, the coherence);
+- ``per-period-weights``: that with each period's sub-box weights from its own lattice bins
+  (:func:`per_period_weighted_scan`);
 - ``before``: the scan before those two (unweighted, nothing projected out);
 - ``global``: the input's own polyphase mean tile of the periods' common period (8 for the
   default periods; each of its phases' mean over the whole input) subtracted first, which
@@ -31,16 +48,18 @@ sub-boxes, ``checkerfree.score.hotspot``):
 
     python benchmarks/hotspot_variants.py            # every calibration image (a few minutes)
     python benchmarks/hotspot_variants.py --quick    # calibration's --quick images
-    python benchmarks/hotspot_variants.py --timing   # ms per 512x512 RGB image: scan, before
+    python benchmarks/hotspot_variants.py --timing   # ms per 512x512 RGB image
 
 ``--timing``: CPU milliseconds per 512x512 RGB image (batch of 8, 1 thread, fastest of 25,
 interleaved in one process) of the scan's Laplacian and ``_scan`` for the default periods,
-now and before (:func:`previous_scan`).
+now, with sub-box weights (:func:`sub_box_weighted_scan`) and before both
+(:func:`previous_scan`).
 """
 
 from __future__ import annotations
 
 import argparse
+from functools import partial
 import math
 import sys
 import time
@@ -53,7 +72,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 import calibration as cal
 
 from checkerfree.score.hotspot import (
+    _PROJECT_LIMIT,
     _REGULAR,
+    _conjugate_count,
+    _median_stride,
     _box_sum,
     _laplacian,
     _scan,
@@ -130,6 +152,221 @@ def weighted_scan(y: torch.Tensor, periods, q: int, step: int, power_exponent: f
     return out
 
 
+def sub_box_weighted_scan(y: torch.Tensor, periods: tuple[int, ...], d: int, q: int, step: int):
+    """``hotspot._scan`` as it was before the per-bin noise (its code as it was).
+
+    Sub-boxes weighted by ``(mean power + 0.03 mean)**-1/2`` over all their non-zero bins,
+    the coherence ``|sum_j w_j c'_bj|^2 / (sum_j w_j^2 |c'_bj|^2 + 0.03 G_b)`` (the image-wide
+    lattice projected out as now). ``{s: z}``; ``None`` when the sub-boxes do not fit.
+    """
+    cells = [m // step for m in y.shape[1:]]
+    if min(cells) < q:
+        return None
+    y = y[(slice(None), *[slice(0, c * step) for c in cells])]
+    shape = [y.shape[0]]
+    for c in cells:
+        shape += [c, step]
+    # (N, U0, step, U1, step, ...) -> (N, U0, U1, ..., step, step, ...): sub-boxes, then samples.
+    perm = [0] + [1 + 2 * a for a in range(d)] + [2 + 2 * a for a in range(d)]
+    y = y.reshape(shape).permute(perm)
+    grid = tuple(range(1, 1 + d))
+    phases = tuple(range(1 + d, 1 + 2 * d))
+    ones = [1] * d
+    zero = (Ellipsis, *([0] * d))
+    tiny = torch.finfo(y.dtype).tiny
+    # Half the spectrum (the last axis to step // 2): the other half holds the conjugates.
+    coef = torch.fft.rfftn(y, dim=phases)
+    count = _conjugate_count(coef.shape[-1], 1, step, y.dtype, y.device)
+    # Sub-box weights 1/sqrt(mean power over its non-zero bins + the regulariser), by
+    # Parseval from the samples: a sub-box of strong texture or an edge adds its phase more
+    # than its power to the coherent sum.
+    n = step**d
+    flat = y.flatten(1 + d)
+    mean_power = (n * flat.square().sum(-1) - flat.sum(-1).square()) / (n - 1)
+    typical_power = mean_power.flatten(1).mean(1).reshape(-1, *ones)
+    weight = (mean_power + _REGULAR * typical_power).clamp_min(tiny) ** -0.5
+    weight = weight / weight.flatten(1).mean(1).reshape(-1, *ones)
+    weight = weight.reshape(*weight.shape, *ones)
+    lcm = math.lcm(*periods)
+    coef = coef[(Ellipsis, *([slice(None, None, step // lcm)] * d))]  # the common lattice
+    count = count[:: step // lcm]
+    # An image-wide lattice (a JPEG block grid, a pattern everywhere) is one shape of the
+    # lattice coefficients in most sub-boxes: their median, bin by bin (a local pattern, in
+    # under half of them, hardly moves it), over every stride-th sub-box per axis (at least
+    # _SAMPLED of them: the median is the costly part), an odd number of them (the last
+    # dropped if need be) so that the middle value of a bin's conjugate is the conjugate of
+    # its middle value. Sub-boxes last, so that the median runs over contiguous memory.
+    stride = _median_stride(cells, d)
+    sampled = coef[(slice(None), *([slice(None, None, stride)] * d))].flatten(1, d)
+    sampled = sampled[:, : sampled.shape[1] - 1 + sampled.shape[1] % 2]
+    flat = torch.view_as_real(sampled).movedim(1, -1).contiguous()
+    middle = flat.median(-1).values
+    common_shape = torch.view_as_complex(middle.contiguous())
+    common_shape = common_shape.reshape(common_shape.shape[0], *ones, *common_shape.shape[1:])
+    common_shape[zero] = 0
+    # Each sub-box loses its projection on the shape, a real multiple held to [-A, A]
+    # (A = _PROJECT_LIMIT): a strong local pattern, far larger than the shape, loses at most
+    # A times the shape.
+    dot = ((coef * common_shape.conj()).real * count).sum(phases, keepdim=True)
+    norm = ((common_shape.real.square() + common_shape.imag.square()) * count).sum(
+        phases, keepdim=True)
+    alpha = (dot / norm.clamp_min(tiny)).clamp(-_PROJECT_LIMIT, _PROJECT_LIMIT)
+    kept = (coef - alpha * common_shape) * weight
+    coherent = _box_sum(kept, q, grid)
+    coherent = coherent.real.square() + coherent.imag.square()
+    total = _box_sum(kept.real.square() + kept.imag.square(), q, grid)
+    # The image's mean bin power over places (per item and bin): where a local pattern sits
+    # it raises this mean a little, and calm patches stay far below it.
+    typical = total.flatten(1, d).mean(1)
+    total = total + _REGULAR * typical.reshape(typical.shape[0], *ones, *typical.shape[1:])
+    ratio = coherent / total.clamp_min(torch.finfo(total.dtype).tiny)
+    # Each half-spectrum bin stands for itself and its conjugate, except the last axis's
+    # columns 0 and step/2, whose conjugates are in the half; the zero bin (the box mean) is out.
+    ratio = ratio * count
+    ratio[zero] = 0
+    out = {}
+    for s in periods:
+        # sum_b R_b is about chi-square with K = s**d - 1 degrees of freedom (a complex bin
+        # and its conjugate are equal: 2 R_b ~ chi2_2; a real bin R_b ~ chi2_1); the
+        # Wilson-Hilferty cube root makes it about N(0, 1) for every K, so periods compare
+        # on equal tails.
+        t = lcm // s
+        K = s**d - 1
+        total_ratio = ratio[(Ellipsis, *([slice(None, None, t)] * d))].sum(phases)
+        out[s] = (((total_ratio / K).clamp_min(0) ** (1 / 3) - (1 - 2 / (9 * K)))
+                  / math.sqrt(2 / (9 * K)))
+    return out
+
+
+def projected_coefficients(y: torch.Tensor, periods, step: int):
+    """Images' sub-box coefficients on the periods' common lattice, the image-wide lattice
+    shape projected out as ``hotspot._scan`` does: ``(kept, count)``, ``kept``
+    ``(N, U0, U1, L, L // 2 + 1)``, ``count`` each half-spectrum column's bin count."""
+    cells = [m // step for m in y.shape[1:]]
+    y = y[:, : cells[0] * step, : cells[1] * step]
+    y = y.reshape(y.shape[0], cells[0], step, cells[1], step).permute(0, 1, 3, 2, 4)
+    coef = torch.fft.rfftn(y, dim=(3, 4))
+    lcm = math.lcm(*periods)
+    coef = coef[..., :: step // lcm, :: step // lcm]
+    count = _conjugate_count(coef.shape[-1], step // lcm, step, y.dtype, y.device)
+    stride = _median_stride(cells, 2)
+    sampled = coef[:, ::stride, ::stride].flatten(1, 2)
+    sampled = sampled[:, : sampled.shape[1] - 1 + sampled.shape[1] % 2]
+    middle = torch.view_as_real(sampled).movedim(1, -1).contiguous().median(-1).values
+    shape = torch.view_as_complex(middle.contiguous())[:, None, None]
+    shape[..., 0, 0] = 0
+    dot = ((coef * shape.conj()).real * count).sum((3, 4), keepdim=True)
+    norm = ((shape.real.square() + shape.imag.square()) * count).sum((3, 4), keepdim=True)
+    alpha = (dot / norm.clamp_min(torch.finfo(norm.dtype).tiny)).clamp(
+        -_PROJECT_LIMIT, _PROJECT_LIMIT)
+    return coef - alpha * shape, count
+
+
+def _grid_pad(t: torch.Tensor, pad: int) -> torch.Tensor:
+    """``(N, U0, U1, *B)`` padded by ``pad`` sub-boxes with the edge values."""
+    flat = t.reshape(*t.shape[:3], -1).permute(0, 3, 1, 2)
+    flat = torch.nn.functional.pad(flat, (pad,) * 4, mode="replicate")
+    return flat.permute(0, 2, 3, 1).reshape(t.shape[0], *flat.shape[2:], *t.shape[3:])
+
+
+def _wilson_hilferty(t: torch.Tensor, dof) -> torch.Tensor:
+    return ((t / dof).clamp_min(0) ** (1 / 3) - (1 - 2 / (9 * dof))) / torch.sqrt(
+        torch.as_tensor(2 / (9 * dof)))
+
+
+def noise_scan(y: torch.Tensor, periods, d: int, q: int, step: int, estimate: str = "spread",
+               neighbours: int = 3, own: float = 0.1, exclude_centre: bool = False,
+               bin_exponent: float | None = None, self_normalised: float | None = None,
+               min_gain: float = 0.0):
+    """``{s: z}``: the scan's family with each sub-box's noise estimated per bin (images).
+
+    ``d`` is 2 (for the signature of ``hotspot._scan``); the defaults are the scan's.
+
+    ``estimate``: ``"spread"`` (as ``hotspot._scan``: the variance of the coefficient over
+    the ``neighbours x neighbours`` sub-boxes around, ``exclude_centre``: without the
+    sub-box itself) or ``"power"`` (their mean power, the pattern included); ``own`` times
+    the sub-box's own power added; 0.03 of the mean over sub-boxes added. Per bin, the
+    likelihood ratio ``|sum_j c_bj / v_bj|^2 / sum_j 1 / v_bj``, unless
+    ``self_normalised`` ``e``: the coherence ``|sum_j w c|^2 / (sum_j w^2 |c|^2 + 0.03 G)``
+    with per-bin weights ``w = v**-e``. ``bin_exponent`` ``g``: bins summed with weights
+    ``(|Laplacian gain|^2 sum_j 1 / v_bj)**g`` (the small-signal optimum for a tile white
+    before the Laplacian at ``g = 1``), the sum's null matched by a scaled chi-square.
+    ``min_gain``: bins whose Laplacian power gain is under that fraction of the largest
+    (where a tile white before the Laplacian has least of its power and a photograph most)
+    left out, the degrees of freedom with them.
+    """
+    kept, count = projected_coefficients(y, periods, step)
+    power = kept.real.square() + kept.imag.square()
+    r, pad = neighbours, neighbours // 2
+    if estimate == "power":
+        noise = _box_sum(power, r, (1, 2)) / (r * r)
+    else:
+        near, near_power, n = _box_sum(kept, r, (1, 2)), _box_sum(power, r, (1, 2)), r * r
+        if exclude_centre:
+            centre = kept[:, pad : kept.shape[1] - pad, pad : kept.shape[2] - pad]
+            near, n = near - centre, n - 1
+            near_power = near_power - (centre.real.square() + centre.imag.square())
+        noise = (near_power - (near.real.square() + near.imag.square()) / n) / (n - 1)
+    noise = _grid_pad(noise, pad) + own * power
+    noise = noise + _REGULAR * noise.flatten(1, 2).mean(1)[:, None, None]
+    tiny = torch.finfo(noise.dtype).tiny
+    if self_normalised is None:
+        precision = 1 / noise.clamp_min(tiny)
+        coherent = _box_sum(kept * precision, q, (1, 2))
+        total = _box_sum(precision, q, (1, 2))
+    else:
+        w = noise.clamp_min(tiny) ** -self_normalised
+        coherent = _box_sum(kept * w, q, (1, 2))
+        total = _box_sum(power * w * w, q, (1, 2))
+        total = total + _REGULAR * total.flatten(1, 2).mean(1)[:, None, None]
+    ratio = (coherent.real.square() + coherent.imag.square()) / total.clamp_min(tiny)
+    lcm = math.lcm(*periods)
+    frequency = torch.arange(lcm) / lcm
+    gain = (4 * torch.sin(math.pi * frequency[:, None]) ** 2
+            + 4 * torch.sin(math.pi * frequency[None, : lcm // 2 + 1]) ** 2) ** 2
+    out = {}
+    for s in periods:
+        t = lcm // s
+        bins = torch.zeros(lcm, lcm // 2 + 1)
+        bins[::t, ::t] = 1
+        bins[0, 0] = 0
+        bins = bins * count * (gain >= min_gain * gain.max())
+        if bin_exponent is None:
+            out[s] = _wilson_hilferty((ratio * bins).sum((3, 4)), float(bins.sum()))
+            continue
+        omega = (gain * total).clamp_min(tiny) ** bin_exponent
+        first, second = (omega * bins).sum((3, 4)), (omega * omega * bins).sum((3, 4))
+        scale, dof = second / first, first * first / second
+        out[s] = _wilson_hilferty((ratio * omega * bins).sum((3, 4)) / scale, dof)
+    return out
+
+
+def per_period_weighted_scan(y: torch.Tensor, periods, d: int, q: int, step: int):
+    """``{s: z}``: :func:`sub_box_weighted_scan` with each period's sub-box weights from its
+    own lattice bins, ``(P_js + 0.03 mean)**-1/2``, ``P_js`` the mean power over the
+    non-zero bins of period ``s``'s lattice after the projection (images)."""
+    kept, count = projected_coefficients(y, periods, step)
+    power = kept.real.square() + kept.imag.square()
+    lcm = math.lcm(*periods)
+    tiny = torch.finfo(power.dtype).tiny
+    out = {}
+    for s in periods:
+        t = lcm // s
+        bins = torch.zeros(lcm, lcm // 2 + 1)
+        bins[::t, ::t] = 1
+        bins[0, 0] = 0
+        bins = bins * count
+        own = (power * bins).sum((3, 4)) / (s * s - 1)
+        w = (own + _REGULAR * own.flatten(1).mean(1)[:, None, None]).clamp_min(tiny) ** -0.5
+        w = (w / w.flatten(1).mean(1)[:, None, None])[..., None, None]
+        coherent = _box_sum(kept * w, q, (1, 2))
+        total = _box_sum(power * w * w, q, (1, 2))
+        total = total + _REGULAR * total.flatten(1, 2).mean(1)[:, None, None]
+        ratio = (coherent.real.square() + coherent.imag.square()) / total.clamp_min(tiny)
+        out[s] = _wilson_hilferty((ratio * bins).sum((3, 4)), s * s - 1)
+    return out
+
+
 def previous_scan(y: torch.Tensor, periods: tuple[int, ...], d: int, q: int, step: int):
     """``hotspot._scan`` before the weights and the projection (its code as it was).
 
@@ -187,14 +424,18 @@ def previous_scan(y: torch.Tensor, periods: tuple[int, ...], d: int, q: int, ste
 
 
 def locate(x: torch.Tensor, glob: bool, exponent: float | None,
-           project: bool = False, weight_regular: float = _REGULAR) -> tuple[int, int]:
-    """The hotspot ``(row, col)`` of one image under a variant (``exponent`` None: ``_scan``)."""
+           project: bool = False, weight_regular: float = _REGULAR,
+           scan=None) -> tuple[int, int]:
+    """The hotspot ``(row, col)`` of one image under a variant (``exponent`` None and no
+    ``scan``: :func:`previous_scan`; ``scan``: that function of ``(y, periods, d, q, step)``)."""
     q, k = box_geometry(8, 2, 16.0)
     step = k * 8  # 8: the three default periods share the 8x8 sub-box
     y = _laplacian(x.mean(1), 2)
     if glob:
         y = remove_global(y, math.lcm(*PERIODS))
-    if exponent is None:
+    if scan is not None:
+        scans = scan(y, PERIODS, 2, q, step)
+    elif exponent is None:
         scans = previous_scan(y, PERIODS, 2, q, step)
     else:
         scans = weighted_scan(y, PERIODS, q, step, exponent, project, weight_regular)
@@ -211,6 +452,27 @@ def locate(x: torch.Tensor, glob: bool, exponent: float | None,
 
 VARIANTS = {
     "scan": lambda x: tuple(lattice_hotspot(x, PERIODS, 2)[0][0].tolist()),
+    "noise-family": lambda x: locate(x, False, None, scan=noise_scan),
+    "own-0": lambda x: locate(x, False, None, scan=partial(noise_scan, own=0.0)),
+    "own-0.05": lambda x: locate(x, False, None, scan=partial(noise_scan, own=0.05)),
+    "own-0.3": lambda x: locate(x, False, None, scan=partial(noise_scan, own=0.3)),
+    "own-1": lambda x: locate(x, False, None, scan=partial(noise_scan, own=1.0)),
+    "neighbours-5": lambda x: locate(x, False, None, scan=partial(noise_scan, neighbours=5)),
+    "exclude-centre": lambda x: locate(
+        x, False, None, scan=partial(noise_scan, exclude_centre=True)),
+    "noise-from-power": lambda x: locate(
+        x, False, None, scan=partial(noise_scan, estimate="power", own=0.0)),
+    "bins-weighted-1": lambda x: locate(
+        x, False, None, scan=partial(noise_scan, bin_exponent=1.0)),
+    "bins-weighted-0.5": lambda x: locate(
+        x, False, None, scan=partial(noise_scan, bin_exponent=0.5)),
+    "min-gain-0.01": lambda x: locate(x, False, None, scan=partial(noise_scan, min_gain=0.01)),
+    "min-gain-0.03": lambda x: locate(x, False, None, scan=partial(noise_scan, min_gain=0.03)),
+    "min-gain-0.1": lambda x: locate(x, False, None, scan=partial(noise_scan, min_gain=0.1)),
+    "per-bin-weights-coherence": lambda x: locate(
+        x, False, None, scan=partial(noise_scan, self_normalised=0.5)),
+    "sub-box-weights": lambda x: locate(x, False, None, scan=sub_box_weighted_scan),
+    "per-period-weights": lambda x: locate(x, False, None, scan=per_period_weighted_scan),
     "before": lambda x: locate(x, False, None),
     "global": lambda x: locate(x, True, None),
     "weighted": lambda x: locate(x, False, 1.0),
@@ -228,9 +490,12 @@ VARIANTS = {
 
 
 def timing(repeats: int = 25) -> str:
-    """The ``--timing`` line: the scan's and ``before``'s ms per 512x512 RGB image."""
+    """The ``--timing`` line: ms per 512x512 RGB image of the scan, ``sub-box-weights``
+    and ``before``."""
     x = torch.rand(8, 3, 512, 512, generator=torch.Generator().manual_seed(0)) * 255
     calls = {"scan": lambda: _scan(_laplacian(x.mean(1), 2), PERIODS, 2, 8, 8),
+             "sub-box-weights": lambda: sub_box_weighted_scan(
+                 _laplacian(x.mean(1), 2), PERIODS, 2, 8, 8),
              "before": lambda: previous_scan(_laplacian(x.mean(1), 2), PERIODS, 2, 8, 8)}
     best = dict.fromkeys(calls, math.inf)
     for _ in range(repeats):
@@ -238,9 +503,11 @@ def timing(repeats: int = 25) -> str:
             started = time.perf_counter()
             call()
             best[name] = min(best[name], (time.perf_counter() - started) / len(x))
-    return (f"scan {1e3 * best['scan']:.2f} ms, before {1e3 * best['before']:.2f} ms per "
-            f"512x512 RGB image (ratio {best['scan'] / best['before']:.2f}; 1 thread, "
-            f"fastest of {repeats}, interleaved)")
+    return (f"scan {1e3 * best['scan']:.2f} ms, sub-box-weights "
+            f"{1e3 * best['sub-box-weights']:.2f} ms, before {1e3 * best['before']:.2f} ms per "
+            f"512x512 RGB image (ratio to sub-box-weights "
+            f"{best['scan'] / best['sub-box-weights']:.2f}; 1 thread, fastest of {repeats}, "
+            f"interleaved)")
 
 
 def main(argv=None) -> int:

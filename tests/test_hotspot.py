@@ -14,8 +14,9 @@ from checkerfree.score.checkerboard import checkerboard_score
 from checkerfree.score.hotspot import (
     _PROJECT_LIMIT,
     _REGULAR,
+    _NEIGHBOURS,
+    _OWN,
     _SAMPLED,
-    _WEIGHT_EXPONENT,
     _laplacian,
     _scan,
     box_geometry,
@@ -32,10 +33,14 @@ def brute_force_scan(x: np.ndarray, s: int, d: int, window: float,
     ``sum_z y(z) exp(-2 pi i k . z / L)`` at every ``k`` of the full period-L lattice (both
     halves; ``L`` the ``common`` period of the periods scanned together, else ``s``); the
     image-wide lattice shape (the median over an odd number of every stride-th sub-box)
-    projected out of each, its multiple clipped to the limit; each sub-box's weight from its power over all non-zero bins of its own DFT (by Parseval:
-    ``n sum y^2 - (sum y)^2``); at every place (a sub-box apart) the weighted coherence per
-    bin, the regulariser from the mean over places, the Wilson-Hilferty z of the sum over
-    the non-zero bins of the period-s lattice.
+    projected out of each, its multiple clipped to the limit; each sub-box's noise per bin,
+    the sample variance of the coefficient over the 3**d sub-boxes around it (the nearest
+    whole neighbourhood at the border), plus a fraction of its own power, plus the regulariser (a fraction of its mean over
+    sub-boxes); at every place (a sub-box apart), per bin, ``|sum_j c_j / v_j|^2 / sum_j
+    1 / v_j``; the Wilson-Hilferty z of the sum over the non-zero bins of the period-s
+    lattice. Signals: each segment weighted by its power over all non-zero bins of its own DFT
+    (by Parseval: ``n sum y^2 - (sum y)^2``) to the -1/2, the weighted coherence per bin, the
+    regulariser from the mean over places.
     """
     period = common or s
     q, k = box_geometry(s, d, window)
@@ -68,22 +73,49 @@ def brute_force_scan(x: np.ndarray, s: int, d: int, window: float,
     alpha = np.clip((coefs @ shape_.conj()).real / np.sum(abs(shape_) ** 2),
                     -_PROJECT_LIMIT, _PROJECT_LIMIT)
     coefs = coefs - alpha[..., None] * shape_
-    weight = (sub_power + _REGULAR * sub_power.mean()) ** -_WEIGHT_EXPONENT
-    weight = weight / weight.mean()
-    coherent = np.zeros((*places, len(lattice)))
-    total = np.zeros_like(coherent)
-    for place in itertools.product(*[range(p) for p in places]):
-        box = tuple(slice(p, p + q) for p in place)
-        c = coefs[box] * weight[box][..., None]
-        coherent[place] = abs(c.reshape(-1, len(lattice)).sum(0)) ** 2
-        total[place] = np.sum(abs(c.reshape(-1, len(lattice))) ** 2, 0)
-    typical = total.reshape(-1, len(lattice)).mean(0)
-    ratio = coherent / (total + _REGULAR * typical)
+    ratio = _signal_coherence(coefs, sub_power, places, q) if d == 1 else _likelihood_ratio(
+        coefs, cells, places, q)
     own = [b for b, freq in enumerate(lattice)
            if any(freq) and all(f % (period // s) == 0 for f in freq)]
     statistic = ratio[..., own].sum(-1)
     dof = s**d - 1
     return ((statistic / dof) ** (1 / 3) - (1 - 2 / (9 * dof))) / math.sqrt(2 / (9 * dof))
+
+
+def _likelihood_ratio(coefs, cells, places, q):
+    """Per place and bin, |sum_j c_j / v_j|^2 / sum_j 1 / v_j, v_j the noise (images, volumes)."""
+    bins = coefs.shape[-1]
+    half = _NEIGHBOURS // 2
+    noise = np.zeros(coefs.shape)
+    for cell in itertools.product(*[range(c) for c in cells]):
+        # the neighbourhood centred on the cell, moved inside the grid at the border
+        centre = [min(max(c, half), n - 1 - half) for c, n in zip(cell, cells)]
+        near = coefs[tuple(slice(c - half, c + half + 1) for c in centre)]
+        noise[cell] = np.var(near.reshape(-1, bins), axis=0, ddof=1)
+    noise = noise + _OWN * abs(coefs) ** 2
+    noise = noise + _REGULAR * noise.reshape(-1, bins).mean(0)
+    ratio = np.zeros((*places, bins))
+    for place in itertools.product(*[range(p) for p in places]):
+        box = tuple(slice(p, p + q) for p in place)
+        c = (coefs[box] / noise[box]).reshape(-1, bins)
+        ratio[place] = abs(c.sum(0)) ** 2 / np.sum(1 / noise[box].reshape(-1, bins), 0)
+    return ratio
+
+
+def _signal_coherence(coefs, sub_power, places, q):
+    """Per place and bin, |sum_j w_j c_j|^2 / (sum_j w_j^2 |c_j|^2 + 0.03 mean), signals."""
+    bins = coefs.shape[-1]
+    weight = (sub_power + _REGULAR * sub_power.mean()) ** -0.5
+    weight = weight / weight.mean()
+    coherent = np.zeros((*places, bins))
+    total = np.zeros_like(coherent)
+    for place in itertools.product(*[range(p) for p in places]):
+        box = tuple(slice(p, p + q) for p in place)
+        c = (coefs[box] * weight[box][..., None]).reshape(-1, bins)
+        coherent[place] = abs(c.sum(0)) ** 2
+        total[place] = np.sum(abs(c) ** 2, 0)
+    typical = total.reshape(-1, bins).mean(0)
+    return coherent / (total + _REGULAR * typical)
 
 
 @pytest.mark.parametrize(("shape", "s", "window"), [

@@ -1,39 +1,51 @@
-"""Where a periodic pattern is: a scan of sub-box coherence at each period's lattice.
+"""Where a periodic pattern is: a likelihood-ratio scan for one tile at each period's lattice.
 
 A periodic pattern repeats the same tile everywhere it is, so its Fourier coefficient at a
-lattice frequency has the same phase in every part of a box; texture, edges and noise near
-that frequency do not. For each period ``s`` and each place, a box of ``side`` samples per
-axis is cut into ``J = q**d`` sub-boxes (``q = round(64**(1/d))``: 8x8 for images, 64
-segments for signals, 4x4x4 for volumes) and, per lattice bin ``b`` (every non-zero bin of
-the period-``s`` lattice), the weighted coherence
+lattice frequency is the same in every part of a box; texture, edges and noise near that
+frequency are not. For each period ``s`` and each place, a box of ``side`` samples per axis
+is cut into ``J = q**d`` sub-boxes (``q = round(64**(1/d))``: 8x8 for images, 64 segments
+for signals, 4x4x4 for volumes) and, per lattice bin ``b`` (every non-zero bin of the
+period-``s`` lattice), the generalised likelihood ratio of one unknown tile in the box,
 
-    R_b = |sum_j w_j c'_bj|^2 / (sum_j w_j^2 |c'_bj|^2 + G_b * 0.03)
+    R_b = |sum_j c'_bj / v_bj|^2 / sum_j 1 / v_bj,
 
-is formed. ``c_bj`` is sub-box ``j``'s coefficient ``sum_z y(z) exp(-2 pi i b . z / s)``;
-``c'_bj = c_bj - a_j g_b`` is it less the image-wide lattice: ``g_b`` the median of ``c_bj``
-over the input's sub-boxes (real and imaginary parts apart; an odd number of them, every
-stride-th per axis, at least 256; a JPEG block grid or a pattern everywhere is one shape of
-the coefficients in most sub-boxes, and a local pattern, in under half of them, hardly moves
-the median), ``a_j`` the real multiple of ``g`` closest to sub-box ``j``'s coefficients over
-the bins of the periods' common lattice (period 8's for the default 2, 4, 8), held to
-``[-2, 2]`` (so a strong local pattern loses at most twice the shape). ``w_j = (P_j + 0.03 mean_j P_j)**(-1/2)``, ``P_j`` sub-box ``j``'s mean
-power over every non-zero bin of its own DFT: a sub-box of strong texture or an edge adds its
-phase more than its power. Incoherent content gives ``R_b ~ 1`` whatever its power and the
-weights (each bin is normalised by its own local power, so a textured place is no likelier
-than a calm one); a coherent tile gives up to ``J``. ``G_b`` is the image's mean of the
-denominator's sum over places: 3 % of it keeps an exactly calm patch (a synthetic gradient,
-saturated sky), whose leakage is as coherent as a pattern, from ruling the scan. ``T = sum_b
+is formed: under independent Gaussian noise of variance ``v_bj`` in each sub-box and bin, the
+tile's best estimate is the noise-weighted mean of the ``c'_bj`` and ``R_b`` its energy over
+its variance, ``~ Exp(1)`` without a pattern. ``c_bj`` is sub-box ``j``'s coefficient
+``sum_z y(z) exp(-2 pi i b . z / s)``; ``c'_bj = c_bj - a_j g_b`` is it less the image-wide
+lattice: ``g_b`` the median of ``c_bj`` over the input's sub-boxes (real and imaginary parts
+apart; an odd number of them, every stride-th per axis, at least 256; a JPEG block grid or a
+pattern everywhere is one shape of the coefficients in most sub-boxes, and a local pattern,
+in under half of them, hardly moves the median), ``a_j`` the real multiple of ``g`` closest
+to sub-box ``j``'s coefficients over the bins of the periods' common lattice (period 8's for
+the default 2, 4, 8), held to ``[-2, 2]`` (so a strong local pattern loses at most twice the
+shape). The noise ``v_bj`` is the sample variance of ``c'_b`` over the ``3**d`` sub-boxes
+around ``j`` (a pattern is one coefficient in all of them and adds nothing to it; at the
+border, the nearest whole neighbourhood's), plus a tenth of ``|c'_bj|^2`` (an edge or a speck
+in sub-box ``j`` alone then weighs little), plus 3 % of its mean over the input's sub-boxes
+(an exactly calm patch, a synthetic gradient or saturated sky, whose leakage is as coherent
+as a pattern, does not rule the scan). Texture, edges and noise give ``R_b`` about 1 whatever
+their power (each sub-box and bin is whitened by its own neighbourhood's noise, so a busy
+place is no likelier than a calm one), a tile ``1 + |t_b|^2 sum_j 1 / v_bj``. ``T = sum_b
 R_b`` is about chi-square with ``K = s**d - 1`` degrees of freedom (a complex bin equals its
 conjugate's: ``2 R_b ~ chi2_2``; a real bin ``R_b ~ chi2_1``); its Wilson-Hilferty cube root
 ``z`` is about ``N(0, 1)`` for every ``K``, so the periods compare on equal tails. The
 hotspot is the box centre of the largest ``z`` over places and periods.
 
+Signals (``d = 1``) keep the weighted coherence of the scan before, ``R_b = |sum_j w_j
+c'_bj|^2 / (sum_j w_j^2 |c'_bj|^2 + 0.03 G_b)``, ``w_j = (P_j + 0.03 mean_j P_j)**(-1/2)``,
+``P_j`` segment ``j``'s mean power over every non-zero bin of its own DFT, ``G_b`` the input's
+mean of the denominator's sum over places (``R_b`` about 1 for incoherent content, up to
+``J`` for a tile): on calibration's audio windows (a development version) the likelihood
+ratio lost 6 and 7 of 48 at the two weakest amplitudes (3e-4, 1e-3 full scale) for 5 and 3
+gained at the two strongest.
+
 ``y`` is the input's channel mean after a discrete Laplacian: photographs have most of their
 power at low frequencies, and the Laplacian's gain ``|2 pi f|^2`` flattens it, so that the
 sub-boxes' spectral leakage does not bring it onto the lattice. The coefficients are the
 DFT of each sub-box at the bins of the lattice (periods whose sub-boxes coincide share it:
-the default 2, 4 and 8 are one transform), boxes one sub-box apart (box sums of the sub-box
-grid by cumulative sums): one pass over the input, then work on the sub-box grid only.
+the default 2, 4 and 8 are one transform), neighbourhoods and boxes one sub-box apart (box
+sums of the sub-box grid by cumulative sums): one pass over the input, then work on the sub-box grid only.
 
 The box holds ``(4 window)**2`` samples in any dimension (``side = (4 window)**(2/d)``):
 64x64 for images at the default window of 16, 4096 samples for signals, 16**3 for volumes:
@@ -63,10 +75,14 @@ _SUBBOXES = 64
 # The calm-patch regulariser, a fraction of the image's mean bin power (the module doc):
 # on scripts/heatmap_hotspot.py's trials 0.01 gave 71% at 2 grey levels, 0.03 73%.
 _REGULAR = 0.03
-# Sub-box weights (mean power)**-1/2 (the module doc). On benchmarks/hotspot_variants.py
-# (171 trials per amplitude, with an earlier projection on the mean): 78.9 / 94.7 / 97.7 % inside at 2/4/8 grey
-# levels; exponent 0.35: 77.8 / 95.3 / 98.2; 0.75: 78.9 / 93.0 / 97.7; 1: 78.4 / 92.4 / 95.9.
-_WEIGHT_EXPONENT = 0.5
+# Sub-boxes per axis of the neighbourhood whose spread is a sub-box's noise (images and
+# volumes; the module doc). On benchmarks/hotspot_variants.py (171 trials per amplitude):
+# 3 gives 86.0 / 97.1 / 98.2 % inside at 2/4/8 grey levels, 5 gave 81.9 / 96.5 / 98.2.
+_NEIGHBOURS = 3
+# The fraction of a sub-box's own bin power added to its noise (the module doc): on
+# benchmarks/hotspot_variants.py 0 gave 84.2 / 97.1 / 98.2 %, 0.05 85.4 / 97.7 / 98.2,
+# 0.1 86.0 / 97.1 / 98.2, 0.3 85.4 / 95.9 / 98.2, 1 78.9 / 93.6 / 97.1.
+_OWN = 0.1
 # How many times the image-wide lattice shape a sub-box may lose (the module doc): on a
 # development version (a projection per period, the median over every sub-box) 2 gave
 # 78.4 / 94.2 / 98.2 %, 4 gave 79.5 / 94.2 / 98.8 (2 or 1 trials of 171 apart), 2 a little
@@ -107,7 +123,19 @@ def _laplacian(x: torch.Tensor, d: int) -> torch.Tensor:
 
 
 def _box_sum(t: torch.Tensor, k: int, axes: tuple[int, ...]) -> torch.Tensor:
-    """Sums of ``k`` consecutive entries along each of ``axes`` (valid part), by cumsum."""
+    """Sums of ``k`` consecutive entries along each of ``axes`` (valid part), by cumsum.
+
+    A short run (``k`` up to 4, the noise's neighbourhoods) is summed directly: ``k - 1``
+    additions beat a cumulative sum and its difference.
+    """
+    if k <= 4:
+        for ax in axes:
+            m = t.shape[ax] - k + 1
+            out = t.narrow(ax, 0, m) + t.narrow(ax, 1, m) if k > 1 else t.clone()
+            for i in range(2, k):
+                out += t.narrow(ax, i, m)
+            t = out
+        return t
     for ax in axes:
         c = torch.cumsum(t, ax)
         m = c.shape[ax] - k + 1
@@ -116,6 +144,70 @@ def _box_sum(t: torch.Tensor, k: int, axes: tuple[int, ...]) -> torch.Tensor:
     return t
 
 
+
+
+def _edge_pad(t: torch.Tensor, d: int, pad: int) -> torch.Tensor:
+    """``t`` ``(N, *U, *B)``, its ``d`` grid axes padded by ``pad`` with their edge values."""
+    n, grid, bins = t.shape[0], t.shape[1 : 1 + d], t.shape[1 + d :]
+    flat = t.reshape(n, *grid, -1).movedim(-1, 1)
+    flat = torch.nn.functional.pad(flat, (pad,) * (2 * d), mode="replicate")
+    return flat.movedim(1, -1).reshape(n, *flat.shape[2:], *bins)
+
+
+def _likelihood_ratio(kept: torch.Tensor, d: int, q: int) -> torch.Tensor:
+    """Per box and bin, ``R_b = |sum_j c_bj / v_bj|^2 / sum_j 1 / v_bj`` (the module doc).
+
+    ``kept`` is ``(N, *U, *B)``: the sub-boxes' coefficients less the image-wide lattice.
+    """
+    grid = tuple(range(1, 1 + d))
+    ones = [1] * d
+    tiny = torch.finfo(kept.real.dtype).tiny
+    # Each sub-box's noise, bin by bin: the variance of its coefficient over the 3**d
+    # sub-boxes around it (a pattern is one coefficient in all of them, so it adds nothing;
+    # at the input's border, the nearest whole neighbourhood's).
+    power = kept.real.square() + kept.imag.square()
+    spread = _NEIGHBOURS**d
+    near = _box_sum(kept, _NEIGHBOURS, grid)
+    noise = (_box_sum(power, _NEIGHBOURS, grid)
+             - (near.real.square() + near.imag.square()) / spread) / (spread - 1)
+    # A tenth of the sub-box's own power on top: an edge or a speck in one sub-box, which the
+    # spread of its neighbours does not see, then weighs little. And a fraction of the mean
+    # over sub-boxes, so that an exactly calm patch does not rule the scan.
+    noise = _edge_pad(noise, d, _NEIGHBOURS // 2) + _OWN * power
+    typical = noise.flatten(1, d).mean(1)
+    noise = noise + _REGULAR * typical.reshape(typical.shape[0], *ones, *typical.shape[1:])
+    precision = 1 / noise.clamp_min(tiny)
+    # The noise-weighted mean's energy over its variance, about Exp(1) per bin without a
+    # pattern.
+    coherent = _box_sum(kept * precision, q, grid)
+    coherent = coherent.real.square() + coherent.imag.square()
+    return coherent / _box_sum(precision, q, grid).clamp_min(tiny)
+
+
+def _coherence(kept: torch.Tensor, y: torch.Tensor, d: int, q: int) -> torch.Tensor:
+    """Per box and bin, signals' ``R_b = |sum_j w_j c_bj|^2 / (sum_j w_j^2 |c_bj|^2 + 0.03
+    G_b)`` (the module doc); ``y`` ``(N, *U, *step)``, the sub-boxes' samples."""
+    grid = tuple(range(1, 1 + d))
+    ones = [1] * d
+    tiny = torch.finfo(y.dtype).tiny
+    # Sub-box weights 1/sqrt(mean power over its non-zero bins + the regulariser), by
+    # Parseval from the samples: a segment of strong content adds its phase more than its
+    # power to the coherent sum.
+    n = math.prod(y.shape[1 + d :])
+    flat = y.flatten(1 + d)
+    mean_power = (n * flat.square().sum(-1) - flat.sum(-1).square()) / (n - 1)
+    typical_power = mean_power.flatten(1).mean(1).reshape(-1, *ones)
+    weight = (mean_power + _REGULAR * typical_power).clamp_min(tiny) ** -0.5
+    weight = weight / weight.flatten(1).mean(1).reshape(-1, *ones)
+    kept = kept * weight.reshape(*weight.shape, *ones)
+    coherent = _box_sum(kept, q, grid)
+    coherent = coherent.real.square() + coherent.imag.square()
+    total = _box_sum(kept.real.square() + kept.imag.square(), q, grid)
+    # The input's mean bin power over places (per item and bin): where a local pattern sits
+    # it raises this mean a little, and calm patches stay far below it.
+    typical = total.flatten(1, d).mean(1)
+    total = total + _REGULAR * typical.reshape(typical.shape[0], *ones, *typical.shape[1:])
+    return coherent / total.clamp_min(tiny)
 
 
 def coherence_scan(x: torch.Tensor, s: int, d: int, window: float = 16.0):
@@ -165,10 +257,12 @@ def _scan(y: torch.Tensor, periods: tuple[int, ...], d: int, q: int, step: int):
     and one set of box sums serve them all. The image-wide lattice projected out is that of
     the periods' common lattice (period ``lcm(periods)``; the default 2, 4, 8: period 8's),
     so a period's ``z`` scanned with others can differ a little from its ``z`` alone (its own
-    lattice's projection; computing both per period costs 28% more, 9.2 against 7.2 ms per
-    512x512 RGB image, and was no better: 79.5 / 93.6 / 98.2 % on
-    benchmarks/hotspot_variants.py against 80.1 / 94.2 / 98.2). ``y`` is the whitened
-    ``(N, *S)``; ``None`` when ``q`` sub-boxes do not fit along some axis.
+    lattice's projection; on the sub-box-weighted scan before the per-bin noise, computing
+    both per period cost 28% more, 9.2 against 7.2 ms per 512x512 RGB image, and was no
+    better: 79.5 / 93.6 / 98.2 % on benchmarks/hotspot_variants.py against 80.1 / 94.2 /
+    98.2). Images and volumes take :func:`_likelihood_ratio`, signals :func:`_coherence`.
+    ``y`` is the whitened ``(N, *S)``; ``None`` when ``q`` sub-boxes do not fit along some
+    axis.
     """
     cells = [m // step for m in y.shape[1:]]
     if min(cells) < q:
@@ -180,7 +274,6 @@ def _scan(y: torch.Tensor, periods: tuple[int, ...], d: int, q: int, step: int):
     # (N, U0, step, U1, step, ...) -> (N, U0, U1, ..., step, step, ...): sub-boxes, then samples.
     perm = [0] + [1 + 2 * a for a in range(d)] + [2 + 2 * a for a in range(d)]
     y = y.reshape(shape).permute(perm)
-    grid = tuple(range(1, 1 + d))
     phases = tuple(range(1 + d, 1 + 2 * d))
     ones = [1] * d
     zero = (Ellipsis, *([0] * d))
@@ -188,16 +281,6 @@ def _scan(y: torch.Tensor, periods: tuple[int, ...], d: int, q: int, step: int):
     # Half the spectrum (the last axis to step // 2): the other half holds the conjugates.
     coef = torch.fft.rfftn(y, dim=phases)
     count = _conjugate_count(coef.shape[-1], 1, step, y.dtype, y.device)
-    # Sub-box weights 1/sqrt(mean power over its non-zero bins + the regulariser), by
-    # Parseval from the samples: a sub-box of strong texture or an edge adds its phase more
-    # than its power to the coherent sum.
-    n = step**d
-    flat = y.flatten(1 + d)
-    mean_power = (n * flat.square().sum(-1) - flat.sum(-1).square()) / (n - 1)
-    typical_power = mean_power.flatten(1).mean(1).reshape(-1, *ones)
-    weight = (mean_power + _REGULAR * typical_power).clamp_min(tiny) ** -_WEIGHT_EXPONENT
-    weight = weight / weight.flatten(1).mean(1).reshape(-1, *ones)
-    weight = weight.reshape(*weight.shape, *ones)
     lcm = math.lcm(*periods)
     coef = coef[(Ellipsis, *([slice(None, None, step // lcm)] * d))]  # the common lattice
     count = count[:: step // lcm]
@@ -222,15 +305,11 @@ def _scan(y: torch.Tensor, periods: tuple[int, ...], d: int, q: int, step: int):
     norm = ((common_shape.real.square() + common_shape.imag.square()) * count).sum(
         phases, keepdim=True)
     alpha = (dot / norm.clamp_min(tiny)).clamp(-_PROJECT_LIMIT, _PROJECT_LIMIT)
-    kept = (coef - alpha * common_shape) * weight
-    coherent = _box_sum(kept, q, grid)
-    coherent = coherent.real.square() + coherent.imag.square()
-    total = _box_sum(kept.real.square() + kept.imag.square(), q, grid)
-    # The image's mean bin power over places (per item and bin): where a local pattern sits
-    # it raises this mean a little, and calm patches stay far below it.
-    typical = total.flatten(1, d).mean(1)
-    total = total + _REGULAR * typical.reshape(typical.shape[0], *ones, *typical.shape[1:])
-    ratio = coherent / total.clamp_min(torch.finfo(total.dtype).tiny)
+    kept = coef - alpha * common_shape
+    if d == 1:
+        ratio = _coherence(kept, y, d, q)
+    else:
+        ratio = _likelihood_ratio(kept, d, q)
     # Each half-spectrum bin stands for itself and its conjugate, except the last axis's
     # columns 0 and step/2, whose conjugates are in the half; the zero bin (the box mean) is out.
     ratio = ratio * count
