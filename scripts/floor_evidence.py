@@ -145,18 +145,15 @@ def main(argv: list[str] | None = None) -> int:
         for floor, cut in FLOORS.items():
             v = period_values(x, cut)
             print(f"| {label} | {floor} | {v[2]:.2f} | {v[4]:.2f} | {v[8]:.2f} |")
-    print()
-    print("| samples (32x32) | column stripes (-1)^j | row stripes (-1)^i | checkerboard |")
-    print("|---|---|---|---|")
-    for label, x in sets.items():
-        p = nyquist_parts(x)
-        print(f"| {label} | {p['columns']:.2f} | {p['rows']:.2f} | {p['checkerboard']:.2f} |")
-    print()
-    print("| samples (32x32) | coherent tile, period 2 | period 4 | period 8 |")
-    print("|---|---|---|---|")
-    for label, x in sets.items():
-        t = coherent_tiles(x)
-        print(f"| {label} | {t[2]:.2f} | {t[4]:.2f} | {t[8]:.2f} |")
+    for columns, measure in (
+            (("column stripes (-1)^j", "row stripes (-1)^i", "checkerboard"), nyquist_parts),
+            (("coherent tile, period 2", "period 4", "period 8"), coherent_tiles)):
+        print()
+        print("| samples (32x32) | " + " | ".join(columns) + " |")
+        print("|---" * (len(columns) + 1) + "|")
+        for label, x in sets.items():
+            values = measure(x).values()  # in the columns' order
+            print(f"| {label} | " + " | ".join(f"{v:.2f}" for v in values) + " |")
     print()
     print("| init-artifacts, deconv in last layer | floor | period 4, mean value | significant |")
     print("|---|---|---|---|")
