@@ -5,7 +5,7 @@ JPEG-50, odd crop), periods 2, 4, 8, amplitudes 2 and 4 grey levels peak to peak
 random 64x64 windows each, a random-sub-kernel pattern in the window (the calibration's
 ``local`` pattern, ``benchmarks/calibration.py``). Prints the rate at which the hotspot lands
 inside the window, per period/amplitude and per variant, for the score's hotspot (the
-coherence scan, :mod:`checkerfree.score.hotspot`) and for the heat map's whitened local
+scan of :mod:`checkerfree.score.hotspot`) and for the heat map's whitened local
 ratio (the hotspot before it, ``heat_maps(...)[1]``'s largest value).
 
 ``--timing``: CPU milliseconds of the hotspot per 512x512 RGB image (1 thread, fastest of 15,
@@ -114,7 +114,7 @@ def timing(repeat: int = 15) -> None:
                 f()
                 best[key] = min(best[key], time.perf_counter() - start)
     extra = best["whitened"] - best["spectra"]
-    print(f"512x512 RGB, 1 thread, fastest of {repeat}: coherence scan "
+    print(f"512x512 RGB, 1 thread, fastest of {repeat}: hotspot scan "
           f"{1e3 * best['scan']:.1f} ms; whitened heat-map power {1e3 * extra:.1f} ms "
           f"({1e3 * best['whitened']:.1f} ms with the spectra the score shares)")
 
@@ -133,7 +133,7 @@ def main(argv=None) -> int:
     print(f"{len(cases)} trials; hotspot inside the 64x64 window")
     print("| method | " + " | ".join(f"{k[0]}/{k[1]}" for k in keys) + " |")
     print("|---|" + "---|" * len(keys))
-    for label, locate in (("coherence scan (score)", score_hotspot),
+    for label, locate in (("hotspot scan (score)", score_hotspot),
                           ("whitened local ratio (heat map)", ratio_hotspot)):
         rates = hit_rates(locate, cases)
         print(f"| {label} | " + " | ".join(f"{100 * rates[k]:.0f}%" for k in keys) + " |")

@@ -170,8 +170,8 @@ def _subkernel(s: int, amplitude: float, size: int, rng) -> np.ndarray:
 def test_weak_local_pattern_on_a_photograph_is_located(s, top, left):
     """2 grey levels peak to peak, 64x64, 8-bit rounded, on the astronaut in grey.
 
-    Places where the scan lands inside (it does not everywhere: 73% of
-    scripts/heatmap_hotspot.py's trials at 2 grey levels); the whitened local ratio the score
+    Places where the scan lands inside (it does not everywhere: 86% of
+    ``benchmarks/calibration.py --hotspot``'s trials at 2 grey levels); the whitened local ratio the score
     used before finds the first two but lands at (277, 419) for the period-8 one.
     """
     skimage = pytest.importorskip("skimage.data")
