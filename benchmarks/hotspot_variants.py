@@ -79,6 +79,7 @@ from checkerfree.score.hotspot import (
     _box_sum,
     _laplacian,
     _scan,
+    _sub_boxes,
     box_geometry,
     lattice_hotspot,
 )
@@ -109,11 +110,10 @@ def weighted_scan(y: torch.Tensor, periods, q: int, step: int, power_exponent: f
     input's mean sub-box coefficients, the image-wide lattice's shape. ``weight_regular``:
     the fraction of the mean sub-box power added to each before the power is taken.
     """
-    cells = [m // step for m in y.shape[1:]]
-    if min(cells) < q:
+    cut = _sub_boxes(y, 2, q, step)
+    if cut is None:
         return None
-    y = y[:, : cells[0] * step, : cells[1] * step]
-    y = y.reshape(y.shape[0], cells[0], step, cells[1], step).permute(0, 1, 3, 2, 4)
+    y, cells = cut
     coef = torch.fft.rfftn(y, dim=(3, 4))
     column = torch.arange(coef.shape[-1])
     count = torch.where((column == 0) | (2 * column == step), 1.0, 2.0).to(y.dtype)
@@ -159,16 +159,10 @@ def sub_box_weighted_scan(y: torch.Tensor, periods: tuple[int, ...], d: int, q: 
     the coherence ``|sum_j w_j c'_bj|^2 / (sum_j w_j^2 |c'_bj|^2 + 0.03 G_b)`` (the image-wide
     lattice projected out as now). ``{s: z}``; ``None`` when the sub-boxes do not fit.
     """
-    cells = [m // step for m in y.shape[1:]]
-    if min(cells) < q:
+    cut = _sub_boxes(y, d, q, step)
+    if cut is None:
         return None
-    y = y[(slice(None), *[slice(0, c * step) for c in cells])]
-    shape = [y.shape[0]]
-    for c in cells:
-        shape += [c, step]
-    # (N, U0, step, U1, step, ...) -> (N, U0, U1, ..., step, step, ...): sub-boxes, then samples.
-    perm = [0] + [1 + 2 * a for a in range(d)] + [2 + 2 * a for a in range(d)]
-    y = y.reshape(shape).permute(perm)
+    y, cells = cut
     grid = tuple(range(1, 1 + d))
     phases = tuple(range(1 + d, 1 + 2 * d))
     ones = [1] * d
@@ -377,16 +371,10 @@ def previous_scan(y: torch.Tensor, periods: tuple[int, ...], d: int, q: int, ste
     sums serve them all. ``y`` is the whitened ``(N, *S)``; ``None`` when ``q`` sub-boxes do
     not fit along some axis.
     """
-    cells = [m // step for m in y.shape[1:]]
-    if min(cells) < q:
+    cut = _sub_boxes(y, d, q, step)
+    if cut is None:
         return None
-    y = y[(slice(None), *[slice(0, c * step) for c in cells])]
-    shape = [y.shape[0]]
-    for c in cells:
-        shape += [c, step]
-    # (N, U0, step, U1, step, ...) -> (N, U0, U1, ..., step, step, ...): sub-boxes, then samples.
-    perm = [0] + [1 + 2 * a for a in range(d)] + [2 + 2 * a for a in range(d)]
-    y = y.reshape(shape).permute(perm)
+    y, cells = cut
     grid = tuple(range(1, 1 + d))
     phases = tuple(range(1 + d, 1 + 2 * d))
     # Half the spectrum (the last axis to step // 2): the other half holds the conjugates.

@@ -249,6 +249,27 @@ def _median_stride(cells: list[int], d: int) -> int:
     return max(1, math.floor((math.prod(cells) / _SAMPLED) ** (1 / d)))
 
 
+def _sub_boxes(y: torch.Tensor, d: int, q: int, step: int):
+    """``y`` ``(N, *S)`` cut into sub-boxes of side ``step``: ``(N, U0, U1, .., step, step, ..)``
+    (sub-boxes, then samples; the tail that fills no sub-box dropped) and the sub-box counts
+    ``[U0, U1, ..]``; ``None`` when ``q`` sub-boxes do not fit along some axis.
+
+    >>> boxes, cells = _sub_boxes(torch.arange(40.0).view(1, 5, 8), 2, 1, 2)
+    >>> tuple(boxes.shape), cells, boxes[0, 1, 2].tolist()
+    ((1, 2, 4, 2, 2), [2, 4], [[20.0, 21.0], [28.0, 29.0]])
+    """
+    cells = [m // step for m in y.shape[1:]]
+    if min(cells) < q:
+        return None
+    y = y[(slice(None), *[slice(0, c * step) for c in cells])]
+    shape = [y.shape[0]]
+    for c in cells:
+        shape += [c, step]
+    # (N, U0, step, U1, step, ...) -> (N, U0, U1, ..., step, step, ...): sub-boxes, then samples.
+    perm = [0] + [1 + 2 * a for a in range(d)] + [2 + 2 * a for a in range(d)]
+    return y.reshape(shape).permute(perm), cells
+
+
 def _scan(y: torch.Tensor, periods: tuple[int, ...], d: int, q: int, step: int):
     """``{s: z}`` for periods that all divide the sub-box side ``step`` (one transform for all).
 
@@ -264,16 +285,10 @@ def _scan(y: torch.Tensor, periods: tuple[int, ...], d: int, q: int, step: int):
     ``y`` is the whitened ``(N, *S)``; ``None`` when ``q`` sub-boxes do not fit along some
     axis.
     """
-    cells = [m // step for m in y.shape[1:]]
-    if min(cells) < q:
+    cut = _sub_boxes(y, d, q, step)
+    if cut is None:
         return None
-    y = y[(slice(None), *[slice(0, c * step) for c in cells])]
-    shape = [y.shape[0]]
-    for c in cells:
-        shape += [c, step]
-    # (N, U0, step, U1, step, ...) -> (N, U0, U1, ..., step, step, ...): sub-boxes, then samples.
-    perm = [0] + [1 + 2 * a for a in range(d)] + [2 + 2 * a for a in range(d)]
-    y = y.reshape(shape).permute(perm)
+    y, cells = cut
     phases = tuple(range(1 + d, 1 + 2 * d))
     ones = [1] * d
     zero = (Ellipsis, *([0] * d))
