@@ -74,3 +74,17 @@ def bad_files(folder: Path) -> dict[str, Path]:
     Image.fromarray(checkerboard(10, 12)).save(files["tiny.png"])
     png_bomb(files["bomb.png"])
     return files
+
+
+def mixed_inputs(folder: Path, last: str) -> list[str]:
+    """Twelve inputs of different sizes and channel counts, interleaved with failures (to
+    test order): ``good_files`` and ``bad_files`` in subfolders, two more PNGs, and ``last``
+    (a name from either) at the end."""
+    good = good_files(folder / "good")
+    bad = bad_files(folder / "bad")
+    Image.fromarray(checkerboard(48, 40)).save(folder / "small.png")
+    Image.fromarray(photo(72, 64, seed=3)).save(folder / "other.png")
+    paths = [good["grey8.png"], bad["empty.png"], good["rgb.png"], folder / "small.png",
+             good["rgba.png"], bad["missing.png"], good["grey16.png"], folder / "other.png",
+             bad["truncated.png"], good["lossless.webp"], bad["tiny.png"], {**good, **bad}[last]]
+    return [str(p) for p in paths]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from image_fixtures import bad_files, checkerboard, good_files, photo
+from image_fixtures import checkerboard, mixed_inputs, photo
 from PIL import Image
 
 from checkerfree.engines.local import score_files
@@ -18,16 +18,7 @@ from checkerfree.score.overlay import LEGEND_HEIGHT, MIN_WIDTH, heatmap_overlay
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("batch")
-    good = good_files(folder / "good")
-    bad = bad_files(folder / "bad")
-    # Different sizes and channel counts, interleaved with failures, to test order.
-    Image.fromarray(checkerboard(48, 40)).save(folder / "small.png")
-    Image.fromarray(photo(72, 64, seed=3)).save(folder / "other.png")
-    paths = [good["grey8.png"], bad["empty.png"], good["rgb.png"], folder / "small.png",
-             good["rgba.png"], bad["missing.png"], good["grey16.png"], folder / "other.png",
-             bad["truncated.png"], good["lossless.webp"], bad["tiny.png"], bad["bomb.png"]]
-    return [str(p) for p in paths]
+    return mixed_inputs(tmp_path_factory.mktemp("batch"), "bomb.png")
 
 
 def test_every_input_gets_a_row_in_order(files):

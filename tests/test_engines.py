@@ -11,7 +11,7 @@ import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
-from image_fixtures import bad_files, checkerboard, good_files, photo
+from image_fixtures import checkerboard, mixed_inputs
 from PIL import Image
 
 from checkerfree.cli import main
@@ -49,15 +49,7 @@ def _guarded(fn):
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("engines")
-    good = good_files(folder / "good")
-    bad = bad_files(folder / "bad")
-    Image.fromarray(checkerboard(48, 40)).save(folder / "small.png")
-    Image.fromarray(photo(72, 64, seed=3)).save(folder / "other.png")
-    paths = [good["grey8.png"], bad["empty.png"], good["rgb.png"], folder / "small.png",
-             good["rgba.png"], bad["missing.png"], good["grey16.png"], folder / "other.png",
-             bad["truncated.png"], good["lossless.webp"], bad["tiny.png"], good["photo.jpg"]]
-    return [str(p) for p in paths]
+    return mixed_inputs(tmp_path_factory.mktemp("engines"), "photo.jpg")
 
 
 class _Dying(ImageScorer):
