@@ -311,13 +311,16 @@ def checkerboard_score(
     >>> round(r.score.item(), 1), r.period.tolist(), r.flagged.item()
     (4.0, [[16, 16]], True)
     """
-    xb, d = as_batch(x, spatial_dims)
+    # Integers (8-bit images) stay integers up to the transform, which reads them as float32
+    # one channel at a time (period_bins); what else needs values converts them (_floating).
+    xb, d = as_batch(x, spatial_dims, integers=True)
     threshold = check_threshold(threshold, DEFAULT_THRESHOLD)
     window = check_window(window)
     everywhere = isinstance(hotspot, str) and hotspot == "always"
     hotspot = everywhere or _check_hotspot(hotspot)
     check_finite(x, "x", batched=x.ndim == d + 2)
     if isinstance(periods, str):
+        xb = _floating(xb)  # the search reads the whole spectrum
         items = resolve_item_periods(periods, xb, d)
         groups = _period_groups(items)
         if len(groups) > 1:
@@ -333,7 +336,7 @@ def checkerboard_score(
     powers = []  # every intermediate the result is made of, checked at once for overflow
     shared: dict = {}  # one rfftn per crop shape, shared by the periods that crop alike
     for s in periods:
-        spectra[s] = period_bins(xb, s, d, shared)
+        spectra[s] = period_bins(xb, s, d, shared, periods)
         excess, floor, coords = lattice_excess(spectra[s], s, periods, d)
         floors[s] = floor.detach()
         excesses[s], lattices[s] = excess.detach(), coords
@@ -385,7 +388,8 @@ def checkerboard_score(
             # The coherence scan (checkerfree.score.hotspot), in one call over the chosen
             # items (no copy when all are); inputs too small for its box fall back on the
             # whitened heat map's local ratio.
-            subset = xb.detach() if len(chosen) == xb.shape[0] else xb.detach()[chosen]
+            subset = _floating(xb.detach() if len(chosen) == xb.shape[0]
+                               else xb.detach()[chosen])
             found = lattice_hotspot(subset, periods, d, window)
             if found is not None:
                 spots[chosen] = found[0]
@@ -396,6 +400,12 @@ def checkerboard_score(
                 spots[chosen] = find_hotspot(*local)[chosen]
     return ScoreResult(score, values, axes, significance, flagged, spots, threshold,
                        dominant.to(xb.device), reasons, dict(required), searched)
+
+
+def _floating(x: torch.Tensor) -> torch.Tensor:
+    """``x`` as the float32 that integers stand for (:func:`~checkerfree.score.layout.as_batch`);
+    floating tensors as they are."""
+    return x if x.is_floating_point() else x.to(torch.float32)
 
 
 @dataclass(frozen=True)
@@ -635,7 +645,8 @@ def checkerboard_loss(
     def summed(xg: torch.Tensor, periods: tuple[int, ...]) -> torch.Tensor:
         shared: dict = {}
         return sum(
-            4 * lattice_excess(period_bins(xg, s, d, shared), s, periods, d)[0].sum(-1).clamp_min(0)
+            4 * lattice_excess(period_bins(xg, s, d, shared, periods), s, periods, d)[0]
+            .sum(-1).clamp_min(0)
             for s in periods
         )
 

@@ -32,10 +32,13 @@ __all__ = ["as_batch", "check_periods"]
 _INFERRED = {2: (2, "(H, W)"), 4: (2, "(N, C, H, W)"), 5: (3, "(N, C, D, H, W)")}
 
 
-def as_batch(x: torch.Tensor, spatial_dims: int | None = None) -> tuple[torch.Tensor, int]:
+def as_batch(x: torch.Tensor, spatial_dims: int | None = None, *,
+             integers: bool = False) -> tuple[torch.Tensor, int]:
     """Return ``x`` as a floating ``(N, C, *S)`` tensor and the number of spatial axes.
 
-    Integer inputs become ``float32``; ``float16``/``bfloat16`` are computed in ``float32``
+    Integer inputs become ``float32`` (with ``integers``, they are returned as they are,
+    for a caller that converts them where it reads them: ``float32`` is what they stand
+    for); ``float16``/``bfloat16`` are computed in ``float32``
     (FFTs in half precision are limited); ``float32``/``float64`` are kept. Sparse and
     ``meta`` tensors (no values) are refused.
 
@@ -76,7 +79,8 @@ def as_batch(x: torch.Tensor, spatial_dims: int | None = None) -> tuple[torch.Te
     if x.numel() == 0:
         raise ShapeError(f"expected a non-empty tensor, got shape {tuple(x.shape)}")
     if not x.is_floating_point():
-        x = x.to(torch.float32)
+        if not integers:
+            x = x.to(torch.float32)
     elif x.dtype in (torch.float16, torch.bfloat16):
         x = x.to(torch.float32)
     return x, spatial_dims
