@@ -340,14 +340,15 @@ class PeriodicBins:
         flat, flip, jump_index, factors, inverse = geometry
         lead = self._crop.shape[:-self.d]
         index = None if self._fold is None else _folded_index(coords, self.n, self._fold)
+        # index_select, not [..., index]: on the last axis several times faster.
         if index is not None:
-            plain = self._folded_bins()[..., index]
+            plain = self._folded_bins().index_select(-1, index)
         else:
-            plain = self.half.reshape(*lead, -1)[..., flat]
+            plain = self.half.reshape(*lead, -1).index_select(-1, flat)
             plain = torch.where(flip, plain.conj(), plain)
         border = None
         for jump, index, factor in zip(self.jumps, jump_index, factors):
-            term = jump[..., index] * factor
+            term = jump.index_select(-1, index) * factor
             border = term if border is None else border + term
         values = plain - border * inverse
         return values.reshape(*lead, *coords.shape[:-1]) / math.prod(self.n)
@@ -388,14 +389,14 @@ def _fold_matrices(n: tuple[int, int], fold: int, dtype: torch.dtype, device):
         o = torch.arange(-r, r + 1, dtype=torch.float64)
         rs = torch.arange(fold, dtype=torch.float64)
         t1 = torch.exp(-2j * math.pi * o[:, None] * rs / n[0])  # (m, f): o1 r1 / H
-        t2 = torch.exp(-2j * math.pi * rs[:, None] * o / n[1])  # (f, m): o2 r2 / W
+        t2 = torch.exp(-2j * math.pi * o[:, None] * rs / n[1])  # (m, f): o2 r2 / W
         twiddle = (t1[:, :, None, None] * t2[None, None]).to(
             dtype=torch.promote_types(dtype, torch.complex64), device=device)
         # Offset o = -r..r reads cos row |o| and sin row r + |o| with the sign of o.
         pick = torch.tensor([abs(int(v)) for v in o] + [r + abs(int(v)) if v else 0 for v in o],
                             device=device)
         sign = torch.sign(o).to(dtype=dtype, device=device)
-        hit = (_cos_sin(n[0] // fold, dtype, device), _cos_sin(n[1] // fold, dtype, device).T,
+        hit = (_cos_sin(n[0] // fold, dtype, device), _cos_sin(n[1] // fold, dtype, device),
                twiddle, pick, sign)
         if len(_FOLD_MATRICES) > 64:
             _FOLD_MATRICES.clear()
@@ -450,14 +451,14 @@ def _folded_table(x: torch.Tensor, fold: int) -> torch.Tensor:
     # sums), without the mean's rounding, which would swamp the small bins. (In place:
     # the product's backward needs its inputs only, and the sums above are taken.)
     a[:, 0] -= a[:, 0].mean(-1, keepdim=True)
-    # (count, m rows, f1, f2, m columns): every product of a row of axis 0 and one of axis 1
-    # (one 2-D product on a contiguous copy: 4x faster than a batched one on the view).
-    a = a.reshape(count, m, fold, q2, fold).transpose(-1, -2).reshape(-1, q2)
-    y = torch.matmul(a, e2).reshape(count, m, fold, fold, m)
-    rows_c, rows_s = y[:, pick[:m]], y[:, pick[m:]] * sign[:, None, None, None]
-    real = rows_c[..., pick[:m]] - rows_s[..., pick[m:]] * sign
-    imag = -(rows_c[..., pick[m:]] * sign + rows_s[..., pick[:m]])
-    b = torch.fft.fft2(torch.complex(real, imag) * twiddle, dim=(2, 3))
+    # (count, m rows, f1, m columns, f2): every product of a row of axis 0 and one of axis 1.
+    y = torch.matmul(e2, a.reshape(-1, q2, fold)).reshape(count, m, fold, m, fold)
+    cos, sin = pick[:m], pick[m:]
+    rows_c, rows_s = y.index_select(1, cos), y.index_select(1, sin) * sign[:, None, None, None]
+    column_sign = sign[:, None]
+    real = rows_c.index_select(3, cos) - rows_s.index_select(3, sin) * column_sign
+    imag = -(rows_c.index_select(3, sin) * column_sign + rows_s.index_select(3, cos))
+    b = torch.fft.fft2(torch.complex(real, imag) * twiddle, dim=(2, 4))
     # The sums are short: their DFTs in float64, as exact as the sums (whole numbers for
     # 8-bit images), however large their mean.
     wide = torch.float64 if dtype == torch.float32 else dtype
@@ -471,8 +472,9 @@ _FOLD_INDEX: OrderedDict = OrderedDict()
 
 
 def _folded_index(coords: torch.Tensor, n: tuple[int, ...], fold: int) -> torch.Tensor | None:
-    """Where each bin of ``coords`` ``(..., 2)`` (wrapped) is in :func:`_folded_table`'s
-    output, or None when some bin is in none of its parts (then the ``rfftn`` is used).
+    """Where each bin of ``coords`` ``(..., 2)`` (wrapped, flattened) is in
+    :func:`_folded_table`'s output, or None when some bin is in none of its parts (then the
+    ``rfftn`` is used).
     Memoised as :func:`_bin_geometry`."""
     cached = coords.device.type == "cpu" and coords.numel() <= 1 << 16
     if cached:
@@ -489,11 +491,11 @@ def _folded_index(coords: torch.Tensor, n: tuple[int, ...], fold: int) -> torch.
     o2 = (v + q2 // 2) % q2 - q2 // 2
     k1 = torch.div(u - o1, q1, rounding_mode="floor") % fold
     k2 = torch.div(v - o2, q2, rounding_mode="floor") % fold
-    block = (((o1 + r) * fold + k1) * fold + k2) * m + o2 + r
+    block = (((o1 + r) * fold + k1) * m + o2 + r) * fold + k2
     size = m * fold * fold * m
     index = torch.where(v == 0, size + u, torch.where(u == 0, size + h + v, block))
     covered = (u == 0) | (v == 0) | ((o1.abs() <= r) & (o2.abs() <= r))
-    index = index.reshape(coords.shape[:-1]) if bool(covered.all()) else None
+    index = index if bool(covered.all()) else None
     if cached:
         _FOLD_INDEX[key] = index
         if len(_FOLD_INDEX) > _GEOMETRY_CACHE_SIZE:
