@@ -206,13 +206,16 @@ def period_spectrum(x: torch.Tensor, s: int, d: int) -> torch.Tensor:
 class PeriodicBins:
     """Bins of :func:`period_spectrum`, evaluated only where they are asked for.
 
-    Holds the real-input half spectrum (``rfftn``) of the crop and the one-dimensional DFTs
-    of its border jumps; :meth:`gather` returns the periodic component's normalised DFT at any
-    integer bin coordinates, ``period_spectrum(x, s, d)[..., k]`` up to rounding, without ever
-    building a full-size complex tensor per period: the smooth component's spectrum
+    Holds the crop and the one-dimensional DFTs of its border jumps; :meth:`gather` returns
+    the periodic component's normalised DFT at any integer bin coordinates,
+    ``period_spectrum(x, s, d)[..., k]`` up to rounding, without ever building a full-size
+    complex tensor per period: the smooth component's spectrum
     ``S = V / sum_a (2 cos(2 pi xi_a / n_a) - 2)`` is evaluated at the requested bins from the
-    jumps' DFTs, and the other half of the plain spectrum from conjugate symmetry. Several
-    periods whose crops coincide share one ``rfftn`` (``half``). Differentiable.
+    jumps' DFTs; the plain spectrum comes from the folded bins (``fold``, 2-D: the lattice of
+    period ``fold`` and its floor neighbourhoods, :func:`_folded_table`) where they hold
+    every bin asked for, else from the real-input half spectrum (``rfftn``, made when first
+    needed; the other half by conjugate symmetry). Periods whose crops coincide share both
+    through :func:`period_bins`' ``cache``. Differentiable.
 
     >>> import torch
     >>> x = torch.rand(2, 3, 12, 10, dtype=torch.float64)
@@ -223,21 +226,20 @@ class PeriodicBins:
     True
     """
 
-    def __init__(self, crop: torch.Tensor, d: int, block: int, half: torch.Tensor | None = None,
-                 fold: int | None = None):
+    def __init__(self, crop: torch.Tensor, d: int, block: int, fold: int | None = None):
         self.d = d
         self.n = tuple(crop.shape[-d:])
         # Integers (8-bit images) are converted where they are read (as_batch's float32).
         self.real_dtype = crop.dtype if crop.is_floating_point() else torch.float32
         self.device = crop.device
         self._crop = crop
-        self._half = half
+        self._half: torch.Tensor | None = None
         self._table: torch.Tensor | None = None
         self._shared: dict | None = None
         # Folded bins (_folded_table): computed on the first gather that they cover.
         self._fold = fold if fold is not None and _folds(self.n, fold) else None
         self._folded: torch.Tensor | None = None
-        complex_dtype = torch.promote_types(crop.dtype, torch.complex64)
+        complex_dtype = torch.promote_types(self.real_dtype, torch.complex64)
         axes = tuple(range(crop.ndim - d, crop.ndim))
         self.jumps = []
         for axis in axes:
@@ -362,8 +364,8 @@ _FOLD_RADIUS = 3
 def _folds(n: tuple[int, ...], fold: int) -> bool:
     """Whether :func:`_folded_table` covers ``n`` with ``fold`` and beats a full ``rfftn``:
     2-D, each side a multiple of ``fold``, the ``fold * (2 r + 1)`` bins kept per axis at
-    most a quarter of it (its first contraction costs ``2 (2 r + 1)`` multiply-adds per
-    sample, the ``rfftn`` about ``2.5 log2(H W)`` flops; 512²: 14 against 45)."""
+    most a quarter of it (its first contraction costs ``2 r + 1 = 7`` multiply-adds per
+    sample, an ``rfftn`` about ``2.5 log2(H W)`` flops: 45 at 512²)."""
     return (len(n) == 2 and fold >= 2
             and all(m % fold == 0 and 4 * fold * (2 * _FOLD_RADIUS + 1) <= m for m in n))
 
@@ -381,23 +383,30 @@ def _cos_sin(q: int, dtype: torch.dtype, device) -> torch.Tensor:
 
 
 def _fold_matrices(n: tuple[int, int], fold: int, dtype: torch.dtype, device):
-    """``(e1, e2, twiddle, pick, sign)`` of :func:`_folded_table`, cached per geometry."""
+    """``(e1, e2, g1, g2)`` of :func:`_folded_table`, built in float64, cached per geometry.
+
+    ``g_a`` ``((2r + 1) f, (2r + 1) f)`` maps the products with the cosine and sine rows of
+    axis ``a`` at each phase ``r_a`` to the bins ``(o, k)``: the row of ``|o|`` (the cosine)
+    and ``-i sign(o)`` times that of the sine (``e^{-i t} = cos t - i sin t``), the twiddle
+    ``e^{-2 pi i o r_a / n_a}`` and the ``f``-point DFT over ``r_a``."""
     key = (n, fold, dtype, str(device))
     hit = _FOLD_MATRICES.get(key)
     if hit is None:
-        r = _FOLD_RADIUS
-        o = torch.arange(-r, r + 1, dtype=torch.float64)
-        rs = torch.arange(fold, dtype=torch.float64)
-        t1 = torch.exp(-2j * math.pi * o[:, None] * rs / n[0])  # (m, f): o1 r1 / H
-        t2 = torch.exp(-2j * math.pi * o[:, None] * rs / n[1])  # (m, f): o2 r2 / W
-        twiddle = (t1[:, :, None, None] * t2[None, None]).to(
-            dtype=torch.promote_types(dtype, torch.complex64), device=device)
-        # Offset o = -r..r reads cos row |o| and sin row r + |o| with the sign of o.
-        pick = torch.tensor([abs(int(v)) for v in o] + [r + abs(int(v)) if v else 0 for v in o],
-                            device=device)
-        sign = torch.sign(o).to(dtype=dtype, device=device)
+        r, m = _FOLD_RADIUS, 2 * _FOLD_RADIUS + 1
+        o = torch.arange(-r, r + 1)
+        rows = torch.zeros(m, m, dtype=torch.complex128)  # (o, cos 0..r then sin 1..r)
+        rows[torch.arange(m), o.abs()] = 1
+        rows[(o != 0).nonzero()[:, 0], r + o.abs()[o != 0]] = -1j * torch.sign(o[o != 0]).double()
+        phases = torch.arange(fold, dtype=torch.float64)
+        dft = torch.exp(-2j * math.pi * phases[:, None] * phases / fold)  # (k, r_a)
+        gs = []
+        for size in n:
+            twiddle = torch.exp(-2j * math.pi * o[:, None].double() * phases / size)  # (o, r_a)
+            g = rows[:, None, :, None] * (twiddle[:, None, None, :] * dft[None, :, None, :])
+            gs.append(g.reshape(m * fold, m * fold).to(
+                dtype=torch.promote_types(dtype, torch.complex64), device=device))
         hit = (_cos_sin(n[0] // fold, dtype, device), _cos_sin(n[1] // fold, dtype, device),
-               twiddle, pick, sign)
+               gs[0], gs[1].T.contiguous())
         if len(_FOLD_MATRICES) > 64:
             _FOLD_MATRICES.clear()
         _FOLD_MATRICES[key] = hit
@@ -413,10 +422,11 @@ def _folded_table(x: torch.Tensor, fold: int) -> torch.Tensor:
     e^{-2 pi i o r / H} sum_q x[f q + r] e^{-2 pi i o q / Q}``: one real matrix product of
     ``2 r + 1`` cosine and sine rows over ``q`` (contiguous memory: ``x`` viewed
     ``(Q, f W)``; about 7 multiply-adds per sample where an ``rfftn`` does about 45 flops at
-    512²), the same on the other axis (``2 r + 1`` times smaller), the complex bins from
-    the four real products (``cos``, ``sin`` of each axis), twiddles and an ``f x f`` FFT.
-    The column and the row are the 1-D DFTs of the sums along ``W`` and ``H`` (the floors
-    of stripe bins reach 16 bins along their axis, beyond ``r``). Exact: the DFT itself.
+    512²), the same on the other axis (``2 r + 1`` times smaller), then per channel one
+    ``(2r + 1) f``-square matrix on each side (:func:`_fold_matrices`: the complex bins
+    from the cosines and sines, the twiddles, the ``f``-point DFTs). The column and the row
+    are the 1-D DFTs of the sums along ``W`` and ``H`` (the floors of stripe bins reach 16
+    bins along their axis, beyond ``r``). Exact: the DFT itself.
 
     >>> x = torch.rand(2, 64, 56, dtype=torch.float64)
     >>> table, full = _folded_table(x, 2), torch.fft.fft2(x)
@@ -428,8 +438,8 @@ def _folded_table(x: torch.Tensor, fold: int) -> torch.Tensor:
     count, r = math.prod(lead), _FOLD_RADIUS
     m = 2 * r + 1
     dtype = x.dtype if x.is_floating_point() else torch.float32
-    e1, e2, twiddle, pick, sign = _fold_matrices((h, w), fold, dtype, x.device)
-    q2 = w // fold
+    e1, e2, g1, g2 = _fold_matrices((h, w), fold, dtype, x.device)
+    x = x.contiguous()  # a crop or channels-last memory: one copy here, not one per pass
     source = x.reshape(count, h // fold, fold * w)
     if x.is_floating_point():
         a = torch.matmul(e1, source)  # (count, m, f W)
@@ -451,14 +461,11 @@ def _folded_table(x: torch.Tensor, fold: int) -> torch.Tensor:
     # sums), without the mean's rounding, which would swamp the small bins. (In place:
     # the product's backward needs its inputs only, and the sums above are taken.)
     a[:, 0] -= a[:, 0].mean(-1, keepdim=True)
-    # (count, m rows, f1, m columns, f2): every product of a row of axis 0 and one of axis 1.
-    y = torch.matmul(e2, a.reshape(-1, q2, fold)).reshape(count, m, fold, m, fold)
-    cos, sin = pick[:m], pick[m:]
-    rows_c, rows_s = y.index_select(1, cos), y.index_select(1, sin) * sign[:, None, None, None]
-    column_sign = sign[:, None]
-    real = rows_c.index_select(3, cos) - rows_s.index_select(3, sin) * column_sign
-    imag = -(rows_c.index_select(3, sin) * column_sign + rows_s.index_select(3, cos))
-    b = torch.fft.fft2(torch.complex(real, imag) * twiddle, dim=(2, 4))
+    # (count, (m rows, f1), (m columns, f2)): every product of a row of axis 0 and one of
+    # axis 1, at every pair of phases; then the bins ((o1, k1), (o2, k2)).
+    y = torch.matmul(e2, a.reshape(-1, w // fold, fold))
+    y = y.reshape(count, m * fold, m * fold).to(g1.dtype)
+    b = torch.matmul(torch.matmul(g1, y), g2)
     # The sums are short: their DFTs in float64, as exact as the sums (whole numbers for
     # 8-bit images), however large their mean.
     wide = torch.float64 if dtype == torch.float32 else dtype
@@ -560,8 +567,9 @@ def period_bins(
 ) -> PeriodicBins:
     """:class:`PeriodicBins` of ``x`` cropped to a multiple of ``s`` (as :func:`period_spectrum`).
 
-    Integer ``x`` (8-bit images) is read as float32 (as :func:`~checkerfree.score.layout.as_batch`
-    converts it), converted where it is read. ``cache`` (a dict, one per input) shares the transforms between periods whose crops have
+    Integer ``x`` (8-bit images) is read as the float32 that
+    :func:`~checkerfree.score.layout.as_batch` makes of it, converted where it is read.
+    ``cache`` (a dict, one per input) shares the transforms between periods whose crops have
     the same shape (all of them when the size is a multiple of every period). ``periods``:
     every period that will read bins through ``cache``; in 2-D, where it is cheaper, the
     bins of all those with this crop then come from one folded transform at the lattice of
