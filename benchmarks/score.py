@@ -160,7 +160,8 @@ def bench_tensors(size: int, batch: int, repeat: int) -> dict:
 #: Stages of the engine's path, each the cumulative time of the functions named (module file
 #: ending, function name), less that of the functions after ``"-"`` (called inside them, and
 #: a stage of their own): what ``--stages`` reports per file, on one thread.
-_FOLDED = ("checkerfree/score/lattice.py", "_folded_table")
+_DFT = [("checkerfree/score/lattice.py", "_folded_table"),
+        ("checkerfree/score/lattice.py", "half")]
 STAGES = {
     "decode (Pillow)": [("PIL/ImageFile.py", "load")],
     "to float32 CHW": [("checkerfree/io.py", "_pixels"), ("checkerfree/io.py", "_chw"),
@@ -169,9 +170,9 @@ STAGES = {
     "finite checks": [("checkerfree/finite.py", "check_finite")],
     "batch copy": [("checkerfree/score/batch.py", "_stack")],
     # Before the folded bins, period_bins made the rfftn; now lattice_excess's first gather
-    # makes the folded DFT (_folded_table).
-    "crop + periodic + DFT": [("checkerfree/score/lattice.py", "period_bins"), _FOLDED],
-    "lattice_excess": [("checkerfree/score/lattice.py", "lattice_excess"), "-", _FOLDED],
+    # makes the folded DFT (_folded_table), or the rfftn where it does not fold (half).
+    "crop + periodic + DFT": [("checkerfree/score/lattice.py", "period_bins"), *_DFT],
+    "lattice_excess": [("checkerfree/score/lattice.py", "lattice_excess"), "-", *_DFT],
     "period search (auto)": [("checkerfree/score/periods.py", "find_periods")],
     "hotspot": [("checkerfree/score/hotspot.py", "lattice_hotspot"),
                 ("checkerfree/score/heatmap.py", "heat_power"),

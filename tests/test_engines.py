@@ -185,7 +185,7 @@ def test_stage_profile_cuts_the_path_without_double_counting():
     found = bench.bench_stages(2, 128, 1, patterned=0.5)
     ms = found["ms_per_file"]
     assert set(bench.STAGES) <= set(ms)
-    for stage in ("decode (Pillow)", "to float32 CHW", "crop + periodic + rfft", "hotspot",
+    for stage in ("decode (Pillow)", "to float32 CHW", "crop + periodic + DFT", "hotspot",
                   "lattice_excess", "batch copy"):
         assert ms[stage] > 0, stage
     assert ms["other"] >= 0
