@@ -318,16 +318,20 @@ def checkerboard_score(
     everywhere = isinstance(hotspot, str) and hotspot == "always"
     hotspot = everywhere or _check_hotspot(hotspot)
     check_finite(x, "x", batched=x.ndim == d + 2)
-    shared: dict = {}  # one rfftn per crop shape, shared by the periods that crop alike
+    # One rfftn per crop shape, shared by the periods that crop alike; "auto"'s search puts
+    # the whole input's there, the fixed periods' own when they crop nothing.
+    shared: dict = dict(periods.spectra) if isinstance(periods, _Chosen) else {}
     if isinstance(periods, str):
-        # The search's FFT of the whole input is the fixed periods' own when they crop nothing.
         items = resolve_item_periods(periods, xb, d, shared)
         groups = _period_groups(items)
         if len(groups) > 1:
-            # Each item at its own periods: one call per set of periods, rows put back.
+            # Each item at its own periods: one call per set of periods, rows put back (with
+            # their rows of the spectra already taken).
             return _gathered([(index, checkerboard_score(
-                xb[index], _Chosen(*items[index[0]]), threshold=threshold, spatial_dims=d,
-                window=window, hotspot=hotspot)) for index in groups])
+                xb[index], _Chosen(*items[index[0]], {key: half[index] for key, half in
+                                                      shared.items()}),
+                threshold=threshold, spatial_dims=d, window=window, hotspot=hotspot))
+                for index in groups])
         periods = _Chosen(*items[0])
     auto = isinstance(periods, _Chosen)
     periods, required, searched = resolve_periods(periods, xb, d)
@@ -403,11 +407,13 @@ def checkerboard_score(
 @dataclass(frozen=True)
 class _Chosen:
     """The periods ``"auto"`` chose for some items (:func:`resolve_item_periods`), passed on
-    to the call that scores them."""
+    to the call that scores them, with the spectra of those items computed already (the
+    score's ``rfftn`` per crop shape)."""
 
     periods: tuple[int, ...]
     required: dict[int, float]
     searched: int
+    spectra: dict = field(default_factory=dict)
 
 
 def _period_groups(items: list[tuple]) -> list[list[int]]:

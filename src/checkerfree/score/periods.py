@@ -115,8 +115,14 @@ def search_significance(base: float, searched: int, family: int = 3) -> float:
         raise InvalidArgumentError(f"searched must be a positive int, got {searched!r}")
     if searched <= family:
         return float(base)
+    return _bonferroni(float(base), searched, family)
+
+
+@functools.lru_cache(maxsize=256)
+def _bonferroni(base: float, searched: int, family: int) -> float:
+    """:func:`search_significance` past its checks, memoised (one bisection per geometry)."""
     target = math.log(_tail(base) * family / searched)
-    low, high = float(base), float(base) + 20.0
+    low, high = base, base + 20.0
     for _ in range(100):  # bisection on log Q, which falls monotonically
         mid = (low + high) / 2
         if math.log(_tail(mid)) > target:
@@ -184,7 +190,7 @@ def _search_power(xb: torch.Tensor, d: int, half: torch.Tensor) -> torch.Tensor:
     x = xb.detach()
     n = tuple(x.shape[2:])
     sizes = n[:-1] + (n[-1] // 2 + 1,)
-    factors, inverse = _moisan_geometry(n, x.dtype, x.device)
+    factors, turned, inverse = _moisan_geometry(n, x.dtype, x.device)
     jumps = []
     for a in range(d):
         jump = x.narrow(2 + a, n[a] - 1, 1) - x.narrow(2 + a, 0, 1)
@@ -195,8 +201,7 @@ def _search_power(xb: torch.Tensor, d: int, half: torch.Tensor) -> torch.Tensor:
             jumps.append(torch.view_as_real(torch.fft.fftn(jump, dim=others)))
         else:
             jumps.append(torch.stack([jump, torch.zeros_like(jump)], -1))
-    # (Jr + i Ji)(fr + i fi) as interleaved reals: Jr (fr, fi) + Ji (-fi, fr).
-    turned = [torch.stack([-f[..., 1], f[..., 0]], -1) for f in factors]
+    # (Jr + i Ji)(fr + i fi) as interleaved reals: Jr (fr, fi) + Ji (-fi, fr), "turned".
     if d == 2:
         # b[i, j] = f_0[i] J_0[j] + J_1[i] f_1[j]: rows (f_0r, f_0i, J_1r, J_1i) times
         # columns (J_0, J_0 turned, f_1, f_1 turned), the parts interleaved along columns.
@@ -211,7 +216,8 @@ def _search_power(xb: torch.Tensor, d: int, half: torch.Tensor) -> torch.Tensor:
         border = sum(j[..., :1] * f + j[..., 1:] * t for j, f, t in zip(jumps, factors, turned))
     for dtype in (x.dtype, torch.float64):
         spectrum = torch.view_as_real(half if dtype == x.dtype else half.to(torch.complex128))
-        periodic = (border.to(dtype) * inverse.to(dtype)).sub_(spectrum).square_()
+        periodic = torch.addcmul(spectrum, border.to(dtype), inverse.to(dtype),
+                                 value=-1).square_()
         power = periodic.sum(1)
         power = power[..., 0] + power[..., 1]
         power.reshape(power.shape[0], -1)[:, 0] = 0
@@ -224,22 +230,25 @@ def _search_power(xb: torch.Tensor, d: int, half: torch.Tensor) -> torch.Tensor:
 @functools.lru_cache(maxsize=64)
 def _moisan_geometry(n: tuple[int, ...], dtype: torch.dtype, device: torch.device):
     """For the half spectrum of shape ``n``: per axis ``a`` the factor ``1 - exp(2 pi i xi / n_a)``
-    as interleaved reals shaped to broadcast along ``a``, and ``1 / sum_a (2 cos - 2)`` (0 at
-    the mean) expanded to ``(*sizes, 2)``. Shared: never written."""
+    as interleaved reals shaped to broadcast along ``a``, the same turned (times ``i``), and
+    ``1 / sum_a (2 cos - 2)`` (0 at the mean) expanded to ``(*sizes, 2)``. Shared: never
+    written."""
     d = len(n)
     sizes = n[:-1] + (n[-1] // 2 + 1,)
-    factors, denominator = [], torch.zeros(sizes, dtype=torch.float64)
+    factors, turned, denominator = [], [], torch.zeros(sizes, dtype=torch.float64)
     for a, m in enumerate(n):
         angle = 2 * math.pi * torch.arange(sizes[a], dtype=torch.float64) / m
         shape = [1] * d + [2]
         shape[a] = sizes[a]
         factor = torch.stack([1 - torch.cos(angle), -torch.sin(angle)], -1)
         factors.append(factor.reshape(shape).to(dtype=dtype, device=device))
+        turned.append(torch.stack([-factor[:, 1], factor[:, 0]], -1).reshape(shape)
+                      .to(dtype=dtype, device=device))
         denominator = denominator + (2 * torch.cos(angle) - 2).reshape(shape[:-1])
     zero = denominator == 0
     inverse = torch.where(zero, 0.0, 1 / torch.where(zero, 1.0, denominator))
     inverse = inverse[..., None].expand(*sizes, 2).contiguous()
-    return factors, inverse.to(dtype=dtype, device=device)
+    return factors, turned, inverse.to(dtype=dtype, device=device)
 
 
 def _ring_sum(part: torch.Tensor, n: list[int], half: bool) -> tuple[torch.Tensor, int]:
@@ -262,19 +271,21 @@ def _ring_sum(part: torch.Tensor, n: list[int], half: bool) -> tuple[torch.Tenso
         r = max(_GAP + 1, min(_RADIUS[k], (n[i] - 1) // 3))
         count_box *= 2 * r + 1
         count_gap *= 2 * _GAP + 1
+        # Windows of the extended axis: the ring's two sides, then the gap.
+        spans = [(0, r - _GAP), (r + _GAP + 1, r - _GAP), (r - _GAP, 2 * _GAP + 1)]
         if box is None:  # the last axis: part itself
-            ext = _extended(part, axis, r, n[i], half and i == k - 1, k)
-            ring = _window(ext, axis, 0, r - _GAP, size) + _window(ext, axis, r + _GAP + 1,
-                                                                   r - _GAP, size)
-            inner, box = ring, ring + _window(ext, axis, r - _GAP, 2 * _GAP + 1, size)
+            left, right, gap = _windows(_extended(part, axis, r, n[i], half and i == k - 1, k),
+                                        axis, spans, size)
+            inner = left + right
+            box = inner + gap
             continue
-        ext = _extended(box, axis, r, n[i], False, k)
-        ring = _window(ext, axis, 0, r - _GAP, size) + _window(ext, axis, r + _GAP + 1,
-                                                               r - _GAP, size)
-        gap = _extended(inner, axis, _GAP, n[i], False, k)
-        inner = ring + _window(gap, axis, 0, 2 * _GAP + 1, size)
-        if i > 0:
-            box = ring + _window(ext, axis, r - _GAP, 2 * _GAP + 1, size)
+        sums = _windows(_extended(box, axis, r, n[i], False, k), axis, spans[: 3 if i else 2],
+                        size)
+        ring = sums[0] + sums[1]
+        inner = ring + _windows(_extended(inner, axis, _GAP, n[i], False, k), axis,
+                                [(0, 2 * _GAP + 1)], size)[0]
+        if i:
+            box = ring + sums[2]
     return inner, count_box - count_gap
 
 
@@ -296,27 +307,31 @@ def _extended(x: torch.Tensor, axis: int, r: int, m: int, half: bool, k: int) ->
     return torch.cat([ends.narrow(axis, 0, r), x, ends.narrow(axis, r, r)], axis)
 
 
-def _window(x: torch.Tensor, axis: int, start: int, width: int, size: int) -> torch.Tensor:
-    """``size`` running sums of ``width`` entries along ``axis``, the first from entry
-    ``start``: entry ``o`` sums ``x[start + o .. start + o + width - 1]`` (sums of powers of
-    two, ``log2(width)`` additions).
+def _windows(x: torch.Tensor, axis: int, spans: list[tuple[int, int]],
+             size: int) -> list[torch.Tensor]:
+    """Running sums along ``axis``, one per ``(start, width)`` of ``spans``: entry ``o`` of
+    each sums ``x[start + o .. start + o + width - 1]``, ``size`` entries. From sums of
+    ``2**j`` consecutive entries, built once (``log2(width)`` additions each).
 
     >>> import torch
-    >>> _window(torch.arange(10.0)[None], 1, 2, 3, 4).tolist()    # 2+3+4, 3+4+5, ...
-    [[9.0, 12.0, 15.0, 18.0]]
+    >>> [w.tolist() for w in _windows(torch.arange(10.0)[None], 1, [(2, 3), (0, 1)], 4)]
+    [[[9.0, 12.0, 15.0, 18.0]], [[0.0, 1.0, 2.0, 3.0]]]
     """
-    total, offset, run, step = None, start, x, 1
-    while width:
-        if width & 1:
-            piece = run.narrow(axis, offset, size)
-            total = piece if total is None else total + piece
-            offset += step
-        width >>= 1
-        if width:
-            length = run.shape[axis] - step
-            run = run.narrow(axis, 0, length) + run.narrow(axis, step, length)
-            step *= 2
-    return total
+    runs = [x]
+    while 1 << len(runs) <= max(width for _, width in spans):
+        step = 1 << (len(runs) - 1)
+        length = runs[-1].shape[axis] - step
+        runs.append(runs[-1].narrow(axis, 0, length) + runs[-1].narrow(axis, step, length))
+    out = []
+    for start, width in spans:
+        total, offset = None, start
+        for j, run in enumerate(runs):
+            if width >> j & 1:
+                piece = run.narrow(axis, offset, size)
+                total = piece if total is None else total + piece
+                offset += 1 << j
+        out.append(total)
+    return out
 
 
 def search_periods(x: torch.Tensor, spatial_dims: int | None = None,
