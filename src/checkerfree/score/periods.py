@@ -4,8 +4,10 @@ Measuring every period from 2 to a quarter of the shortest axis with the cropped
 method (:mod:`checkerfree.score.lattice`) would take one ``rfftn`` and ``s**d`` bins per
 period. The search instead reads one spectrum of the whole signal per item:
 
-1. ``P``: the power of the DFT of the periodic component (Moisan, no crop), averaged over
-   channels;
+1. ``P``: the power of the DFT of the periodic component (Moisan, no crop), summed over
+   channels, on the half spectrum of a real signal (``P(-xi) = P(xi)``). Its ``rfftn`` is
+   the fixed periods' own when they crop nothing (``cache``): the search then adds no FFT
+   of the signal, only the border jumps' (one axis shorter);
 2. whitened: ``R = P / F - 1``, with ``F`` the mean of ``P`` over a box around each bin that
    leaves out the bin and its immediate neighbours (where a frequency that falls between
    two bins leaks), spanning only the bin's non-zero axes, as the score's floor does. On
@@ -18,6 +20,8 @@ period. The search instead reads one spectrum of the whole signal per item:
    adds noise bins, so its z-score is lower and the fundamental ranks first. The bins on
    the lattices of the periods measured anyway (2, 4, 8) count for none: a strong period-8
    pattern would lift 16, 24, 32 into the candidates. One bin adds at most :data:`R_CAP`.
+   All periods at once: per axis a matrix of (periods x bins) counts (sparse in 1-D), one
+   product each.
 
 The periods whose z-score exceeds :data:`CANDIDATE_Z` (at most ``count`` per item, best
 first) are then measured exactly. ``max_period`` is a quarter of the shortest spatial axis,
@@ -153,7 +157,7 @@ def _whitened(xb: torch.Tensor, d: int, half: torch.Tensor) -> torch.Tensor:
         # ratio is rescaled to mean 1 on noise, or the sum over the (2 s)^d bins of a long
         # period would drift by sqrt((2 s)^d) / M standard deviations (6 for s = 125): the
         # floor is the ring's sum over M - 1.
-        ratio = part / ring.mul_(1 / max(count - 1, 1)).clamp_min_(tiny)
+        ratio = ring.mul_(1 / max(count - 1, 1)).clamp_min_(tiny).reciprocal_().mul_(part)
         if white is None:
             white = ratio
         else:
@@ -214,16 +218,13 @@ def _search_power(xb: torch.Tensor, d: int, half: torch.Tensor) -> torch.Tensor:
         border = (left @ right.reshape(*lead, 4, -1)).reshape(*lead, *sizes, 2)
     else:
         border = sum(j[..., :1] * f + j[..., 1:] * t for j, f, t in zip(jumps, factors, turned))
-    for dtype in (x.dtype, torch.float64):
-        spectrum = torch.view_as_real(half if dtype == x.dtype else half.to(torch.complex128))
-        periodic = torch.addcmul(spectrum, border.to(dtype), inverse.to(dtype),
-                                 value=-1).square_()
-        power = periodic.sum(1)
-        power = power[..., 0] + power[..., 1]
-        power.reshape(power.shape[0], -1)[:, 0] = 0
-        total = float(power.sum())
-        if dtype == torch.float64 or 1e-30 < total < 1e37 or total == 0:
-            break
+    # S - U, squared (the sign does not matter), in place: border is a new tensor.
+    power = border.mul_(inverse).sub_(torch.view_as_real(half)).square_().sum(1)
+    power = power[..., 0] + power[..., 1]
+    power.reshape(power.shape[0], -1)[:, 0] = 0
+    total = float(power.sum())
+    if x.dtype != torch.float64 and not (1e-30 < total < 1e37 or total == 0):
+        return _search_power(x.double(), d, half.to(torch.complex128))
     return power
 
 
@@ -282,10 +283,11 @@ def _ring_sum(part: torch.Tensor, n: list[int], half: bool) -> tuple[torch.Tenso
         sums = _windows(_extended(box, axis, r, n[i], False, k), axis, spans[: 3 if i else 2],
                         size)
         ring = sums[0] + sums[1]
-        inner = ring + _windows(_extended(inner, axis, _GAP, n[i], False, k), axis,
-                                [(0, 2 * _GAP + 1)], size)[0]
+        gap = _windows(_extended(inner, axis, _GAP, n[i], False, k), axis,
+                       [(0, 2 * _GAP + 1)], size)[0]
         if i:
             box = ring + sums[2]
+        inner = ring.add_(gap)
     return inner, count_box - count_gap
 
 
