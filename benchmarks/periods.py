@@ -13,7 +13,8 @@ Beyond the calibration set: ``CROPS`` random crops (seeded, sides from 64 up) of
 two pictures of text, ``page`` and ``text`` (ruled notebook paper), the content with
 periodic structure of its own; and the cost of ``"auto"`` against (2, 4, 8) on a 512x512 RGB
 photograph, with and without the hotspot, and on 10 s of 48 kHz audio: the fastest of
-``REPEATS`` (audio: a fifth) interleaved runs in one process, one thread, as a ratio.
+``REPEATS`` (audio: a fifth) interleaved runs in one process, one thread, as a ratio; and
+on a folder of PNGs against decoding it (:func:`folder`).
 
     python benchmarks/periods.py            # markdown tables (docs/score.md)
     python benchmarks/periods.py --json     # one JSON document
@@ -43,7 +44,7 @@ AMPLITUDES = (2, 4)
 KINDS = ("checker", "subkernel")
 QUICK = ["astronaut", "camera", "coffee", "grass", "gravel", "brick"]
 CROPS = 30
-REPEATS = 15
+REPEATS = 40
 
 
 def measure(image: np.ndarray, periods):
@@ -163,7 +164,42 @@ def timing(repeats: int) -> dict:
     out["audio_10s"] = {"fixed_ms": round(best["fixed"] * 1e3, 1),
                         "auto_ms": round(best["auto"] * 1e3, 1),
                         "ratio": round(best["auto"] / best["fixed"], 2)}
+    out["folder"] = folder(max(1, repeats // 8))
     return out
+
+
+def folder(repeats: int, count: int = 16, size: int = 512) -> dict:
+    """Milliseconds per file of a folder of ``count`` PNGs (:mod:`score`'s mixed folder: its
+    photographs, 1 in 4 with a 4-grey-level pattern of period 2, 4 or 8), one thread:
+    decoding alone, and scoring the decoded files (``ImageScorer``, hotspot on) with
+    (2, 4, 8) and with ``"auto"``, fastest of ``repeats`` interleaved runs. ``ratio`` is
+    decode / (decode + score): the throughput of decode-then-score against decode-only."""
+    import tempfile
+
+    import score as throughput  # benchmarks/score.py: the folder it measures
+
+    from checkerfree.io import read_image
+    from checkerfree.score.batch import ImageScorer
+
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = throughput._write_pngs(tmp, throughput._folder(size, count, throughput.MIXED))
+        scorers = {"fixed": ImageScorer(periods=(2, 4, 8), batch_size=8),
+                   "auto": ImageScorer(periods="auto", batch_size=8)}
+        decoded = [scorers["fixed"].decode(p) for p in paths]
+        contenders = {"decode": lambda: [read_image(p) for p in paths]}
+        contenders.update({mode: (lambda s=s: s.score_decoded(decoded))
+                           for mode, s in scorers.items()})
+        best = dict.fromkeys(contenders, math.inf)
+        for _ in range(repeats):
+            for name, fn in contenders.items():
+                started = time.perf_counter()
+                fn()
+                best[name] = min(best[name], time.perf_counter() - started)
+    ms = {name: 1e3 * t / count for name, t in best.items()}
+    return {"decode_ms": round(ms["decode"], 2),
+            **{f"{mode}_ms": round(ms[mode], 2) for mode in scorers},
+            **{f"{mode}_ratio": round(ms["decode"] / (ms["decode"] + ms[mode]), 2)
+               for mode in scorers}}
 
 
 def examples() -> list[str]:
@@ -212,6 +248,13 @@ def markdown(report: dict) -> str:
 def timing_lines(timing: dict) -> list[str]:
     out = []
     for kind, row in timing.items():
+        if kind == "folder":
+            out.append(f"Folder of 16 512x512 PNGs (1 in 4 patterned, hotspot on), per file: "
+                       f"decode {row['decode_ms']} ms, score (2, 4, 8) {row['fixed_ms']} ms, "
+                       f"auto {row['auto_ms']} ms; decode-then-score against decode-only "
+                       f"{row['fixed_ratio']:.2f}x (2, 4, 8), {row['auto_ratio']:.2f}x auto "
+                       f"(1 thread).")
+            continue
         what = ("10 s of 48 kHz audio" if kind == "audio_10s"
                 else f"a 512x512 RGB photograph ({kind.replace('_', ' ')})")
         out.append(f"Cost on {what}: (2, 4, 8) {row['fixed_ms']} ms, auto {row['auto_ms']} ms, "

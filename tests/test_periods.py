@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import math
 
@@ -372,14 +373,84 @@ def test_auto_finds_any_random_period(s, kind, seed):
     assert r.period[0].tolist() == [s, s], r.reason[0]
 
 
-@settings(max_examples=40, deadline=None)
-@given(st.integers(1, 40), st.integers(0, 20), st.integers(0, 10**6))
-def test_search_window_sum_is_the_brute_force_circular_sum(m, r, seed):
-    from checkerfree.score.periods import _window_sum
+def _symmetric(shape, seed):
+    """A random positive array ``A`` with ``A(-xi) = A(xi)`` (as a real signal's power)."""
+    a = np.random.default_rng(seed).random(shape)
+    axes = tuple(range(1, len(shape)))
+    return a + np.roll(np.flip(a, axes), 1, axes)
 
-    x = torch.rand(2, m, 3, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
-    want = sum(torch.roll(x, o, 1) for o in range(-r, r + 1))
-    torch.testing.assert_close(_window_sum(x, 1, r), want)
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(8, 40), min_size=1, max_size=3), st.integers(0, 10**6))
+def test_search_ring_sum_is_the_brute_force_box_on_the_full_spectrum(n, seed):
+    # The floor's ring (a box around each bin less the block of the gap), summed on the half
+    # spectrum with mirrored ends, against the plain sum of every offset on the full one.
+    from checkerfree.score.periods import _GAP, _RADIUS, _ring_sum
+
+    full = _symmetric((2, *n), seed)
+    h = n[-1] // 2 + 1
+    got, count = _ring_sum(torch.from_numpy(full[..., :h].copy()), list(n), True)
+    radii = [max(_GAP + 1, min(_RADIUS[len(n)], (m - 1) // 3)) for m in n]
+    want = np.zeros_like(full)
+    offsets = 0
+    for o in itertools.product(*[range(-r, r + 1) for r in radii]):
+        if max(abs(c) for c in o) > _GAP:
+            want += np.roll(full, tuple(-c for c in o), tuple(range(1, len(n) + 1)))
+            offsets += 1
+    assert count == offsets
+    np.testing.assert_allclose(got.numpy(), want[..., :h], rtol=1e-12)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.integers(8, 60), min_size=1, max_size=3), st.integers(0, 10**6))
+def test_harmonic_sums_equal_a_loop_over_periods(n, seed):
+    # The matrix products (and the 1-D sparse matrix) on the half spectrum against a plain
+    # loop: for each period, every harmonic k n / s, its nearest bin on each axis (both
+    # neighbours between bins), summed over the full spectrum.
+    from checkerfree.score.periods import _harmonic_sums
+
+    n = n[:1] * 3 if len(n) == 3 else n        # volumes: keep the brute force small
+    n = [min(m, 24) for m in n] if len(n) == 3 else n
+    top = max_search_period(tuple(n))
+    if top < 2:
+        return
+    white = _symmetric((2, *n), seed) - 1
+    white.reshape(2, -1)[:, 0] = 0
+    h = n[-1] // 2 + 1
+    got = _harmonic_sums(torch.from_numpy(white[..., :h].copy()), tuple(n), top).numpy()
+    want = np.zeros((2, top - 1))
+    for s in range(2, top + 1):
+        per_axis = []
+        for m in n:
+            bins = []
+            for k in range(s):
+                p = k * m / s
+                bins += [math.floor(p) % m] + ([math.ceil(p) % m] if p != int(p) else [])
+            per_axis.append(bins)
+        for index in itertools.product(*per_axis):
+            want[:, s - 2] += white[(slice(None), *index)]
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 40), (1, 2, 33), (1, 2, 12, 9), (1, 1, 9, 10, 12)])
+def test_search_power_is_the_periodic_spectrum(shape):
+    # The search's power (one rfftn, the border term from the jumps' FFTs) against the
+    # lattice module's full periodic spectrum, in 1-D, 2-D and 3-D.
+    from checkerfree.score.lattice import periodic_spectrum
+    from checkerfree.score.periods import _search_power
+
+    d = len(shape) - 2
+    x = torch.rand(*shape, generator=torch.Generator().manual_seed(d), dtype=torch.float64) * 255
+    full = periodic_spectrum(x, d).abs().pow(2).sum(1)[..., : shape[-1] // 2 + 1]
+    full[(slice(None),) + (0,) * d] = 0                      # the mean is no pattern
+    axes = tuple(range(2, 2 + d))
+    torch.testing.assert_close(_search_power(x, d, torch.fft.rfftn(x, dim=axes)), full,
+                               rtol=1e-9, atol=1e-6)
+    # float32, with the float64 fallback past float32's range: the same up to rounding.
+    for scale in (1.0, 1e16):
+        single = (x * scale).float()
+        got = _search_power(single, d, torch.fft.rfftn(single, dim=axes)).double()
+        torch.testing.assert_close(got / scale**2, full, rtol=2e-3, atol=1e-2)
 
 
 def test_search_leaves_the_fixed_lattices_out():

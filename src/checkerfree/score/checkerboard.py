@@ -220,13 +220,14 @@ def resolve_periods(
 
 
 def resolve_item_periods(
-    periods, xb: torch.Tensor, d: int
+    periods, xb: torch.Tensor, d: int, cache: dict | None = None
 ) -> list[tuple[tuple[int, ...], dict[int, float], int]]:
     """:func:`resolve_periods` for each item on its own: ``[(periods, required, searched)]``.
 
     Given periods are the same for every item. ``"auto"`` measures on each item the periods
     found on it (and their divisors), never those found on its batch mates: a row does not
-    depend on the batch it was scored in.
+    depend on the batch it was scored in. ``cache``: the score's ``rfftn`` per crop shape
+    (:func:`~checkerfree.score.lattice.period_bins`), shared with the search.
 
     >>> import torch
     >>> i, j = torch.meshgrid(torch.arange(64), torch.arange(64), indexing="ij")
@@ -252,7 +253,7 @@ def resolve_item_periods(
     top = max_search_period(spatial)
     searched = max(0, top - 1)
     needed = search_significance(MIN_SIGNIFICANCE, searched) if searched else MIN_SIGNIFICANCE
-    found_per_item = (find_periods(xb, d, count=AUTO_CANDIDATES, skip=fixed)
+    found_per_item = (find_periods(xb, d, count=AUTO_CANDIDATES, skip=fixed, cache=cache)
                       if searched and n else [[]] * max(n, 1))
     items = []
     for found in map(set, found_per_item):
@@ -319,22 +320,27 @@ def checkerboard_score(
     everywhere = isinstance(hotspot, str) and hotspot == "always"
     hotspot = everywhere or _check_hotspot(hotspot)
     check_finite(x, "x", batched=x.ndim == d + 2)
+    # One rfftn per crop shape, shared by the periods that crop alike; "auto"'s search puts
+    # the whole input's there, the fixed periods' own when they crop nothing.
+    shared: dict = dict(periods.spectra) if isinstance(periods, _Chosen) else {}
     if isinstance(periods, str):
         xb = _floating(xb)  # the search reads the whole spectrum
-        items = resolve_item_periods(periods, xb, d)
+        items = resolve_item_periods(periods, xb, d, shared)
         groups = _period_groups(items)
         if len(groups) > 1:
-            # Each item at its own periods: one call per set of periods, rows put back.
+            # Each item at its own periods: one call per set of periods, rows put back (with
+            # their rows of the spectra already taken).
             return _gathered([(index, checkerboard_score(
-                xb[index], _Chosen(*items[index[0]]), threshold=threshold, spatial_dims=d,
-                window=window, hotspot=hotspot)) for index in groups])
+                xb[index], _Chosen(*items[index[0]], {key: half[index] for key, half in
+                                                      shared.items()}),
+                threshold=threshold, spatial_dims=d, window=window, hotspot=hotspot))
+                for index in groups])
         periods = _Chosen(*items[0])
     auto = isinstance(periods, _Chosen)
     periods, required, searched = resolve_periods(periods, xb, d)
     found = {s for s in periods if s not in FIXED_PERIODS} if auto else set()
     values, axes, significance, spectra, floors, excesses, lattices = {}, {}, {}, {}, {}, {}, {}
     powers = []  # every intermediate the result is made of, checked at once for overflow
-    shared: dict = {}  # one rfftn per crop shape, shared by the periods that crop alike
     for s in periods:
         spectra[s] = period_bins(xb, s, d, shared, periods)
         excess, floor, coords = lattice_excess(spectra[s], s, periods, d)
@@ -411,11 +417,13 @@ def _floating(x: torch.Tensor) -> torch.Tensor:
 @dataclass(frozen=True)
 class _Chosen:
     """The periods ``"auto"`` chose for some items (:func:`resolve_item_periods`), passed on
-    to the call that scores them."""
+    to the call that scores them, with the spectra of those items computed already (the
+    score's ``rfftn`` per crop shape)."""
 
     periods: tuple[int, ...]
     required: dict[int, float]
     searched: int
+    spectra: dict = field(default_factory=dict)
 
 
 def _period_groups(items: list[tuple]) -> list[list[int]]:
