@@ -56,6 +56,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from checkerfree.errors import InvalidArgumentError
+from checkerfree.layers._box_form import box_transposed
 from checkerfree.layers._geometry import (
     apply_trim,
     as_scale,
@@ -156,7 +157,7 @@ def tied_transposed_kernel(weight, scale, padding=0, dilation=1, groups: int = 1
     return kernel, tuple(offset for _, offset in maps)
 
 
-FORMS = ("transposed", "phases", "sliced", "chunked", "channels_last")
+FORMS = ("transposed", "phases", "sliced", "chunked", "channels_last", "box")
 
 #: Force one of :data:`FORMS` for every fused call (tests, a reproducible run, ``"chunked"``
 #: for memory); ``None`` leaves the choice to :data:`benchmark`. A geometry the phase forms do
@@ -224,6 +225,8 @@ def _transposed(x, weight, bias, s, pads, dil, groups, trim, geometry, variant="
         y = chunked_transposed(x, weight, bias, spec, fmt)
     elif variant == "channels_last":
         y = channels_last_transposed(x, weight, bias, spec)
+    elif variant == "box":
+        y = box_transposed(x, weight, bias, spec)
     else:
         y = fused_transposed(x, weight, bias, spec)
     y = apply_trim(y, crops)
@@ -276,6 +279,8 @@ def _fused_nearest(x, weight, bias, s, pads, dil, groups, trim):
     fmt = _memory_format(x)
     forms = {"transposed": lambda x, w, b: _transposed(x, w, b, s, pads, dil, groups, trim,
                                                        geometry)}
+    forms["box"] = lambda x, w, b: _transposed(x, w, b, s, pads, dil, groups, trim, geometry,
+                                               "box")
     if fmt == torch.contiguous_format:  # on a channels-last input "transposed" is this form
         forms["channels_last"] = lambda x, w, b: _transposed(
             x, w, b, s, pads, dil, groups, trim, geometry, "channels_last")
