@@ -19,7 +19,7 @@ times larger upsampled tensor is never made. Each phase's taps are a partition o
 taps, so every phase sums to ``sum(w)``: equal polyphase sums, the condition for an
 artifact-free upsampler (Sugawara et al.).
 
-Five exact forms compute the fused operator (:data:`FORMS`), each one autograd node:
+Six exact forms compute the fused operator (:data:`FORMS`), each one autograd node:
 ``"transposed"``, the tied kernel (built in one batched product,
 :mod:`checkerfree.layers._tied_kernel`) and one ``conv_transpose``
 (:mod:`checkerfree.layers._transposed_form`); ``"channels_last"``, the same call on a
@@ -30,7 +30,10 @@ channels with the window every phase fits in (2 taps per axis for ``k = 3, s = 2
 shifted interleave (:mod:`checkerfree.layers._phase_form`); ``"sliced"``, one convolution per
 phase written into its slice of one output (:mod:`checkerfree.layers._sliced_phases`); and
 ``"chunked"``, the transposed form by blocks of the batch or of the output channels, which
-never holds two output-sized tensors at once. All do the same multiply-adds; which is fastest
+never holds two output-sized tensors at once; and ``"box"``, ``conv_transpose`` with the
+flipped weight itself, then the ``s``-tap box (the nearest upsampler's hold) on every axis:
+``k^d`` multiply-adds instead of the tied kernel's ``((k - 1) d + s)^d``
+(:mod:`checkerfree.layers._box_form`). All but the box form do the same multiply-adds; which is fastest
 depends on the shape and the backend. The transposed form is the default (deterministic);
 ``benchmark = True`` times all but ``"chunked"`` on the first call per shape and keeps the
 fastest, as ``torch.backends.cudnn.benchmark`` does (so with it a contiguous input may get a
