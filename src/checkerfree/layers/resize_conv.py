@@ -28,13 +28,13 @@ output on CPU and **returns the output channels-last** (1D: as 2D with a unit ax
 ``(L C, 1, C)``); ``"phases"``, one convolution to ``out * s^d``
 channels with the window every phase fits in (2 taps per axis for ``k = 3, s = 2``), then a
 shifted interleave (:mod:`checkerfree.layers._phase_form`); ``"sliced"``, one convolution per
-phase written into its slice of one output (:mod:`checkerfree.layers._sliced_phases`); and
+phase written into its slice of one output (:mod:`checkerfree.layers._sliced_phases`);
 ``"chunked"``, the transposed form by blocks of the batch or of the output channels, which
 never holds two output-sized tensors at once; and ``"box"``, ``conv_transpose`` with the
 flipped weight itself, then the ``s``-tap box (the nearest upsampler's hold) on every axis:
 ``k^d`` multiply-adds instead of the tied kernel's ``((k - 1) d + s)^d``
-(:mod:`checkerfree.layers._box_form`). All but the box form do the same multiply-adds; which is fastest
-depends on the shape and the backend. The transposed form is the default (deterministic);
+(:mod:`checkerfree.layers._box_form`). All but the box form do the same multiply-adds; which
+is fastest depends on the shape and the backend. The transposed form is the default (deterministic);
 ``benchmark = True`` times all but ``"chunked"`` on the first call per shape and keeps the
 fastest, as ``torch.backends.cudnn.benchmark`` does (so with it a contiguous input may get a
 channels-last output: same values, other strides); ``form`` forces one (``"chunked"`` only
