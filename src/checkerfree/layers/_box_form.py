@@ -124,26 +124,25 @@ class _BoxTransposed(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias, spec):
-        y, _, z_shape = _forward(x, weight, bias, spec)
-        ctx.save_for_backward(x, weight)
+        y, kernel, z_shape = _forward(x, weight, bias, spec)
+        ctx.save_for_backward(x, weight, kernel)
         ctx.spec, ctx.z_shape, ctx.has_bias = spec, z_shape, bias is not None
         return y
 
     @staticmethod
     def backward(ctx, grad):
-        x, weight = ctx.saved_tensors
+        x, weight, kernel = ctx.saved_tensors
         spec = ctx.spec
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         dims = x.dim() - 2
-        # Rebuilt, not kept from forward: one pass over the weight, and never alive at the
-        # same time as the weight's gradient.
-        kernel = _flip_swap(weight, spec.groups)
+        if torch.is_grad_enabled():  # create_graph: the kernel as a function of the weight
+            kernel = _flip_swap(weight, spec.groups)
         gz = _box_adjoint(grad, ctx.z_shape, spec)
         gx, gk, _ = torch.ops.aten.convolution_backward(
             gz, x, kernel, None, list(spec.stride), [0] * dims,
             list(_dilation(spec, tuple(weight.shape[2:]))), True, [0] * dims, spec.groups,
             [need_x, need_w, False])
-        del gz, kernel
+        del gz
         gw = _flip_swap(gk, spec.groups) if need_w else None
         gb = grad.sum([0, *range(2, grad.dim())]) if need_b and ctx.has_bias else None
         return gx, gw, gb, None
