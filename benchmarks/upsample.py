@@ -23,6 +23,10 @@ Memory, per contender, over one forward + backward:
          included, above what was allocated before the call: on CPU the running sum of every
          allocation and free the profiler records (operators' internal temporaries included),
          on CUDA ``torch.cuda.max_memory_allocated``.
+  bound  the least any exact forward + backward holds as ``peak`` counts it: the output (alive
+         until the backward returns), the input's gradient and every parameter's gradient
+         (all made during the call and alive at its end); "bound / naive peak" above 0.5
+         would make the peak target unattainable on that shape.
 
 Summary: per contender the median and the worst (largest) over the shapes of its per-shape
 ratio to conv_t and to naive; the targets of issue 14 on fused / conv_t (train) and
@@ -203,6 +207,12 @@ def memory(m, x, g, device) -> tuple[int, int]:
     return saved, _cpu_peak(step)
 
 
+def peak_bound(m, x, g) -> int:
+    """Bytes of the output, the input's gradient and the parameters' gradients: what every
+    exact implementation holds at the end of one forward + backward (see ``memory``)."""
+    return g.nbytes + x.nbytes + sum(p.nbytes for p in m.parameters() if p.requires_grad)
+
+
 def _input(dims, b, c, n, device, dtype, channels_last):
     x = torch.randn(b, c, *(n,) * dims, device=device, dtype=dtype)
     if channels_last and dims > 1:
@@ -243,7 +253,8 @@ def run(device, repeats: int, shapes, dtype=torch.float32, channels_last=False) 
                 "train_ms": 1e3 * min(times[name]["train"]),
                 **dict(zip(("saved_bytes", "peak_bytes"),
                            memory(mods[name], x, grads[name], device), strict=True)),
-                **({"forms": chosen} if name == "resize_fused" else {}),
+                **({"forms": chosen, "bound_bytes": peak_bound(mods[name], x, g)}
+                   if name == "resize_fused" else {}),
             })
     resize_conv.benchmark = False
     return {"rows": rows, "summary": summarize(rows, shapes)}
@@ -271,6 +282,9 @@ def summarize(rows, shapes) -> dict:
         "median": statistics.median(speedup_2d) if speedup_2d else None,
         "worst": min(speedup_2d) if speedup_2d else None,
     }
+    bounds = [by[(tuple(s), "resize_fused")]["bound_bytes"] / by[(tuple(s), "naive")]["peak_bytes"]
+              for s in shapes]
+    out["bound_vs_naive_peak"] = {"median": statistics.median(bounds), "worst": max(bounds)}
     out["targets"] = {
         "median train fused/conv_t <= 1.0": fused["train_vs_conv_t"] <= 1.0,
         "worst train fused/conv_t <= 1.1": fused["train_vs_conv_t_worst"] <= 1.1,
@@ -283,6 +297,12 @@ def summarize(rows, shapes) -> dict:
     return out
 
 
+def bound(by: dict, s) -> float:
+    """``peak_bound`` over the naive path's peak on shape ``s`` (``by``: rows by shape and
+    contender)."""
+    return by[(s, "resize_fused")]["bound_bytes"] / by[(s, "naive")]["peak_bytes"]
+
+
 def markdown(doc: dict) -> str:
     """The per-shape table (train ms, peak MiB) and the summary, as docs/performance.md has them."""
     meta, rows, summary = doc["meta"], doc["rows"], doc["summary"]
@@ -293,8 +313,8 @@ def markdown(doc: dict) -> str:
              f"{meta['statistic']}."), "",
              ("| shape (d, B, C, N) | fused train ms | conv_t | naive | subpixel | chunked "
              "| fused / conv_t | naive / fused | fused form (train) | fused / naive peak "
-             "| chunked / conv_t | chunked / naive peak |"),
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| chunked / conv_t | chunked / naive peak | bound / naive peak |"),
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for s in shapes:
         t = {c: by[(s, c)]["train_ms"] for c in CONTENDERS}
         peak = {c: by[(s, c)]["peak_bytes"] / by[(s, "naive")]["peak_bytes"]
@@ -306,7 +326,7 @@ def markdown(doc: dict) -> str:
             f"{t['naive'] / t['resize_fused']:.2f} | "
             f"{', '.join(by[(s, 'resize_fused')].get('forms', []))} | "
             f"{peak['resize_fused']:.2f} | {t['resize_chunked'] / t['conv_t']:.2f} | "
-            f"{peak['resize_chunked']:.2f} |")
+            f"{peak['resize_chunked']:.2f} | {bound(by, s):.2f} |")
     lines += ["", ("| contender | train / conv_t median (worst) | forward / conv_t | "
               "train / naive | peak / naive |"), "|---|---|---|---|---|"]
     for name in CONTENDERS:
@@ -318,6 +338,9 @@ def markdown(doc: dict) -> str:
     if sp["median"] is not None:
         lines += ["", (f"naive / fused, train, 2D shapes: median {sp['median']:.2f}, "
                       f"worst {sp['worst']:.2f}.")]
+    b = summary["bound_vs_naive_peak"]
+    lines += ["", (f"bound / naive peak: median {b['median']:.2f}, worst {b['worst']:.2f} "
+                   "(no exact form can peak below the bound).")]
     lines += ["", "Targets: " + "; ".join(f"{k}: {'met' if v else 'missed'}"
                                           for k, v in summary["targets"].items()) + "."]
     if doc.get("variants"):
@@ -450,6 +473,8 @@ def main(argv=None) -> int:
     sp = result["summary"]["naive_over_fused_train_2d"]
     if sp["median"] is not None:
         print(f"naive/fused train, 2D: median {sp['median']:.2f}, worst {sp['worst']:.2f}")
+    b = result["summary"]["bound_vs_naive_peak"]
+    print(f"bound/naive peak: median {b['median']:.2f}, worst {b['worst']:.2f}")
     print("targets:", ", ".join(f"{k}: {'met' if v else 'MISSED'}"
                                 for k, v in result["summary"]["targets"].items()))
     if doc.get("variants"):

@@ -24,7 +24,7 @@ from upsample import SHAPES, _input, build, like_output, time_train
 
 from checkerfree.layers import resize_conv
 
-FORMS = ("transposed", "channels_last", "phases", "sliced")
+FORMS = ("transposed", "channels_last", "phases", "sliced", "box")
 
 
 class Forced(nn.Module):

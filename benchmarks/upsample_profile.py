@@ -44,7 +44,7 @@ from checkerfree.layers import resize_conv
 from checkerfree.layers.resize_conv import tied_transposed_kernel
 
 SHAPES = [(1, 8, 64, 256), (1, 2, 256, 128), (2, 8, 64, 32), (2, 2, 384, 20), (3, 1, 64, 12)]
-FORMS = ("transposed", "channels_last", "phases", "sliced", "chunked")
+FORMS = ("transposed", "channels_last", "phases", "sliced", "chunked", "box")
 CL = {1: None, 2: torch.channels_last, 3: torch.channels_last_3d}
 CT = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
 

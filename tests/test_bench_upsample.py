@@ -37,6 +37,12 @@ def test_tiny_run_summary_and_tables():
     # chunked fused form, which never holds two outputs at once.
     assert rows["resize_chunked"]["peak_bytes"] < rows["naive"]["peak_bytes"]
     assert rows["naive"]["saved_bytes"] > rows["resize_fused"]["saved_bytes"]
+    # The bound (output, input gradient, parameter gradients) is below every measured peak,
+    # and above what is left at the end (the two gradients alone).
+    bound = rows["resize_fused"]["bound_bytes"]
+    assert all(bound <= r["peak_bytes"] for r in rows.values())
+    x_bytes, out_bytes = 2 * 4 * 6 * 6 * 4, 2 * 4 * 12 * 12 * 4
+    assert bound == out_bytes + x_bytes + (4 * 4 * 9 + 4) * 4
     s = doc["summary"]
     assert s["conv_t"]["train_vs_conv_t"] == 1.0 and s["naive"]["peak_vs_naive"] == 1.0
     doc["variants"] = {"bfloat16": {"meta": {**doc["meta"], "dtype": "bfloat16"},
@@ -44,7 +50,7 @@ def test_tiny_run_summary_and_tables():
                                                    torch.bfloat16)}}
     text = upsample.markdown(doc)
     assert "| (2, 2, 4, 6) |" in text and "bfloat16 (bfloat16, 1 shape)" in text
-    assert "Targets:" in text
+    assert "Targets:" in text and "bound / naive peak" in text
 
 
 def test_like_output_keeps_the_values_in_the_outputs_layout():

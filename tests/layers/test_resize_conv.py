@@ -221,7 +221,7 @@ def forced(monkeypatch):
 class TestFusedForms:
     """Every exact form of the fused path, the tied kernel's own backward, and the choice."""
 
-    @pytest.mark.parametrize("form", ["transposed", "phases", "sliced", "chunked",
+    @pytest.mark.parametrize("form", ["transposed", "phases", "sliced", "chunked", "box",
                                       "channels_last"])
     @given(cfg=configs())
     def test_every_form_matches_naive_values_and_gradients(self, form, cfg):
@@ -249,6 +249,30 @@ class TestFusedForms:
         x, w, b = _tensors(2, 3, 1, 4)
         torch.testing.assert_close(nearest_resize_conv(x, w, b, 2, 1),
                                    reference(x, w, b, 2, 1, 1, 1))
+
+    @pytest.mark.parametrize("grad", [False, True])
+    def test_box_form_builds_no_tied_kernel(self, forced, monkeypatch, grad):
+        # The box form convolves with the weight itself (flipped, k taps), then sums s shifts
+        # of the output per axis: never the (k + 1)-tap tied kernel.
+        from checkerfree.layers import _transposed_form
+
+        forced("box")
+        monkeypatch.setattr(_transposed_form, "_to_kernel", mock.Mock(side_effect=AssertionError))
+        taps = []
+        real = _transposed_form._CONV_TRANSPOSE[2]
+        monkeypatch.setitem(_transposed_form._CONV_TRANSPOSE, 2,
+                            lambda x, k, *a, **kw: taps.append(k.shape[2:]) or real(x, k, *a, **kw))
+        x, w, b = _tensors(2, 3, 1, 4)
+        with torch.set_grad_enabled(grad):
+            out = nearest_resize_conv(x, w, b, 2, 1)
+        assert taps == [(3, 3)]
+        ref = reference(x, w, b, 2, 1, 1, 1)
+        torch.testing.assert_close(out, ref)
+        if grad:
+            g = torch.randn_like(ref)
+            for a, e in zip(torch.autograd.grad(out, (x, w, b), g),
+                            torch.autograd.grad(ref, (x, w, b), g), strict=True):
+                torch.testing.assert_close(a, e)
 
     def test_phase_form_covers_every_geometry_with_affine_shifts(self):
         from checkerfree.layers._phase_form import phase_plan
@@ -294,7 +318,7 @@ class TestFusedForms:
         assert torch.autograd.gradcheck(
             lambda w: tied_transposed_kernel(w, s, p, 1, groups)[0], (w,), fast_mode=True)
 
-    @pytest.mark.parametrize("form", ["transposed", "phases", "sliced", "chunked",
+    @pytest.mark.parametrize("form", ["transposed", "phases", "sliced", "chunked", "box",
                                       "channels_last"])
     @pytest.mark.parametrize("dims", [1, 2])
     @pytest.mark.parametrize(("s", "k", "p", "groups"), [(2, 3, 1, 1), (3, 2, 0, 2)])
@@ -311,7 +335,7 @@ class TestFusedForms:
         assert torch.autograd.gradcheck(f, args, fast_mode=True)
         assert torch.autograd.gradgradcheck(f, args, fast_mode=True)
 
-    @pytest.mark.parametrize("form", ["transposed", "phases", "sliced", "chunked",
+    @pytest.mark.parametrize("form", ["transposed", "phases", "sliced", "chunked", "box",
                                       "channels_last"])
     @pytest.mark.parametrize("dims", [2, 3])
     def test_channels_last_in_channels_last_out(self, forced, form, dims):
@@ -329,7 +353,7 @@ class TestFusedForms:
                         torch.autograd.grad(ref, (x, m.weight, m.bias), g), strict=True):
             torch.testing.assert_close(a, e, atol=1e-4, rtol=1e-4)
 
-    @pytest.mark.parametrize("form", ["transposed", "phases", "sliced", "chunked",
+    @pytest.mark.parametrize("form", ["transposed", "phases", "sliced", "chunked", "box",
                                       "channels_last"])
     @pytest.mark.parametrize("dims", [1, 2, 3])
     def test_bfloat16_within_its_rounding(self, forced, form, dims):
@@ -362,13 +386,13 @@ class TestFusedForms:
         with torch.no_grad():
             m(x)
         m(torch.randn(1, 3, 7, 6))
-        every = ["channels_last", "phases", "sliced", "transposed"]
+        every = ["box", "channels_last", "phases", "sliced", "transposed"]
         assert trials == [every] * 3  # grad, no grad, new shape
         assert len(resize_conv.choices) == 3
         assert set(resize_conv.choices.values()) <= set(every)
         # A channels-last input runs "transposed" in channels-last already: not offered twice.
         m(x.contiguous(memory_format=torch.channels_last))
-        assert trials[-1] == ["phases", "sliced", "transposed"]
+        assert trials[-1] == ["box", "phases", "sliced", "transposed"]
         torch.testing.assert_close(y, reference(x, m.weight, m.bias, 2, 1, 1, 1))
         # The trial ran on detached copies: the caller's tensors have no gradients from it.
         assert m.weight.grad is None

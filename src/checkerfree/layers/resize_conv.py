@@ -19,7 +19,7 @@ times larger upsampled tensor is never made. Each phase's taps are a partition o
 taps, so every phase sums to ``sum(w)``: equal polyphase sums, the condition for an
 artifact-free upsampler (Sugawara et al.).
 
-Five exact forms compute the fused operator (:data:`FORMS`), each one autograd node:
+Six exact forms compute the fused operator (:data:`FORMS`), each one autograd node:
 ``"transposed"``, the tied kernel (built in one batched product,
 :mod:`checkerfree.layers._tied_kernel`) and one ``conv_transpose``
 (:mod:`checkerfree.layers._transposed_form`); ``"channels_last"``, the same call on a
@@ -28,10 +28,13 @@ output on CPU and **returns the output channels-last** (1D: as 2D with a unit ax
 ``(L C, 1, C)``); ``"phases"``, one convolution to ``out * s^d``
 channels with the window every phase fits in (2 taps per axis for ``k = 3, s = 2``), then a
 shifted interleave (:mod:`checkerfree.layers._phase_form`); ``"sliced"``, one convolution per
-phase written into its slice of one output (:mod:`checkerfree.layers._sliced_phases`); and
+phase written into its slice of one output (:mod:`checkerfree.layers._sliced_phases`);
 ``"chunked"``, the transposed form by blocks of the batch or of the output channels, which
-never holds two output-sized tensors at once. All do the same multiply-adds; which is fastest
-depends on the shape and the backend. The transposed form is the default (deterministic);
+never holds two output-sized tensors at once; and ``"box"``, ``conv_transpose`` with the
+flipped weight itself, then the ``s``-tap box (the nearest upsampler's hold) on every axis:
+``k^d`` multiply-adds instead of the tied kernel's ``((k - 1) d + s)^d``
+(:mod:`checkerfree.layers._box_form`). All but the box form do the same multiply-adds; which
+is fastest depends on the shape and the backend. The transposed form is the default (deterministic);
 ``benchmark = True`` times all but ``"chunked"`` on the first call per shape and keeps the
 fastest, as ``torch.backends.cudnn.benchmark`` does (so with it a contiguous input may get a
 channels-last output: same values, other strides); ``form`` forces one (``"chunked"`` only
@@ -56,6 +59,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from checkerfree.errors import InvalidArgumentError
+from checkerfree.layers._box_form import box_transposed
 from checkerfree.layers._geometry import (
     apply_trim,
     as_scale,
@@ -156,7 +160,7 @@ def tied_transposed_kernel(weight, scale, padding=0, dilation=1, groups: int = 1
     return kernel, tuple(offset for _, offset in maps)
 
 
-FORMS = ("transposed", "phases", "sliced", "chunked", "channels_last")
+FORMS = ("transposed", "phases", "sliced", "chunked", "channels_last", "box")
 
 #: Force one of :data:`FORMS` for every fused call (tests, a reproducible run, ``"chunked"``
 #: for memory); ``None`` leaves the choice to :data:`benchmark`. A geometry the phase forms do
@@ -224,6 +228,8 @@ def _transposed(x, weight, bias, s, pads, dil, groups, trim, geometry, variant="
         y = chunked_transposed(x, weight, bias, spec, fmt)
     elif variant == "channels_last":
         y = channels_last_transposed(x, weight, bias, spec)
+    elif variant == "box":
+        y = box_transposed(x, weight, bias, spec)
     else:
         y = fused_transposed(x, weight, bias, spec)
     y = apply_trim(y, crops)
@@ -276,6 +282,8 @@ def _fused_nearest(x, weight, bias, s, pads, dil, groups, trim):
     fmt = _memory_format(x)
     forms = {"transposed": lambda x, w, b: _transposed(x, w, b, s, pads, dil, groups, trim,
                                                        geometry)}
+    forms["box"] = lambda x, w, b: _transposed(x, w, b, s, pads, dil, groups, trim, geometry,
+                                               "box")
     if fmt == torch.contiguous_format:  # on a channels-last input "transposed" is this form
         forms["channels_last"] = lambda x, w, b: _transposed(
             x, w, b, s, pads, dil, groups, trim, geometry, "channels_last")
