@@ -86,7 +86,7 @@ def main() -> int:
         y = whitened(patterned)
         for label, how in noises.items():
             if how is None:
-                z = how(y, PERIODS, 2, q, step)
+                z = noise_scan(y, PERIODS, 2, q, step)
             else:
                 z = noise_scan(y, PERIODS, 2, q, step, estimate=how,
                                own=1.0 if how == "own-power" else 0.1,
