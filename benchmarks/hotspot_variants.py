@@ -46,6 +46,29 @@ sub-boxes, ``checkerfree.score.hotspot``):
   3/4, 0.35 (power after the projection);
 - ``project+weighted-sqrt+regular-R``: ``e = 1/2`` with ``R`` instead of 0.03.
 
+This round's (issue 11 item 3; each on :func:`noise_scan`, the scan's maps):
+
+- ``periods-calibrated``: each period's map less the median of its largest value over places
+  on the 133 clean images, over that value's 90th percentile less the median
+  (:func:`periods_calibrated`), so that periods compare on their measured null of the
+  maximum; ``self-standardised``: each map less its own median over places, over its scaled
+  median absolute deviation;
+- ``top-5``, ``top-20``: the sum of the 5 or 20 largest bin ratios; ``soft-1``, ``soft-3``:
+  the sum of ``max(R_b - t, 0)``; ``higher-criticism``: Donoho and Jin's statistic of the
+  bins' p-values (these four through ``periods-calibrated``'s standardisation);
+- ``period-8-complement``: period 8's map the larger of its ``z`` and the ``z`` of its 48
+  bins off period 4's lattice (its sums over the period-2 and period-4 sub-lattices are the
+  scan's period-2 and period-4 maps already);
+- ``bin-mean-normalised``: each bin's ratio over its mean over the input's places;
+- ``leave-one-out``: each sub-box's own term out of the coherent energy;
+- ``frequency-smoothed``: the noise averaged over neighbouring frequencies (its spectral
+  shape kept); ``least-2x2``: the noise the least 2x2-block spread holding the sub-box;
+- ``off-lattice-M``: the noise ``1 - M`` times the spread and ``M`` times the power around
+  the bin in the 16x16 window centred on the sub-box (:func:`around_sub_boxes`);
+- ``period-8-off-lattice``, ``-own-0``: period 8 on 16x16 sub-boxes (4x4 to the box), the
+  noise from each sub-box's own off-lattice bins (:func:`off_lattice_scan`);
+- ``places-2x2``: each map averaged over 2x2 neighbouring places.
+
     python benchmarks/hotspot_variants.py            # every calibration image (a few minutes)
     python benchmarks/hotspot_variants.py --quick    # calibration's --quick images
     python benchmarks/hotspot_variants.py --timing   # ms per 512x512 RGB image

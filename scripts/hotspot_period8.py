@@ -23,7 +23,6 @@ maps as ``checkerfree.score.hotspot``).
 
 from __future__ import annotations
 
-import math
 import sys
 import time
 from pathlib import Path
