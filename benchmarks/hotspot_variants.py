@@ -46,6 +46,29 @@ sub-boxes, ``checkerfree.score.hotspot``):
   3/4, 0.35 (power after the projection);
 - ``project+weighted-sqrt+regular-R``: ``e = 1/2`` with ``R`` instead of 0.03.
 
+This round's (issue 11 item 3; each on :func:`noise_scan`, the scan's maps):
+
+- ``periods-calibrated``: each period's map less the median of its largest value over places
+  on the 133 clean images, over that value's 90th percentile less the median
+  (:func:`periods_calibrated`), so that periods compare on their measured null of the
+  maximum; ``self-standardised``: each map less its own median over places, over its scaled
+  median absolute deviation;
+- ``top-5``, ``top-20``: the sum of the 5 or 20 largest bin ratios; ``soft-1``, ``soft-3``:
+  the sum of ``max(R_b - t, 0)``; ``higher-criticism``: Donoho and Jin's statistic of the
+  bins' p-values (these four through ``periods-calibrated``'s standardisation);
+- ``period-8-complement``: period 8's map the larger of its ``z`` and the ``z`` of its 48
+  bins off period 4's lattice (its sums over the period-2 and period-4 sub-lattices are the
+  scan's period-2 and period-4 maps already);
+- ``bin-mean-normalised``: each bin's ratio over its mean over the input's places;
+- ``leave-one-out``: each sub-box's own term out of the coherent energy;
+- ``frequency-smoothed``: the noise averaged over neighbouring frequencies (its spectral
+  shape kept); ``least-2x2``: the noise the least 2x2-block spread holding the sub-box;
+- ``off-lattice-M``: the noise ``1 - M`` times the spread and ``M`` times the power around
+  the bin in the 16x16 window centred on the sub-box (:func:`around_sub_boxes`);
+- ``period-8-off-lattice``, ``-own-0``: period 8 on 16x16 sub-boxes (4x4 to the box), the
+  noise from each sub-box's own off-lattice bins (:func:`off_lattice_scan`);
+- ``places-2x2``: each map averaged over 2x2 neighbouring places.
+
     python benchmarks/hotspot_variants.py            # every calibration image (a few minutes)
     python benchmarks/hotspot_variants.py --quick    # calibration's --quick images
     python benchmarks/hotspot_variants.py --timing   # ms per 512x512 RGB image
@@ -268,10 +291,68 @@ def _wilson_hilferty(t: torch.Tensor, dof) -> torch.Tensor:
         torch.as_tensor(2 / (9 * dof)))
 
 
+def _smooth_over_frequencies(noise: torch.Tensor, count: torch.Tensor) -> torch.Tensor:
+    """``noise`` ``(N, U0, U1, L, L // 2 + 1)`` over its mean over sub-boxes, averaged over
+    the 3x3 neighbouring frequencies of the full ``L x L`` spectrum (circular; the other
+    half by conjugate symmetry), times that mean again."""
+    shape = noise.flatten(1, 2).mean(1)[:, None, None].clamp_min(torch.finfo(noise.dtype).tiny)
+    relative = noise / shape
+    n, u0, u1, side, half = relative.shape
+    full = torch.cat([relative, relative[..., (-torch.arange(side)) % side, 1 : side - half + 1]
+                      .flip(-1)], -1)
+    flat = torch.nn.functional.pad(full.reshape(-1, 1, side, side), (1,) * 4, mode="circular")
+    full = torch.nn.functional.avg_pool2d(flat, 3, 1).reshape(n, u0, u1, side, side)
+    return full[..., :half] * shape
+
+
+def top_sum(k: int):
+    """``combine`` for :func:`noise_scan`: the sum of the ``k`` largest bin ratios."""
+    return lambda ratio, count: ratio.topk(min(k, ratio.shape[-1]), -1).values.sum(-1)
+
+
+def soft_threshold_sum(t: float):
+    """``combine``: the sum of ``max(R_b - t, 0)`` over the bins."""
+    return lambda ratio, count: (ratio - t).clamp_min(0).sum(-1)
+
+
+def higher_criticism(ratio: torch.Tensor, count: torch.Tensor) -> torch.Tensor:
+    """``combine``: Donoho and Jin's higher criticism of the bins' p-values ``exp(-R_b)``
+    (``R_b ~ Exp(1)`` per bin without a pattern), over the smaller half of them."""
+    p = torch.exp(-ratio / count).sort(-1).values
+    n = p.shape[-1]
+    rank = torch.arange(1, n + 1, dtype=p.dtype) / n
+    score = math.sqrt(n) * (rank - p) / (p * (1 - p)).clamp_min(1e-12).sqrt()
+    return score[..., : max(1, n // 2)].amax(-1)
+
+
+def mean_normalised(ratio: torch.Tensor, count: torch.Tensor) -> torch.Tensor:
+    """``combine``: each bin's ratio over its mean over the input's places (per item), the
+    Wilson-Hilferty ``z`` of their sum (each bin's mean made its count)."""
+    mean = ratio.flatten(1, -2).mean(1).clamp_min(torch.finfo(ratio.dtype).tiny)
+    return _wilson_hilferty((ratio / mean[:, None, None] * count).sum(-1), float(count.sum()))
+
+
+def around_sub_boxes(y: torch.Tensor, cells) -> torch.Tensor:
+    """Each 8x8 sub-box's noise per period-8 bin from the 16x16 window centred on it (4
+    samples more each side, the input's edge repeated): a quarter (the area) of the mean
+    power of the window's 8 DFT bins next to the bin's (``2 b`` there), all off period 8's
+    lattice, where a period-8 pattern has no power. ``(N, U0, U1, 8, 5)``."""
+    padded = torch.nn.functional.pad(y[:, None], (4,) * 4, mode="replicate")[:, 0]
+    windows = padded.unfold(1, 16, 8).unfold(2, 16, 8)[:, : cells[0], : cells[1]]
+    coef = torch.fft.fft2(windows)
+    power = coef.real.square() + coef.imag.square()
+    around = sum(torch.roll(power, (a, b), (3, 4)) for a in (-1, 0, 1) for b in (-1, 0, 1)
+                 if a or b) / 8
+    return around[..., ::2, : 9 : 2] / 4
+
+
 def noise_scan(y: torch.Tensor, periods, d: int, q: int, step: int, estimate: str = "spread",
                neighbours: int = 3, own: float = 0.1, exclude_centre: bool = False,
                bin_exponent: float | None = None, self_normalised: float | None = None,
-               min_gain: float = 0.0):
+               min_gain: float = 0.0, frequency_smoothing: bool = False,
+               leave_one_out: bool = False, combine=None,
+               noise_from: torch.Tensor | None = None, outside: int = 0,
+               off_lattice: float = 0.0):
     """``{s: z}``: the scan's family with each sub-box's noise estimated per bin (images).
 
     ``d`` is 2 (for the signature of ``hotspot._scan``); the defaults are the scan's.
@@ -288,22 +369,57 @@ def noise_scan(y: torch.Tensor, periods, d: int, q: int, step: int, estimate: st
     ``min_gain``: bins whose Laplacian power gain is under that fraction of the largest
     (where a tile white before the Laplacian has least of its power and a photograph most)
     left out, the degrees of freedom with them.
+
+    ``estimate`` ``"least-2x2"``: the least of the sample variances over the four 2x2
+    sub-box blocks that hold the sub-box (more local than 3x3); ``"own-power"``: the
+    coefficient's own power alone (with ``noise_from``, the clean picture's: an oracle).
+    ``frequency_smoothing``: the noise, over its mean over sub-boxes (its spectral shape),
+    averaged over the 3x3 neighbouring frequencies of the full spectrum, times the shape.
+    ``leave_one_out``: each sub-box's own term left out of the coherent energy,
+    ``(|sum_j c_j / v_j|^2 - sum_j |c_j|^2 / v_j^2) / sum_j 1 / v_j`` (mean 0 without a
+    pattern), standardised per bin, the bins' sum as a normal ``z``. ``combine``: a function
+    of the period's bins' ratios ``(N, *M, n)`` (half-spectrum bins, a bin standing for its
+    conjugate counted twice) and their counts ``(n,)`` that makes the map instead of the
+    Wilson-Hilferty ``z`` of their sum. ``noise_from``: another input (the same picture
+    without the pattern) whose coefficients give the noise. ``outside``: for periods longer
+    than it, the bins on period ``outside``'s lattice left out. ``off_lattice`` ``m``: the
+    noise ``1 - m`` times the spread and ``m`` times :func:`around_sub_boxes` (period 8's).
     """
     kept, count = projected_coefficients(y, periods, step)
     power = kept.real.square() + kept.imag.square()
+    source, source_power = kept, power  # whose coefficients the noise is measured on
+    if noise_from is not None:
+        source, _ = projected_coefficients(noise_from, periods, step)
+        source_power = source.real.square() + source.imag.square()
     r, pad = neighbours, neighbours // 2
     if estimate == "power":
-        noise = _box_sum(power, r, (1, 2)) / (r * r)
+        noise = _box_sum(source_power, r, (1, 2)) / (r * r)
+    elif estimate == "own-power":
+        noise, pad = torch.zeros_like(source_power), 0
+    elif estimate == "least-2x2":
+        near = _box_sum(source, 2, (1, 2))
+        block = (_box_sum(source_power, 2, (1, 2))
+                 - (near.real.square() + near.imag.square()) / 4) / 3
+        block = _grid_pad(block, 1)
+        noise = torch.minimum(torch.minimum(block[:, :-1, :-1], block[:, 1:, :-1]),
+                              torch.minimum(block[:, :-1, 1:], block[:, 1:, 1:]))
+        pad = 0
     else:
-        near, near_power, n = _box_sum(kept, r, (1, 2)), _box_sum(power, r, (1, 2)), r * r
+        near, near_power, n = (_box_sum(source, r, (1, 2)), _box_sum(source_power, r, (1, 2)),
+                               r * r)
         if exclude_centre:
-            centre = kept[:, pad : kept.shape[1] - pad, pad : kept.shape[2] - pad]
+            centre = source[:, pad : source.shape[1] - pad, pad : source.shape[2] - pad]
             near, n = near - centre, n - 1
             near_power = near_power - (centre.real.square() + centre.imag.square())
         noise = (near_power - (near.real.square() + near.imag.square()) / n) / (n - 1)
-    noise = _grid_pad(noise, pad) + own * power
-    noise = noise + _REGULAR * noise.flatten(1, 2).mean(1)[:, None, None]
+    noise = _grid_pad(noise, pad)
+    if off_lattice:
+        noise = (1 - off_lattice) * noise + off_lattice * around_sub_boxes(y, noise.shape[1:3])
     tiny = torch.finfo(noise.dtype).tiny
+    if frequency_smoothing:
+        noise = _smooth_over_frequencies(noise, count)
+    noise = noise + own * source_power
+    noise = noise + _REGULAR * noise.flatten(1, 2).mean(1)[:, None, None]
     if self_normalised is None:
         precision = 1 / noise.clamp_min(tiny)
         coherent = _box_sum(kept * precision, q, (1, 2))
@@ -313,7 +429,17 @@ def noise_scan(y: torch.Tensor, periods, d: int, q: int, step: int, estimate: st
         coherent = _box_sum(kept * w, q, (1, 2))
         total = _box_sum(power * w * w, q, (1, 2))
         total = total + _REGULAR * total.flatten(1, 2).mean(1)[:, None, None]
-    ratio = (coherent.real.square() + coherent.imag.square()) / total.clamp_min(tiny)
+    if leave_one_out:
+        coherent = coherent.real.square() + coherent.imag.square()
+        coherent = coherent - _box_sum(power * precision * precision, q, (1, 2))
+        # the left-out energy's spread without a pattern, per bin: sqrt(W^2 - sum_j v_j^-2) / W
+        spread = (total.square() - _box_sum(precision * precision, q, (1, 2))).clamp_min(
+            tiny).sqrt()
+        standard = coherent / spread.clamp_min(tiny)
+        standard[..., 0, 0] = 0  # the box mean is out (as 0 * nan would not be)
+    else:
+        ratio = (coherent.real.square() + coherent.imag.square()) / total.clamp_min(tiny)
+        ratio[..., 0, 0] = 0  # the box mean is out (as 0 * nan would not be)
     lcm = math.lcm(*periods)
     frequency = torch.arange(lcm) / lcm
     gain = (4 * torch.sin(math.pi * frequency[:, None]) ** 2
@@ -325,6 +451,15 @@ def noise_scan(y: torch.Tensor, periods, d: int, q: int, step: int, estimate: st
         bins[::t, ::t] = 1
         bins[0, 0] = 0
         bins = bins * count * (gain >= min_gain * gain.max())
+        if outside and s > outside:
+            bins[:: lcm // outside, :: lcm // outside] = 0
+        if leave_one_out:
+            out[s] = (standard * bins).sum((3, 4)) / bins.square().sum().sqrt()
+            continue
+        if combine is not None:
+            chosen = bins > 0
+            out[s] = combine(ratio[..., chosen] * bins[chosen], bins[chosen])
+            continue
         if bin_exponent is None:
             out[s] = _wilson_hilferty((ratio * bins).sum((3, 4)), float(bins.sum()))
             continue
@@ -413,9 +548,12 @@ def previous_scan(y: torch.Tensor, periods: tuple[int, ...], d: int, q: int, ste
 
 def locate(x: torch.Tensor, glob: bool, exponent: float | None,
            project: bool = False, weight_regular: float = _REGULAR,
-           scan=None) -> tuple[int, int]:
+           scan=None, post=None) -> tuple[int, int]:
     """The hotspot ``(row, col)`` of one image under a variant (``exponent`` None and no
-    ``scan``: :func:`previous_scan`; ``scan``: that function of ``(y, periods, d, q, step)``)."""
+    ``scan``: :func:`previous_scan`; ``scan``: that function of ``(y, periods, d, q, step)``,
+    whose value for a period may be ``(z, sub-box side)`` where it is not the others';
+    ``post``: a function of ``(s, z)`` applied to each period's map before the largest is
+    taken)."""
     q, k = box_geometry(8, 2, 16.0)
     step = k * 8  # 8: the three default periods share the 8x8 sub-box
     y = _laplacian(x.mean(1), 2)
@@ -429,17 +567,125 @@ def locate(x: torch.Tensor, glob: bool, exponent: float | None,
         scans = weighted_scan(y, PERIODS, q, step, exponent, project, weight_regular)
     best, at = -math.inf, None
     for s in PERIODS:
-        z = scans[s][0]
+        z, side = scans[s] if isinstance(scans[s], tuple) else (scans[s], step)
+        z = z[0] if post is None else post(s, z)[0]
         value = float(z.max())
         if value > best:
             u, v = np.unravel_index(int(z.argmax()), tuple(z.shape))
-            best, at = value, (math.floor(1 + q * step / 2 - 0.5 + step * u),
-                               math.floor(1 + q * step / 2 - 0.5 + step * v))
+            # every period's box is q * step samples a side, its places `side` apart
+            best, at = value, (math.floor(1 + q * step / 2 - 0.5 + side * u),
+                               math.floor(1 + q * step / 2 - 0.5 + side * v))
     return at
+
+
+def periods_calibrated(scan):
+    """``post`` for :func:`locate`: each period's map less the median of its largest value
+    over places on the 133 clean calibration images, over that largest value's 90th
+    percentile less the median (the scan's own null of the maximum; measured on first use)."""
+    constants: dict[int, tuple[float, float]] = {}
+
+    def post(s, z):
+        if not constants:
+            constants.update(clean_maximum_spread(scan))
+        middle, spread = constants[s]
+        return (z - middle) / spread
+    return post
+
+
+def clean_maximum_spread(scan) -> dict[int, tuple[float, float]]:
+    """Per period, the median and the 90th percentile less the median of ``scan``'s largest
+    value over places, on calibration's 133 clean images (``cal.clean_set``)."""
+    q, k = box_geometry(8, 2, 16.0)
+    maxima: dict[int, list[float]] = {s: [] for s in PERIODS}
+    for _, image in cal.clean_set(cal.PHOTOS + cal.TEXTURES, np.random.default_rng(0)):
+        scans = scan(_laplacian(cal.as_tensor(image).float().mean(1), 2), PERIODS, 2, q, k * 8)
+        for s in PERIODS:
+            z = scans[s][0] if isinstance(scans[s], tuple) else scans[s]
+            maxima[s].append(float(z.max()))
+    return {s: (float(np.median(m)), float(np.percentile(m, 90) - np.median(m)))
+            for s, m in maxima.items()}
+
+
+def self_standardised(s, z):
+    """``post``: each period's map less its median over places, over 1.4826 times its
+    median absolute deviation (each input's own null, per period)."""
+    flat = z.flatten(1)
+    middle = flat.median(1).values
+    spread = 1.4826 * (flat - middle[:, None]).abs().median(1).values
+    return (z - middle.reshape(-1, 1, 1)) / spread.clamp_min(1e-6).reshape(-1, 1, 1)
+
+
+def places_averaged(s, z):
+    """``post``: each period's map averaged over 2x2 neighbouring places."""
+    return _box_sum(z, 2, (1, 2)) / 4
+
+
+def complement_scan(y: torch.Tensor, periods, d: int, q: int, step: int):
+    """:func:`noise_scan`, period 8's map the larger of its own ``z`` and the ``z`` of its 48
+    bins outside period 4's lattice (a pattern whose power is off period 4's bins)."""
+    out = noise_scan(y, periods, d, q, step)
+    outside = noise_scan(y, periods, d, q, step, outside=4)
+    out[8] = torch.maximum(out[8], outside[8])
+    return out
+
+
+def off_lattice_scan(y: torch.Tensor, periods, d: int, q: int, step: int, own: float = 0.1):
+    """:func:`noise_scan` for periods 2 and 4; period 8 on 16x16 sub-boxes (4x4 to the 64x64
+    box), each sub-box's noise per lattice bin the mean power of its 8 neighbouring
+    frequencies (off the lattice: a period-8 pattern has no power there), plus ``own`` times
+    its own power and 0.03 of the mean; ``{8: (z, 16)}``."""
+    out = noise_scan(y, periods, d, q, step)
+    side, boxes = 16, 4
+    kept, count = projected_coefficients(y, (8,), side)
+    coef = torch.fft.rfftn(_sub_boxes(y, 2, boxes, side)[0], dim=(3, 4))
+    full = coef.real.square() + coef.imag.square()
+    full = torch.cat([full, full[..., (-torch.arange(side)) % side, 1 : side // 2].flip(-1)], -1)
+    around = sum(torch.roll(full, (a, b), (3, 4)) for a in (-1, 0, 1) for b in (-1, 0, 1)
+                 if a or b) / 8
+    noise = around[..., ::2, : side // 2 + 1 : 2] + own * (kept.real.square() + kept.imag.square())
+    noise = noise + _REGULAR * noise.flatten(1, 2).mean(1)[:, None, None]
+    precision = 1 / noise.clamp_min(torch.finfo(noise.dtype).tiny)
+    coherent = _box_sum(kept * precision, boxes, (1, 2))
+    ratio = (coherent.real.square() + coherent.imag.square()) / _box_sum(
+        precision, boxes, (1, 2)) * count
+    ratio[..., 0, 0] = 0
+    out[8] = (_wilson_hilferty(ratio.sum((3, 4)), 63.0), side)
+    return out
+
+
+def calibrated(scan):
+    """A variant: ``scan``'s maps through :func:`periods_calibrated` (its own clean maxima)."""
+    post = periods_calibrated(scan)
+    return lambda x: locate(x, False, None, scan=scan, post=post)
 
 
 VARIANTS = {
     "scan": lambda x: tuple(lattice_hotspot(x, PERIODS, 2)[0][0].tolist()),
+    "periods-calibrated": calibrated(noise_scan),
+    "self-standardised": lambda x: locate(x, False, None, scan=noise_scan,
+                                          post=self_standardised),
+    "top-5": calibrated(partial(noise_scan, combine=top_sum(5))),
+    "top-20": calibrated(partial(noise_scan, combine=top_sum(20))),
+    "soft-1": calibrated(partial(noise_scan, combine=soft_threshold_sum(1.0))),
+    "soft-3": calibrated(partial(noise_scan, combine=soft_threshold_sum(3.0))),
+    "higher-criticism": calibrated(partial(noise_scan, combine=higher_criticism)),
+    "period-8-complement": lambda x: locate(x, False, None, scan=complement_scan),
+    "bin-mean-normalised": lambda x: locate(
+        x, False, None, scan=partial(noise_scan, combine=mean_normalised)),
+    "leave-one-out": lambda x: locate(x, False, None, scan=partial(noise_scan,
+                                                                   leave_one_out=True)),
+    "frequency-smoothed": lambda x: locate(
+        x, False, None, scan=partial(noise_scan, frequency_smoothing=True)),
+    "least-2x2": lambda x: locate(x, False, None, scan=partial(noise_scan,
+                                                               estimate="least-2x2")),
+    "period-8-off-lattice": lambda x: locate(x, False, None, scan=off_lattice_scan),
+    "period-8-off-lattice-own-0": lambda x: locate(
+        x, False, None, scan=partial(off_lattice_scan, own=0.0)),
+    "places-2x2": lambda x: locate(x, False, None, scan=noise_scan, post=places_averaged),
+    "off-lattice-0.5": lambda x: locate(x, False, None, scan=partial(noise_scan,
+                                                                     off_lattice=0.5)),
+    "off-lattice-1": lambda x: locate(x, False, None, scan=partial(noise_scan,
+                                                                   off_lattice=1.0)),
     "noise-family": lambda x: locate(x, False, None, scan=noise_scan),
     "own-0": lambda x: locate(x, False, None, scan=partial(noise_scan, own=0.0)),
     "own-0.05": lambda x: locate(x, False, None, scan=partial(noise_scan, own=0.05)),
