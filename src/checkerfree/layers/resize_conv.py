@@ -174,7 +174,8 @@ form: str | None = None
 #: but ``"chunked"`` (``"channels_last"`` only on a contiguous input)
 #: (interleaved rounds after a warm-up, five or more for cheap calls, forward and, when
 #: gradients are wanted, backward; the fastest round each) and :data:`choices` keeps another form than the
-#: transposed one only where it was at least 10% faster. Off by default:
+#: transposed one only where the fastest was at least 10% faster; it then keeps, of the forms
+#: within 10% of the fastest, the one of least memory (:data:`_BY_MEMORY`). Off by default:
 #: the forms round differently, so a timed choice can change the last bits of a result
 #: between runs or machines; off, every call is the transposed form, deterministic.
 benchmark: bool = False
@@ -243,6 +244,10 @@ def _transposed(x, weight, bias, s, pads, dil, groups, trim, geometry, variant="
 #: most against a 10% margin, get up to 25 rounds; a call of 50 ms or more gets 5.
 _TRIAL_ROUNDS, _TRIAL_MAX_ROUNDS, _TRIAL_BUDGET, _TRIAL_MARGIN = 5, 25, 0.25, 0.9
 
+#: The timed forms by their training peak on CPU, least first (``benchmarks/upsample_profile.py``):
+#: among forms within the margin of the fastest the first here is kept.
+_BY_MEMORY = ("channels_last", "transposed", "box", "phases", "sliced")
+
 
 def _trial(forms: dict, args) -> str:
     """The fastest of ``forms`` on detached copies of ``args`` (see :data:`benchmark`)."""
@@ -268,10 +273,29 @@ def _trial(forms: dict, args) -> str:
             once(name)
             best[name] = min(best[name], time.perf_counter() - t)
         r += 1
-    fastest = min(best, key=best.get)
-    # On a busy machine one lucky round can crown the wrong form: leave the default only
-    # for a clear win.
-    return fastest if best[fastest] < _TRIAL_MARGIN * best["transposed"] else "transposed"
+    return _pick(best)
+
+
+def _pick(best: dict) -> str:
+    """The form to keep from the trial's fastest times ``{form: seconds}``.
+
+    On a busy machine one lucky round can crown the wrong form: the default is left only for
+    a clear win, and then the least memory among the forms within the margin of the fastest
+    is taken (the box form is a little faster than channels-last on some activation-heavy
+    shapes, at twice its training peak).
+
+    >>> _pick({"transposed": 1.0, "box": 0.80, "channels_last": 0.85})
+    'channels_last'
+    >>> _pick({"transposed": 1.0, "box": 0.70, "channels_last": 0.85})
+    'box'
+    >>> _pick({"transposed": 0.95, "box": 0.90, "channels_last": 1.2})
+    'transposed'
+    """
+    fastest = min(best.values())
+    if best["transposed"] * _TRIAL_MARGIN <= fastest:
+        return "transposed"
+    return next(name for name in _BY_MEMORY
+                if name in best and best[name] * _TRIAL_MARGIN <= fastest)
 
 
 def _fused_nearest(x, weight, bias, s, pads, dil, groups, trim):
