@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import html
 import io
+import textwrap
 from pathlib import Path
 
 import torch
@@ -212,7 +213,9 @@ def _overlap_figure(site):
         fig, ax = plt.subplots(figsize=(4, 3.6))
         ax.imshow(site.overlap.tile(2)[0], cmap="magma", vmin=0, interpolation="nearest")
         ax.set_title("overlap, one depth slice", fontsize=10)
-    fig.suptitle(f"{site.name}: {site.reason}"[:110], fontsize=9, y=1.02)
+    # Wrapped, never cut: the reason's end ("3 mod 2 = 1 != 0") is the figure's claim.
+    fig.suptitle(textwrap.fill(f"{site.name}: {site.reason}", 90), fontsize=9, y=1.02,
+                 va="bottom")
     return fig
 
 
