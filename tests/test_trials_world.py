@@ -48,3 +48,22 @@ def test_float64_array_beyond_float32_range_is_not_called_non_finite(tmp_path):
     [row] = ImageScorer(periods=2)([str(tmp_path / "big.npy")])
     assert row["error"] is not None and "float32" in row["error"]
     assert "non-finite" not in row["error"]
+
+
+def test_audit_overlap_figure_of_a_volume_shows_its_counts():
+    # A MONAI 3D UNet's ConvTranspose3d(3, 2) is uneven 8:1, but its overlap_<i>.png showed
+    # one depth slice (counts 1, 2, 4) in colours without a scale: the 8 was in no picture.
+    from checkerfree.audit.inventory import find_resampling
+    from checkerfree.overlap import overlap
+    from checkerfree.report.audit_html import _overlap_figure
+
+    model = nn.Sequential(nn.ConvTranspose3d(2, 2, 3, 2, 1, 1))
+    site = find_resampling(model, torch.zeros(1, 2, 8, 8, 8))[0]
+    fig = _overlap_figure(site)
+    shown = {int(t.get_text()) for ax in fig.axes for t in ax.texts}
+    truth = overlap([(3, 2, 1, 1)], dims=3)
+    assert {truth.max, truth.min} <= shown and len(fig.axes[0].images) == 1
+    assert any(ax.get_ylabel() == "contributions" for ax in fig.axes)  # the colour bar
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
