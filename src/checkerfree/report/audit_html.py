@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import html
 import io
+import textwrap
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from checkerfree.audit.report import decided_by
@@ -207,12 +209,24 @@ def _overlap_figure(site):
         fig, _ = plot_overlap_1d([layer], size=6)
     elif site.dims == 2:
         fig, _ = plot_overlap_2d([layer])
-    else:
+    else:  # one period in depth (at most 4 slices), counts written in, one colour scale
         plt = _pyplot()
-        fig, ax = plt.subplots(figsize=(4, 3.6))
-        ax.imshow(site.overlap.tile(2)[0], cmap="magma", vmin=0, interpolation="nearest")
-        ax.set_title("overlap, one depth slice", fontsize=10)
-    fig.suptitle(f"{site.name}: {site.reason}"[:110], fontsize=9, y=1.02)
+        tiled = site.overlap.tile(2)
+        depth = min(site.overlap.period[0], 4)
+        fig, axes = plt.subplots(1, depth, figsize=(3.2 * depth + 0.8, 3.4), squeeze=False)
+        for z, ax in enumerate(axes[0]):
+            image = ax.imshow(tiled[z], cmap="magma", vmin=0, vmax=tiled.max(),
+                              interpolation="nearest")
+            if tiled[z].size <= 256:
+                for (r, c), v in np.ndenumerate(tiled[z]):
+                    ax.text(c, r, str(int(v)), ha="center", va="center", fontsize=7,
+                            color="white" if v < 0.6 * tiled.max() else "black")
+            ax.set_title(f"depth {z}", fontsize=10)
+            ax.set_xticks([]), ax.set_yticks([])
+        fig.colorbar(image, ax=list(axes[0]), fraction=0.046, pad=0.04, label="contributions")
+    # Wrapped, never cut: the reason's end ("3 mod 2 = 1 != 0") is the figure's claim.
+    fig.suptitle(textwrap.fill(f"{site.name}: {site.reason}", 90), fontsize=9, y=1.02,
+                 va="bottom")
     return fig
 
 
