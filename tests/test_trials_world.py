@@ -34,8 +34,6 @@ def test_audit_overlap_figure_title_keeps_the_whole_reason():
     plt.close(fig)
 
 
-@pytest.mark.xfail(strict=True, reason="signals._array_items casts to float32 first: finite "
-                   "float64 values beyond 3.4e38 become +inf and the row blames the file")
 def test_float64_array_beyond_float32_range_is_not_called_non_finite(tmp_path):
     # numpy's own reading: every value of the file is finite.
     import numpy as np

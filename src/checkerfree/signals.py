@@ -210,6 +210,16 @@ def _array_items(array: np.ndarray, spatial_dims: int | None, name: str,
         raise InputFileError(
             name, f"an array of shape {shape} with --spatial-dims {spatial_dims}: expected "
             f"{spatial_dims} to {spatial_dims + 2} axes ((N, C, *S), (C, *S) or (*S))")
+    if array.dtype.kind == "f" and array.dtype.itemsize > 4 and array.size:
+        # The score computes in float32: a finite value beyond its range would read as +inf
+        # and the file be called non-finite.
+        finite = np.abs(array[np.isfinite(array)])
+        limit = float(np.finfo(np.float32).max)
+        if finite.size and float(finite.max()) > limit:
+            raise InputFileError(
+                name, f"a {array.dtype.name} array with values up to {float(finite.max()):.3g}: "
+                f"expected values within float32's range (|x| <= {limit:.3g}), which the "
+                "score computes in; rescale the array")
     if extra < 2:
         items = [(name, array.reshape((1,) * (1 - extra) + shape))]
     else:
